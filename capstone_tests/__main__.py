@@ -1,0 +1,44 @@
+"""`python -m capstone_tests`: run suites in this process (the plain form) and print one JSON report.
+
+Used by our own tests and benchmarks to grade a package folder in a fresh interpreter; the grader's
+sandboxed path runs probes and checks in different processes instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .harness import grade_in_process
+from .registry import SUITES, load_suite
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m capstone_tests", description=__doc__)
+    parser.add_argument("--tinytorch", help="folder that contains the tinytorch package", required=True)
+    parser.add_argument("--suite", action="append", choices=sorted(SUITES), help="repeatable; default all")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    package_root = Path(args.tinytorch).resolve()
+    if not (package_root / "tinytorch" / "__init__.py").is_file():
+        parser.error(f"no tinytorch/__init__.py under {package_root}")
+    sys.path.insert(0, str(package_root))
+    results = []
+    for suite in args.suite or list(SUITES):
+        for test in load_suite(suite):
+            start = time.perf_counter()
+            verdict = grade_in_process(test, args.seed)
+            results.append({
+                "suite": suite, "name": test.name, "outcome": verdict.outcome, "module": verdict.module,
+                "message": verdict.message, "seconds": round(time.perf_counter() - start, 4),
+            })
+    json.dump({"seed": args.seed, "tests": results}, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Small assertions for checks: each raises CheckFailed with a message a student can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..verdict import CheckFailed
+
+
+def that(condition: bool, message: str, module: int | None = None, **evidence: Any) -> None:
+    if not condition:
+        raise CheckFailed(message, module, **evidence)
+
+
+def array(artefacts: dict[str, Any], key: str, *, shape: tuple[int, ...] | None = None,
+          module: int | None = None, what: str | None = None) -> np.ndarray:
+    """A finite numeric array artefact, as float64; names what is wrong with it otherwise."""
+    what = what or key
+    if key not in artefacts:
+        raise CheckFailed(f"{what} was not produced", module)
+    value = artefacts[key]
+    if isinstance(value, dict) and "__unsupported__" in value:
+        raise CheckFailed(f"{what} is a {value['__unsupported__']}, not a float32 array", module)
+    if value is None:
+        raise CheckFailed(f"{what} is None (no gradient or no value was computed)", module)
+    try:
+        result = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"{what} is not numeric: {error}", module) from error
+    if shape is not None and result.shape != tuple(shape):
+        raise CheckFailed(f"{what} has shape {result.shape}, expected {tuple(shape)}", module,
+                          expected_shape=tuple(shape), got_shape=result.shape)
+    if not np.all(np.isfinite(result)):
+        raise CheckFailed(f"{what} contains NaN or infinity", module, got=_sample(result))
+    return result
+
+
+def number(artefacts: dict[str, Any], key: str, *, module: int | None = None, what: str | None = None) -> float:
+    value = array(artefacts, key, module=module, what=what)
+    if value.size != 1:
+        raise CheckFailed(f"{what or key} should be a single number, got shape {value.shape}", module)
+    return float(value.reshape(-1)[0])
+
+
+def close(got: np.ndarray, expected: np.ndarray, what: str, *, module: int | None = None,
+          rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        raise CheckFailed(f"{what} has shape {got.shape}, expected {expected.shape}", module,
+                          expected_shape=expected.shape, got_shape=got.shape)
+    if np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=False):
+        return
+    error = np.abs(got - expected)
+    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))), error.shape) \
+        if error.ndim else ()
+    raise CheckFailed(
+        f"{what} is wrong: largest difference {float(np.nanmax(error)) if error.size else 0:.4g} "
+        f"at index {tuple(int(i) for i in worst)}",
+        module,
+        expected=_sample(expected),
+        got=_sample(got),
+    )
+
+
+def dtype_is_float32(artefacts: dict[str, Any], key: str, what: str, module: int | None = None) -> None:
+    value = artefacts.get(key)
+    dtype = getattr(value, "dtype", None)
+    that(dtype == np.float32, f"{what} is stored as {dtype}, expected float32", module)
+
+
+def _sample(values: np.ndarray, limit: int = 6) -> list[float] | float:
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    if flat.size == 1:
+        return round(float(flat[0]), 6)
+    return [round(float(v), 6) for v in flat[:limit]]

@@ -1,0 +1,167 @@
+"""Run a graded test's two halves: the probe (untrusted side) and the check (trusted side).
+
+`run_probe` never raises: whatever the student's code does becomes an *envelope*, a JSON-able dict
+with status "ok" (and encoded artefacts), "missing" (a contract module or name is absent) or
+"exception" (type, message, trimmed traceback). `judge` turns an envelope into a Verdict on the
+trusted side. The plain-pytest form (`run_graded`) calls both in one process.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+import traceback
+import zlib
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from . import artefacts as codec
+from .registry import GradedTest, Probe, get_test
+from .resolver import MODULES_BY_NUMBER, REFERENCE, STUDENT, ModuleMissing, Resolver, module_of_file
+from .verdict import CheckFailed, Verdict
+
+MAX_MESSAGE = 2_000
+MAX_FRAMES = 12
+
+
+def make_challenge(test: GradedTest, seed: int) -> dict[str, Any]:
+    """The grader's choice for this run: a seed of its own per test, plus the test's sizes."""
+    rng = np.random.default_rng([seed, zlib.crc32(test.id.encode())])
+    challenge = {"seed": int(rng.integers(2**31 - 1))}
+    challenge.update(test.make_challenge(rng))
+    return challenge
+
+
+def run_probe(probe: Probe, challenge: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
+    try:
+        raw = probe(resolver, dict(challenge))
+        if not isinstance(raw, dict):
+            raise TypeError(f"probe returned {type(raw).__name__}, not a dict")
+        return {"status": "ok", "artefacts": codec.encode(raw)}
+    except ModuleMissing as missing:
+        return {"status": "missing", "module": missing.module.number, "message": str(missing)[:MAX_MESSAGE]}
+    except Exception as error:  # the student's failure is data, not a crash of the suite
+        return {
+            "status": "exception",
+            "type": type(error).__name__,
+            "message": str(error)[:MAX_MESSAGE],
+            "traceback": _frames(error),
+        }
+
+
+def _frames(error: BaseException) -> list[dict[str, Any]]:
+    frames = traceback.extract_tb(error.__traceback__)
+    return [
+        {"file": f.filename, "line": f.lineno or 0, "function": f.name, "code": (f.line or "")[:200]}
+        for f in frames[-MAX_FRAMES:]
+    ]
+
+
+def judge(test: GradedTest, challenge: dict[str, Any], envelope: Any,
+          measured: dict[str, Any] | None = None) -> Verdict:
+    """The verdict, from the envelope alone (and figures measured from outside the probe)."""
+    if not isinstance(envelope, dict):
+        return Verdict("error", "the probe produced no result", test.module)
+    status = envelope.get("status")
+    if status == "missing":
+        module = envelope.get("module")
+        return Verdict("failed", str(envelope.get("message", "")),
+                       module if isinstance(module, int) and module in MODULES_BY_NUMBER else test.module)
+    if status == "exception":
+        return _exception_verdict(test, envelope)
+    if status != "ok":
+        return Verdict("error", f"the probe reported an unknown status {status!r}", test.module)
+    try:
+        artefacts = codec.decode(envelope.get("artefacts"))
+        if not isinstance(artefacts, dict):
+            raise codec.ArtefactError("artefacts are not a mapping")
+        artefacts.pop("__measured__", None)  # only the trusted side may say what it measured
+        if test.measure is not None:
+            artefacts["__measured__"] = measured
+        verdict = test.check(challenge, artefacts)
+    except CheckFailed as failure:
+        verdict = failure.verdict
+    except codec.ArtefactError as error:
+        verdict = Verdict("failed", f"the probe's artefacts are malformed: {error}", test.module)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        verdict = Verdict("failed", f"the probe's artefacts do not have the expected form: "
+                          f"{type(error).__name__}: {error}", test.module)
+    if verdict is None:
+        verdict = Verdict("passed", "ok")
+    if verdict.module is None and not verdict.passed and test.module is not None:
+        verdict = Verdict(verdict.outcome, verdict.message, test.module, verdict.evidence)
+    return verdict
+
+
+def _exception_verdict(test: GradedTest, envelope: dict[str, Any]) -> Verdict:
+    frames = envelope.get("traceback") if isinstance(envelope.get("traceback"), list) else []
+    module = test.module
+    for frame in reversed(frames):
+        found = module_of_file(str(frame.get("file", ""))) if isinstance(frame, dict) else None
+        if found is not None:
+            module = found
+            break
+    message = f"{envelope.get('type', 'Exception')}: {envelope.get('message', '')}"
+    return Verdict("error", message, module, {"traceback": frames})
+
+
+@cache
+def _reference_envelope(probe: Probe, challenge_key: str) -> dict[str, Any]:
+    import json
+
+    return run_probe(probe, json.loads(challenge_key), Resolver(REFERENCE))
+
+
+def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
+    """The artefacts the reference produces for the same challenge, as a check sees them."""
+    import json
+
+    envelope = _reference_envelope(probe, json.dumps(challenge, sort_keys=True))
+    if envelope["status"] != "ok":
+        raise RuntimeError(f"the reference failed its own probe {probe.__name__}: {envelope}")
+    return codec.decode(envelope["artefacts"])
+
+
+def measure_in_process(test: GradedTest, challenge: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
+    """Time or peak memory of one probe run, taken around it (the plain-pytest stand-in for cgroups)."""
+    if test.measure == "memory":
+        tracemalloc.start()
+        try:
+            envelope = run_probe(test.probe, challenge, resolver)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return {"peak_bytes": int(peak), "status": envelope["status"]}
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    envelope = run_probe(test.probe, challenge, resolver)
+    return {
+        "seconds": time.perf_counter() - start_wall,
+        "cpu_seconds": time.process_time() - start_cpu,
+        "status": envelope["status"],
+    }
+
+
+def grade_in_process(test: GradedTest, seed: int, package: str = STUDENT) -> Verdict:
+    challenge = make_challenge(test, seed)
+    resolver = Resolver(package)
+    envelope = run_probe(test.probe, challenge, resolver)
+    measured = None
+    if test.measure is not None and envelope["status"] == "ok":
+        # The student side is warm from the run above; warm the reference the same way.
+        run_probe(test.probe, challenge, Resolver(REFERENCE))
+        measured = {
+            "student": measure_in_process(test, challenge, resolver),
+            "reference": measure_in_process(test, challenge, Resolver(REFERENCE)),
+        }
+    return judge(test, challenge, envelope, measured)
+
+
+def run_graded(suite: str, name: str, seed: int) -> None:
+    """The plain-pytest form: probe then check in this process; fails the pytest test on a bad verdict."""
+    import pytest
+
+    verdict = grade_in_process(get_test(suite, name), seed)
+    if not verdict.passed:
+        pytest.fail(f"[{verdict.outcome}] {verdict.report()}", pytrace=False)

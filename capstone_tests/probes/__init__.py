@@ -1,0 +1,1 @@
+"""Probes: run inside the sandbox with the student's tinytorch; they return artefacts and assert nothing."""
