@@ -80,7 +80,7 @@ def _decode_array(spec: Any) -> np.ndarray:
     dtype, shape, data = spec["dtype"], spec["shape"], spec["data"]
     if dtype not in ALLOWED_DTYPES:
         raise ArtefactError(f"array dtype {dtype!r} is not allowed")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and 0 <= n for n in shape):
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise ArtefactError("array shape must be a list of non-negative integers")
     count = math.prod(shape)
     if count > MAX_ARRAY_ELEMENTS:

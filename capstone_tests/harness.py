@@ -9,8 +9,8 @@ trusted side. The plain-pytest form (`run_graded`) calls both in one process.
 from __future__ import annotations
 
 import time
-import tracemalloc
 import traceback
+import tracemalloc
 import zlib
 from functools import cache
 from typing import Any

@@ -9,6 +9,7 @@ an op. Everything is float32; a gradient that arrives in another dtype is cast b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -187,6 +188,7 @@ class Tensor:
     def __pow__(self, exponent: float) -> Tensor:
         if isinstance(exponent, Tensor):
             raise TypeError("only a number exponent is supported")
+        exponent = float(exponent)  # an np.float64 exponent would promote forward and backward to float64
         a = self.data
         return Tensor.from_op(a**exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),))
 
@@ -214,8 +216,12 @@ class Tensor:
                 (() if b.ndim == 1 else result.shape[-1:])
             return result.reshape(shape)
 
-        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return g @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ g
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            # Skip the product nobody needs: for a first layer, the input's gradient is as costly as
+            # the weight's.
+            grad_a = g @ np.swapaxes(b, -1, -2) if self.requires_grad else None
+            grad_b = np.swapaxes(a, -1, -2) @ g if other.requires_grad else None
+            return grad_a, grad_b
 
         return Tensor.from_op(a @ b, (self, other), backward)
 
@@ -277,7 +283,8 @@ class Tensor:
         return Tensor.from_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        count = self.data.size // max(self.data.sum(axis=axis, keepdims=True).size, 1)
+        axes = range(self.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        count = math.prod(self.shape[a] for a in axes)
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -289,7 +296,8 @@ class Tensor:
                 g = np.expand_dims(g, axis)
             winners = a == kept
             # Ties share the gradient, so it still sums to g.
-            return (g * winners / winners.sum(axis=axis, keepdims=True),)
+            # dtype=FLOAT: an int64 count would promote the gradient to float64.
+            return (g * winners / winners.sum(axis=axis, keepdims=True, dtype=FLOAT),)
 
         out = kept if keepdims else a.max(axis=axis)
         return Tensor.from_op(out, (self,), backward)
@@ -313,6 +321,8 @@ class Tensor:
                               lambda g: (np.swapaxes(g, dim0, dim1),))
 
     def permute(self, *axes: int) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
         inverse = np.argsort(axes)
         return Tensor.from_op(np.transpose(self.data, axes), (self,), lambda g: (np.transpose(g, inverse),))
 
