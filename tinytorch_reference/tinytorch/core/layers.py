@@ -59,7 +59,8 @@ def _walk(values: Any) -> Iterator[Any]:
             yield from _walk(value)
         elif isinstance(value, dict):
             yield from _walk(value.values())
-        elif isinstance(value, Tensor) or callable(getattr(value, "parameters", None)):
+        elif isinstance(value, Tensor) or (
+                not isinstance(value, type) and callable(getattr(value, "parameters", None))):
             yield value
 
 
