@@ -30,6 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
         if not (path / "tinytorch" / "__init__.py").is_file():
             raise pytest.UsageError(f"--tinytorch {folder}: no tinytorch/__init__.py in that folder")
         sys.path.insert(0, str(path))
+    else:
+        import importlib.util
+
+        if importlib.util.find_spec("tinytorch") is None:
+            raise pytest.UsageError("no tinytorch package is importable: pass --tinytorch DIR, the folder that "
+                                    "contains your tinytorch/ (or set TINYTORCH_PATH)")
     # Repo root, so the reference imports as tinytorch_reference.tinytorch beside the student's package.
     sys.path.append(str(Path(__file__).resolve().parent.parent))
     if config.getoption("--seed") is None:
