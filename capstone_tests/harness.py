@@ -8,6 +8,7 @@ trusted side. The plain-pytest form (`run_graded`) calls both in one process.
 
 from __future__ import annotations
 
+import linecache
 import time
 import traceback
 import tracemalloc
@@ -52,11 +53,15 @@ def run_probe(probe: Probe, challenge: dict[str, Any], resolver: Resolver) -> di
 
 
 def _frames(error: BaseException) -> list[dict[str, Any]]:
-    frames = traceback.extract_tb(error.__traceback__)
-    return [
-        {"file": f.filename, "line": f.lineno or 0, "function": f.name, "code": (f.line or "")[:200]}
-        for f in frames[-MAX_FRAMES:]
-    ]
+    """The last frames, each with its qualified function name (`SGD.step`, not just `step`)."""
+    walked = list(traceback.walk_tb(error.__traceback__))[-MAX_FRAMES:]
+    frames = []
+    for frame, line in walked:
+        code = frame.f_code
+        text = linecache.getline(code.co_filename, line).strip()
+        frames.append({"file": code.co_filename, "line": line, "function": getattr(code, "co_qualname", code.co_name),
+                       "code": text[:200]})
+    return frames
 
 
 def judge(test: GradedTest, challenge: dict[str, Any], envelope: Any,
