@@ -20,6 +20,8 @@ class RubricError(ValueError):
 
 @dataclass(frozen=True)
 class TestPoints:
+    __test__ = False  # not a pytest class, despite the name
+
     suite: str
     name: str
     points: float

@@ -1,0 +1,115 @@
+"""The `grader` command line: grade a submission offline (the service's commands join it later)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from capstone_tests.registry import SUITES
+
+from .grading.grade import GradeOptions, grade
+from .grading.report import public_report
+from .intake import IntakeError, unpack_submission
+
+app = typer.Typer(help="TinyTorch grader.", no_args_is_help=True, add_completion=False)
+stderr = Console(stderr=True)
+
+
+class SandboxKind(StrEnum):
+    docker = "docker"
+    bwrap = "bwrap"
+
+
+class SuiteChoice(StrEnum):
+    capstone = "capstone"
+    all = "all"
+
+
+def suites_for(choice: SuiteChoice) -> list[str]:
+    return ["capstone"] if choice is SuiteChoice.capstone else list(SUITES)
+
+
+@app.callback()
+def main() -> None:
+    """TinyTorch grader."""
+
+
+@app.command("grade")
+def grade_command(
+    path: Annotated[Path, typer.Argument(help="a folder or archive (.zip, .tar.gz, .tar) holding tinytorch/")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON (the API's shape)")] = False,
+    sandbox: Annotated[SandboxKind | None, typer.Option(help="default: docker if it runs here, else bwrap")] = None,
+    suite: Annotated[SuiteChoice, typer.Option(help="capstone, or every suite")] = SuiteChoice.capstone,
+    seed: Annotated[int | None, typer.Option(help="challenge seed (default: a fresh random one)")] = None,
+) -> None:
+    """Grade one submission offline, in a sandbox, and print the report."""
+    from sandbox import SandboxError, get_sandbox
+
+    if not path.exists():
+        stderr.print(f"[red]refused:[/red] {path} does not exist")
+        raise typer.Exit(2)
+    with tempfile.TemporaryDirectory(prefix="grader-grade-") as scratch:
+        try:
+            submission = unpack_submission(path, Path(scratch) / "submission")
+        except IntakeError as error:
+            stderr.print(f"[red]refused:[/red] {error}")
+            raise typer.Exit(2) from error
+        Path(scratch).chmod(0o755)
+        try:
+            runner = get_sandbox(sandbox.value if sandbox else None)
+            options = GradeOptions(suites=suites_for(suite), seed=seed)
+            report = _grade_with_progress(submission.root, runner, options, quiet=as_json)
+        except SandboxError as error:
+            stderr.print(f"[red]sandbox unavailable:[/red] {error}")
+            raise typer.Exit(3) from error
+    public = public_report(report)
+    if as_json:
+        json.dump(public, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_table(public)
+
+
+def _grade_with_progress(root: Path, runner: object, options: GradeOptions, quiet: bool):  # type: ignore[no-untyped-def]
+    if quiet:
+        return grade(root, runner, options)  # type: ignore[arg-type]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task("grading", total=None)
+
+        def on_event(kind: str, data: dict) -> None:  # type: ignore[type-arg]
+            if kind == "planned":
+                progress.update(task, total=len(data["tests"]))
+            elif kind == "test_finished":
+                progress.update(task, advance=1, description=f"{data['suite']}::{data['name']}")
+
+        return grade(root, runner, options, on_event)  # type: ignore[arg-type]
+
+
+OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "skipped": "dim"}
+
+
+def _print_table(report: dict) -> None:  # type: ignore[type-arg]
+    console = Console()
+    table = Table(title=f"score {report['score']:g} / {report['max_score']:g}", show_lines=False)
+    for column in ("suite", "test", "P", "outcome", "points", "diagnostic"):
+        table.add_column(column, overflow="fold")
+    for test in report["tests"]:
+        style = OUTCOME_STYLE.get(test["outcome"], "")
+        table.add_row(test["suite"], test["name"], str(test["priority"] or ""), f"[{style}]{test['outcome']}[/{style}]",
+                      f"{test['points']:g}/{test['max_points']:g}", test["diagnostic"] or "")
+    console.print(table)
+    for group in report["priorities"]:
+        label = f"P{group['priority']} {group['name']}" if group["priority"] else group["name"]
+        console.print(f"  {label}: {group['score']:g} / {group['max_score']:g}")
+    sandbox = report["sandbox"].get("kind", "?")
+    console.print(f"seed {report['seed']}, suites {report['suite_version']}, sandbox {sandbox}")

@@ -1,0 +1,130 @@
+"""Failure evidence → the module at fault, the cause in one sentence, a hint. Pure: no I/O.
+
+The checks already say *what* is wrong in the student's terms; this adds *where* (the course module,
+from the check or from the deepest frame of the student's own files) and *why*, for the mistakes
+students actually make (a memoryview where an array was due, object-dtype gradients, softmax without
+the max shift, ...), each recognised from the evidence rather than guessed from the test's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from capstone_tests.resolver import MODULES_BY_NUMBER, module_of_file
+from capstone_tests.verdict import Verdict
+
+MODULE_HINTS: dict[int, str] = {
+    1: "check Tensor: float32 data, operators with broadcasting, reshape/transpose/sum/mean/max",
+    2: "check the activation formulas, and subtract the row max before exp in Softmax",
+    3: "check Linear: weight shape (in, out), forward x @ W + b, parameters() returning [weight, bias]",
+    4: "check the loss formulas (mean over the batch) and use a stable log-softmax",
+    5: "check backward(): every op must pass gradients to all parents, summed back to each parent's shape",
+    6: "check step() and zero_grad(): update each parameter's .data from its .grad as numpy arrays",
+    7: "check Trainer (zero_grad, backward, step per batch; accumulation) and clip_grad_norm",
+    8: "check Dataset/DataLoader: batch count, the last partial batch, shuffling every sample once",
+    9: "check Conv2d/pooling output sizes: (H + 2*padding - kernel) // stride + 1",
+    10: "check encode/decode round trips and the vocabulary",
+    11: "check Embedding lookups (weight rows) and that PositionalEncoding is added and learned",
+    12: "check attention: softmax(Q K^T / sqrt(d)) V, masked positions set to a large negative score",
+    13: "check LayerNorm, the pre-norm residual block and the causal mask",
+    14: "check the parameter and FLOP counts",
+    15: "check the int8 scale: (max - min) / 255 over the tensor's actual range, and the zero point",
+    16: "check pruning: zero the smallest-magnitude weights (not biases) up to the requested fraction",
+    17: "check the KV cache: update writes position by position, get returns only filled positions",
+    18: "check the accelerated kernels against a plain matmul/GELU",
+    19: "check Benchmark/BenchmarkResult",
+    20: "check the capstone exports",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    module: int | None
+    cause: str
+    hint: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    traceback: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def module_label(self) -> str:
+        if self.module is None or self.module not in MODULES_BY_NUMBER:
+            return ""
+        return f"Module {self.module:02d} {MODULES_BY_NUMBER[self.module].name}"
+
+    def text(self) -> str:
+        label = f"{self.module_label}: " if self.module_label else ""
+        hint = f" Hint: {self.hint}." if self.hint else ""
+        return f"{label}{self.cause}{hint}"
+
+
+# (pattern in the error or check message, cause template, hint): first match wins.
+KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"memoryview"),
+     "{where} multiplies by a memoryview", "use the parameter's numpy array: `.data` of a numpy array is a raw "
+     "memoryview, so `grad.data` or `param.data.data` is not the array"),
+    (re.compile(r"dtype\('O'\)|dtype object|object array|dtype\(object\)"),
+     "{where} accumulates gradients in an object-dtype array",
+     "keep gradients float32 numpy arrays (np.zeros_like(x, dtype=np.float32)); never build them from lists of "
+     "Tensors"),
+    (re.compile(r"contains NaN or infinity"),
+     "{where} produces NaN or infinity", "large inputs overflow exp(): subtract the max before exponentiating"),
+    (re.compile(r"not found: "), "{message}", "export the module at the path the course uses (see the message)"),
+)
+
+
+def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic | None:
+    """None for a passed test; otherwise the best explanation the evidence supports."""
+    if verdict.passed:
+        return None
+    frames = tuple(_student_frames(verdict.evidence.get("traceback")))
+    module = verdict.module or _module_from_frames(frames) or default_module
+    evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
+    where = _where(frames, module)
+    message = verdict.message.strip()
+    if verdict.outcome == "timeout":
+        return Diagnostic(module, message or "the test did not finish in time",
+                          "look for an infinite loop, or per-element Python loops to vectorize with numpy",
+                          evidence, frames)
+    for pattern, cause, hint in KNOWN_CAUSES:
+        if pattern.search(message):
+            text = cause.format(where=where, message=message)
+            if "{message}" not in cause and message and message not in text:
+                text = f"{text} ({message})"
+            return Diagnostic(module, text, hint, evidence, frames)
+    hint = MODULE_HINTS.get(module, "") if module else ""
+    if verdict.outcome == "error" and frames:
+        last = frames[-1]
+        message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"
+    return Diagnostic(module, message or f"the test ended with outcome {verdict.outcome}", hint, evidence, frames)
+
+
+def _student_frames(traceback: Any) -> list[dict[str, Any]]:
+    """Only the frames from the student's own files: our probes and numpy are noise to them."""
+    if not isinstance(traceback, list):
+        return []
+    return [f for f in traceback if isinstance(f, dict) and "/tinytorch/" in str(f.get("file", "")).replace("\\", "/")]
+
+
+def _module_from_frames(frames: tuple[dict[str, Any], ...]) -> int | None:
+    for frame in reversed(frames):
+        module = module_of_file(str(frame.get("file", "")))
+        if module is not None:
+            return module
+    return None
+
+
+def _where(frames: tuple[dict[str, Any], ...], module: int | None) -> str:
+    if frames:
+        last = frames[-1]
+        code = f" (`{last['code']}`)" if last.get("code") else ""
+        return f"{last.get('function', '?')} in {_short_path(str(last.get('file', '')))}{code}"
+    if module in MODULES_BY_NUMBER:
+        return f"module {module:02d} ({MODULES_BY_NUMBER[module].name})"
+    return "the package"
+
+
+def _short_path(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[parts.index("tinytorch"):]) if "tinytorch" in parts else parts[-1]

@@ -1,0 +1,50 @@
+"""Diagnostics name the module and the cause from the evidence, in words a student can act on."""
+
+from capstone_tests.verdict import Verdict
+from grader.diagnostics import diagnose
+
+
+def _frame(path: str, function: str, code: str = "") -> dict[str, object]:
+    return {"file": path, "line": 12, "function": function, "code": code}
+
+
+def test_memoryview_in_optimizer() -> None:
+    trace = [_frame("/grader/capstone_tests/probes/capstone.py", "probe"),
+             _frame("/sub/tinytorch/core/optimizers.py", "SGD.step", "param.data = param.data - self.lr * grad")]
+    verdict = Verdict("error", "TypeError: unsupported operand type(s) for *: 'float' and 'memoryview'", None,
+                      {"traceback": trace})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None
+    text = diagnostic.text()
+    assert text.startswith("Module 06 optimizers: SGD.step in tinytorch/core/optimizers.py")
+    assert "multiplies by a memoryview" in text and "numpy array" in text
+    assert [f["function"] for f in diagnostic.traceback] == ["SGD.step"]  # trimmed to the student's files
+
+
+def test_object_dtype_gradients() -> None:
+    trace = [_frame("/sub/tinytorch/core/tensor.py", "Tensor.backward")]
+    verdict = Verdict("error", "UFuncTypeError: Cannot cast ufunc 'add' output from dtype('O') to dtype('float32')",
+                      None, {"traceback": trace})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 1
+    assert "object-dtype" in diagnostic.text()
+
+
+def test_missing_module_keeps_the_resolver_message() -> None:
+    verdict = Verdict("failed", "module 09 (spatial) not found: No module named 'tinytorch.core.spatial'", 9)
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None
+    assert diagnostic.text().startswith("Module 09 spatial: module 09 (spatial) not found: No module named")
+
+
+def test_check_failure_gets_the_module_hint() -> None:
+    diagnostic = diagnose(Verdict("failed", "Conv2d output has shape (2, 4, 5, 5), expected (2, 4, 3, 3)", 9))
+    assert diagnostic is not None
+    assert "Conv2d output has shape" in diagnostic.text()
+    assert "(H + 2*padding - kernel) // stride + 1" in diagnostic.text()
+
+
+def test_timeout_and_pass() -> None:
+    assert diagnose(Verdict("passed")) is None
+    diagnostic = diagnose(Verdict("timeout", "the test did not finish within 60 s", 7))
+    assert diagnostic is not None and "vectorize" in diagnostic.hint
