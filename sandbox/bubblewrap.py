@@ -1,0 +1,224 @@
+"""BubblewrapSandbox: the same image filesystem as DockerSandbox, run with bubblewrap where Docker is not wanted.
+
+Layers, outside in (each one's job):
+  /bin/bash launcher (root) writes its own pid into the run's cgroups, so everything after it is limited/measured
+  prlimit                  rlimits as a belt: no core dumps, fd count, file size, CPU seconds
+  setpriv                  becomes uid/gid 65534 with no groups and no capabilities, so the sandbox is not host root
+                           even if it escapes its namespaces (bwrap then uses an unprivileged user namespace)
+  bwrap                    namespaces (user, pid, net, ipc, uts, cgroup), read-only root made of the rootfs exported
+                           from the docker image, size-capped tmpfs /tmp and /dev/shm, /out = a host tmpfs
+  /bin/sh prologue         start marker (see launch.py), then env strips bwrap's PWD, then the command
+The cgroup (cgroups.py) carries memory (+swap), pids and CPU limits and measures CPU time, peak memory and OOM
+kills; bubblewrap itself sets none (recipe, section 3). When the command exits, bwrap's pid 1 exits and the kernel
+kills the whole pid namespace; at the wall limit the cgroup is frozen and killed. Either way the cgroup is emptied
+and removed, and the run folder unmounted and deleted, before run() returns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from . import launch, reap, seccomp
+from .base import (
+    OUT_DIR,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    SUB_DIR,
+    TMP_DIR,
+    Limits,
+    RunResult,
+    RunSpec,
+    SandboxError,
+)
+from .capture import OutputPump
+from .cgroups import RunCgroup
+from .hostfs import RunDir, new_run_id, read_out_files
+
+DEFAULT_ROOTFS = Path("/var/lib/tinytorch-grader/rootfs")
+# Provided by bwrap itself (or by us) instead of the rootfs's empty folders.
+_RUNTIME_MOUNTS = {"proc", "dev", "tmp", "sub", "out"}
+
+
+def rlimit_args(limits: Limits) -> list[str]:
+    """prlimit options. No RLIMIT_AS (it would turn a large allocation into MemoryError here but an OOM kill under
+    docker; the memory cgroup is the limit) and no RLIMIT_NPROC (counted per uid across all runs; pids.max is it)."""
+    # twice the largest writable filesystem: never reached before ENOSPC there (EFBIG/SIGXFSZ would be confusing)
+    fsize = 2 * max(limits.tmpfs_bytes, limits.out_bytes, limits.shm_bytes)
+    cpu = math.ceil(limits.wall_seconds * max(limits.cpus, 1.0)) + 5  # never before the wall limit
+    return ["--core=0", "--nofile=1024", f"--fsize={fsize}", f"--cpu={cpu}"]
+
+
+class BubblewrapSandbox:
+    name = "bwrap"
+
+    def __init__(self, rootfs: Path | str | None = None, bwrap: str = "bwrap") -> None:
+        self.rootfs = Path(rootfs or os.environ.get("TINYTORCH_SANDBOX_ROOTFS") or DEFAULT_ROOTFS)
+        self.bwrap = bwrap
+
+    # ---------------------------------------------------------------- describe
+    def describe(self) -> dict[str, Any]:
+        for tool in (self.bwrap, "setpriv", "prlimit"):
+            if shutil.which(tool) is None:
+                raise SandboxError(f"{tool} not found: run sandbox/setup.sh (apt-get install -y bubblewrap util-linux)")
+        meta_path = Path(f"{self.rootfs}.json")
+        if not (self.rootfs / "usr/bin/python3").exists() or not meta_path.exists():
+            raise SandboxError(
+                f"sandbox rootfs missing at {self.rootfs} (or its {meta_path.name}); build it with "
+                "`bash sandbox/build_image.sh` (needs docker), or set TINYTORCH_SANDBOX_ROOTFS"
+            )
+        meta = json.loads(meta_path.read_text())
+        version = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.split()
+        return {
+            "kind": self.name,
+            "image": meta.get("image"),
+            "image_id": meta.get("image_id"),
+            "rootfs": str(self.rootfs),
+            "python": meta.get("python"),
+            "numpy": meta.get("numpy"),
+            "pytest": meta.get("pytest"),
+            "bwrap": version[-1] if version else None,
+            "seccomp": "denylist" if seccomp.supported() else "none (not x86_64)",
+        }
+
+    # ---------------------------------------------------------------- command line
+    def _bwrap_args(
+        self, spec: RunSpec, run: RunDir, sub: Path, code: list[tuple[Path, str]], seccomp_fd: int | None
+    ) -> list[str]:
+        limits = spec.limits
+        args = [
+            self.bwrap,
+            "--unshare-all", "--unshare-user", "--disable-userns",  # no network, no nested user namespaces
+            "--die-with-parent",  # a dying worker takes its sandbox with it
+            "--new-session",  # no TIOCSTI into a controlling terminal
+            "--cap-drop", "ALL",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--hostname", "sandbox",
+        ]
+        code_tops = {Path(target).parts[1] for _, target in code}
+        for entry in sorted(os.scandir(self.rootfs), key=lambda e: e.name):
+            if entry.name in _RUNTIME_MOUNTS or entry.name in code_tops:
+                continue  # a code mount's top folder is created on bwrap's own root, which can hold mount points
+            if entry.is_symlink():
+                args += ["--symlink", os.readlink(entry.path), f"/{entry.name}"]
+            else:
+                args += ["--ro-bind", entry.path, f"/{entry.name}"]
+        # /tmp and /dev/shm are host tmpfs like /out (not bwrap's own --tmpfs): noexec like docker's, and
+        # unmounted by us, so nothing can outlive the run even if a process did.
+        args += [
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--bind", str(run.scratch("shm", limits.shm_bytes)), "/dev/shm",
+            "--remount-ro", "/dev",
+            "--bind", str(run.scratch("tmp", limits.tmpfs_bytes)), TMP_DIR,
+            "--ro-bind", str(sub), SUB_DIR,
+            "--bind", str(run.out), OUT_DIR,
+        ]
+        if seccomp_fd is not None:
+            args += ["--add-seccomp-fd", str(seccomp_fd)]
+        for staged, target in code:
+            args += ["--ro-bind", str(staged), target]
+        args += ["--remount-ro", "/", "--chdir", SUB_DIR]
+        return args
+
+    # ---------------------------------------------------------------- run
+    def run(self, spec: RunSpec) -> RunResult:
+        reap.ensure_reaped()
+        runtime = self.describe()
+        limits = spec.limits
+        run_id = new_run_id()
+        run = RunDir(run_id, limits.out_bytes, limits.out_files)
+        cgroup = RunCgroup(f"tinytorch-sbx-{run_id}")
+        runtime.update(run_id=run_id, cgroup=str(cgroup.dirs["memory"]))
+        proc: subprocess.Popen[bytes] | None = None
+        marker_r = -1
+        try:
+            cgroup.create(limits.memory_bytes, limits.pids, limits.cpus)
+            # Staged through the run folder: bwrap runs as uid 65534 and could not open paths under e.g. /root.
+            sub = run.bind_readonly(spec.submission, "sub")
+            code = [(run.bind_readonly(host, f"code/{i}"), dst) for i, (host, dst) in enumerate(spec.code.items())]
+            marker_r, marker_w = os.pipe()
+            seccomp_fd = seccomp.memfd()
+            passed = [marker_w] if seccomp_fd is None else [marker_w, seccomp_fd]
+            inner = launch.env_command(spec.argv, spec.env, strip=set())
+            launcher = [
+                # bash, not dash: dash cannot redirect fds above 9, and the marker pipe can have any number here.
+                # It becomes fd 3 for everything below (dash in the image then writes to >&3).
+                "/bin/bash", "-c",
+                " && ".join(f"echo $$ > {launch.quote_all([str(p)])}" for p in cgroup.procs_files())
+                + f' && exec 3>&{marker_w} {marker_w}>&- && exec "$@"',
+                "launcher",
+                "prlimit", *rlimit_args(limits), "--",
+                "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+                *self._bwrap_args(spec, run, sub, code, seccomp_fd),
+                "--", "/bin/sh", "-c", launch.prologue("&3"), "prologue", *inner,
+            ]
+            started = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    launcher, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    env=dict(spec.env), cwd=run.path, pass_fds=passed, start_new_session=True,
+                )
+            finally:
+                for fd in passed:
+                    os.close(fd)
+            assert proc.stdout is not None and proc.stderr is not None
+            pidfd = os.pidfd_open(proc.pid)  # readable once bwrap exits: wakes the pump at once
+            pump = OutputPump(
+                {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()}, limits.output_bytes, wake=pidfd
+            )
+            try:
+                finished = pump.run_until(lambda: proc.poll() is not None, started + limits.wall_seconds)
+                wall = time.monotonic() - started
+                cgroup.kill_all()  # at the deadline, and also any leftover once bwrap is gone
+                proc.wait()
+                pump.drain(grace=2.0)
+            finally:
+                pump.close()
+                os.close(pidfd)
+            was_started = launch.read_marker(marker_r)
+            stdout, stdout_total = pump.result("stdout")
+            stderr, stderr_total = pump.result("stderr")
+            if not was_started and finished:
+                raise SandboxError(
+                    f"bubblewrap failed to start the command (exit {proc.returncode}): "
+                    f"{stderr[-2000:].decode(errors='replace').strip()}"
+                )
+            cpu, peak, oom_kills = cgroup.usage()
+            files, skipped = read_out_files(run.out, limits.out_files, limits.out_bytes)
+            exit_code: int | None = None
+            if finished:
+                rc = proc.returncode
+                exit_code = 128 - rc if rc < 0 else rc  # bwrap killed by a signal: same convention as docker
+            return RunResult(
+                exit_code=exit_code,
+                timed_out=not finished,
+                oom_killed=oom_kills > 0,
+                wall_seconds=wall,
+                cpu_seconds=cpu,
+                peak_memory_bytes=peak,
+                stdout=stdout,
+                stderr=stderr,
+                stdout_total=stdout_total,
+                stderr_total=stderr_total,
+                files=files,
+                files_skipped=skipped,
+                runtime=runtime,
+            )
+        finally:
+            if marker_r >= 0:
+                os.close(marker_r)
+            if proc is not None:
+                for stream in (proc.stdout, proc.stderr):
+                    if stream is not None:
+                        stream.close()
+            try:
+                cgroup.remove()
+            finally:
+                run.close()
