@@ -1,0 +1,128 @@
+"""Module 16 (compression) probes: a two-layer model with weights and non-zero biases from the challenge,
+pruned in place; the probe returns every parameter afterwards and the checks compare with the originals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..resolver import Resolver
+from ._common import float32, rng, values
+
+
+class _Activation:
+    """A student's activation with an empty `parameters()` (the contract does not promise one)."""
+
+    def __init__(self, activation: Any) -> None:
+        self.activation = activation
+
+    def forward(self, x: Any) -> Any:
+        return self.activation(x)
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+    def parameters(self) -> list[Any]:
+        return []
+
+
+class _Stack:
+    """A model object with both `.layers` and `parameters()`, the form the pruning functions expect."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        self.layers = layers
+
+    def parameters(self) -> list[Any]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+
+def original_parameters(challenge: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(weight, bias) per Linear layer. Biases are non-zero so that pruning them would show."""
+    r = rng(challenge)
+    sizes = challenge["sizes"]
+    layers = []
+    for index in range(len(sizes) - 1):
+        d_in, d_out = sizes[index], sizes[index + 1]
+        weight = r.standard_normal((d_in, d_out))
+        bias = r.uniform(0.5, 1.5, d_out) * r.choice([-1.0, 1.0], d_out)
+        layers.append((float32(weight), float32(bias)))
+    return layers
+
+
+def inputs(challenge: dict[str, Any]) -> np.ndarray:
+    return float32(rng(challenge, 1).standard_normal((4, challenge["sizes"][0])))
+
+
+def _model(tt: Resolver, challenge: dict[str, Any]) -> tuple[Any, list[Any]]:
+    linears = []
+    for weight, bias in original_parameters(challenge):
+        layer = tt.Linear(*weight.shape)
+        # Replacing `.data` keeps the Tensor objects (and any list parameters() returns) the layer holds.
+        layer.weight.data = weight.copy()
+        layer.bias.data = bias.copy()
+        linears.append(layer)
+    return _Stack([linears[0], _Activation(tt.ReLU()), linears[1]]), linears
+
+
+def _after(linears: list[Any]) -> dict[str, Any]:
+    return {"weights": [np.array(values(layer.weight), copy=True) for layer in linears],
+            "biases": [np.array(values(layer.bias), copy=True) for layer in linears]}
+
+
+def test_magnitude_prune_sparsity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    tt.magnitude_prune(model, challenge["sparsity"])
+    return _after(linears)
+
+
+def test_magnitude_prune_removes_smallest(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    tt.magnitude_prune(model, challenge["sparsity"])
+    return _after(linears)
+
+
+def test_magnitude_prune_keeps_biases(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    tt.magnitude_prune(model, challenge["sparsity"])
+    return _after(linears)
+
+
+def test_magnitude_prune_in_place(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
+    model, linears = _model(tt, challenge)
+    tt.magnitude_prune(model, challenge["sparsity"])
+    return {**_after(linears), "output": values(model.forward(tt.Tensor(inputs(challenge))))}
+
+
+def test_measure_sparsity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    dense = tt.measure_sparsity(model)
+    # Zero a known set of weights directly, so this test does not depend on magnitude_prune.
+    r = rng(challenge, 2)
+    for layer, fraction in zip(linears, challenge["zero_fractions"], strict=True):
+        data = np.array(values(layer.weight), copy=True)
+        flat = data.reshape(-1)
+        flat[r.choice(flat.size, size=round(fraction * flat.size), replace=False)] = 0.0
+        layer.weight.data = data
+    return {"dense": dense, "sparse": tt.measure_sparsity(model), **_after(linears)}
+
+
+def test_structured_prune_whole_channels(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    tt.structured_prune(model, challenge["ratio"])
+    return _after(linears)
+
+
+def test_structured_prune_weakest_channels(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, linears = _model(tt, challenge)
+    tt.structured_prune(model, challenge["ratio"])
+    return _after(linears)
