@@ -63,14 +63,19 @@ class BubblewrapSandbox:
         self.bwrap = bwrap
 
     # ---------------------------------------------------------------- describe
+    def _resolved_rootfs(self) -> Path:
+        """The versioned folder behind the rootfs symlink: one run uses one version even if it is swapped meanwhile."""
+        return Path(os.path.realpath(self.rootfs))
+
     def describe(self) -> dict[str, Any]:
         for tool in (self.bwrap, "setpriv", "prlimit"):
             if shutil.which(tool) is None:
                 raise SandboxError(f"{tool} not found: run sandbox/setup.sh (apt-get install -y bubblewrap util-linux)")
-        meta_path = Path(f"{self.rootfs}.json")
-        if not (self.rootfs / "usr/bin/python3").exists() or not meta_path.exists():
+        root = self._resolved_rootfs()
+        meta_path = Path(f"{root}.json")
+        if not (root / "usr/bin/python3").exists() or not meta_path.exists():
             raise SandboxError(
-                f"sandbox rootfs missing at {self.rootfs} (or its {meta_path.name}); build it with "
+                f"sandbox rootfs missing at {self.rootfs} (or its metadata {meta_path.name}); build it with "
                 "`bash sandbox/build_image.sh` (needs docker), or set TINYTORCH_SANDBOX_ROOTFS"
             )
         meta = json.loads(meta_path.read_text())
@@ -79,7 +84,7 @@ class BubblewrapSandbox:
             "kind": self.name,
             "image": meta.get("image"),
             "image_id": meta.get("image_id"),
-            "rootfs": str(self.rootfs),
+            "rootfs": str(root),
             "python": meta.get("python"),
             "numpy": meta.get("numpy"),
             "pytest": meta.get("pytest"),
@@ -89,7 +94,7 @@ class BubblewrapSandbox:
 
     # ---------------------------------------------------------------- command line
     def _bwrap_args(
-        self, spec: RunSpec, run: RunDir, sub: Path, code: list[tuple[Path, str]], seccomp_fd: int | None
+        self, spec: RunSpec, rootfs: Path, run: RunDir, sub: Path, code: list[tuple[Path, str]], seccomp_fd: int | None
     ) -> list[str]:
         limits = spec.limits
         args = [
@@ -101,7 +106,7 @@ class BubblewrapSandbox:
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--hostname", "sandbox",
         ]
         code_tops = {Path(target).parts[1] for _, target in code}
-        for entry in sorted(os.scandir(self.rootfs), key=lambda e: e.name):
+        for entry in sorted(os.scandir(rootfs), key=lambda e: e.name):
             if entry.name in _RUNTIME_MOUNTS or entry.name in code_tops:
                 continue  # a code mount's top folder is created on bwrap's own root, which can hold mount points
             if entry.is_symlink():
@@ -156,7 +161,7 @@ class BubblewrapSandbox:
                 "prlimit", *rlimit_args(limits), "--",
                 "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-                *self._bwrap_args(spec, run, sub, code, seccomp_fd),
+                *self._bwrap_args(spec, Path(runtime["rootfs"]), run, sub, code, seccomp_fd),
                 "--", "/bin/sh", "-c", launch.prologue("&3"), "prologue", *inner,
             ]
             started = time.monotonic()

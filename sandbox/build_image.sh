@@ -3,8 +3,8 @@
 #   1. a Debian rootfs with mmdebstrap (Debian mirror + numpy/pytest pinned from PyPI) -> tarball
 #   2. `docker import` of that tarball as $BASE_IMAGE
 #   3. `docker build` of sandbox/Dockerfile on top of it as $IMAGE (labels carry the pinned versions)
-#   4. the final image's filesystem exported to $ROOTFS_DIR for BubblewrapSandbox, so both sandboxes run the very
-#      same files; $ROOTFS_DIR.json records which image it came from.
+#   4. the final image's filesystem exported for BubblewrapSandbox, so both sandboxes run the very same files:
+#      $ROOTFS_DIR-<image id> (+ .json: which image, which versions), and $ROOTFS_DIR a symlink to the current one.
 # Idempotent: each step is skipped when its result exists and matches its input; --force redoes all of them.
 # Usage: bash sandbox/build_image.sh [--force]
 set -euo pipefail
@@ -29,8 +29,7 @@ SECURITY_MIRROR="${TINYTORCH_SANDBOX_SECURITY_MIRROR:-http://deb.debian.org/debi
 # Pinned to what the host has, so a submission behaves the same in `pytest` locally and in the sandbox.
 NUMPY_VERSION="${TINYTORCH_SANDBOX_NUMPY:-2.4.6}"
 PYTEST_VERSION="${TINYTORCH_SANDBOX_PYTEST:-9.0.3}"
-TARBALL="$STATE_DIR/rootfs-base.tar"
-TARBALL_PART="$STATE_DIR/rootfs-base.part.tar"   # mmdebstrap picks the format from the name
+TARBALL="$STATE_DIR/base-rootfs.part.tar"   # mmdebstrap picks the format from the name; deleted once imported
 MANIFEST=/etc/tinytorch-sandbox.json   # inside the rootfs: what is really installed, read back by describe()
 
 die() { echo "build_image.sh: $*" >&2; exit 1; }
@@ -48,7 +47,7 @@ if [ "$FORCE" = 1 ] || [ -z "$(image_id "$BASE_IMAGE")" ]; then
   command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install -y mmdebstrap, or run sandbox/setup.sh)"
   [ -f /etc/ssl/certs/ca-certificates.crt ] || die "/etc/ssl/certs/ca-certificates.crt missing (pip in the chroot needs it)"
   log "building the base rootfs with mmdebstrap ($SUITE, numpy==$NUMPY_VERSION pytest==$PYTEST_VERSION)"
-  rm -rf "$TARBALL_PART"
+  rm -rf "$TARBALL"
   # libstdc++6: the PyPI numpy wheel needs it and `essential` lacks it. The CA copy: outbound TLS is intercepted
   # here, so pip in the chroot must trust the host's CA bundle. pip itself is purged again: nothing in the image
   # can install anything.
@@ -62,14 +61,14 @@ if [ "$FORCE" = 1 ] || [ -z "$(image_id "$BASE_IMAGE")" ]; then
     --customize-hook='chroot "$1" dpkg --purge python3-pip python3-setuptools python3-wheel' \
     --customize-hook='rm -f "$1/etc/resolv.conf" "$1/tmp/ca.crt"; rm -rf "$1/root/.cache"' \
     --customize-hook="chroot \"\$1\" env -i PATH=/usr/sbin:/usr/bin python3 -c 'import json, platform, numpy, pytest; print(json.dumps({\"python\": platform.python_version(), \"numpy\": numpy.__version__, \"pytest\": pytest.__version__, \"suite\": \"$SUITE\"}))' > \"\$1$MANIFEST\"" \
-    "$SUITE" "$TARBALL_PART" \
+    "$SUITE" "$TARBALL" \
     "deb $MIRROR $SUITE main" \
     "deb $MIRROR $SUITE-updates main" \
     "deb $SECURITY_MIRROR $SUITE-security main" \
     || die "mmdebstrap failed (Debian mirror or PyPI unreachable?); see the output above"
-  mv -f "$TARBALL_PART" "$TARBALL"
   docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' "$TARBALL" "$BASE_IMAGE" >/dev/null \
     || die "docker import of $TARBALL failed"
+  rm -f "$TARBALL"
   log "imported $BASE_IMAGE $(image_id "$BASE_IMAGE")"
 else
   log "$BASE_IMAGE exists, skipping (use --force to rebuild)"
@@ -103,22 +102,26 @@ if [ "$FORCE" = 1 ] || [ -z "$(image_id "$IMAGE")" ] || [ "$(current_label org.t
     --label org.tinytorch.sandbox.dockerfile-sha256="$DOCKERFILE_SHA" \
     -t "$IMAGE" "$HERE" >/dev/null || die "docker build of $IMAGE failed"
   log "built $IMAGE $(image_id "$IMAGE")"
+  # earlier builds, now untagged; docker keeps any that a container still uses
+  docker image prune -f --filter "label=org.tinytorch.sandbox.dockerfile-sha256" >/dev/null || true
 else
   log "$IMAGE is up to date, skipping"
 fi
 IMAGE_ID="$(image_id "$IMAGE")"
 
-# 4: the same filesystem for bubblewrap, exported from the final image (not re-derived), swapped in atomically.
-recorded_id() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["image_id"])' "$ROOTFS_DIR.json" 2>/dev/null || true; }
-if [ "$FORCE" = 1 ] || [ ! -d "$ROOTFS_DIR" ] || [ "$(recorded_id)" != "$IMAGE_ID" ]; then
-  log "exporting $IMAGE to $ROOTFS_DIR"
-  rm -rf "$ROOTFS_DIR.new" "$ROOTFS_DIR.old"
-  mkdir -p "$ROOTFS_DIR.new"
+# 4: the same filesystem for bubblewrap, exported from the final image (not re-derived). Versioned folders behind
+# a symlink swapped atomically: a bwrap sandbox running during a rebuild keeps its files (its binds point into the
+# old folder, which is kept until the rebuild after next).
+VERSIONED="$ROOTFS_DIR-$(echo "$IMAGE_ID" | sed 's/^sha256://' | cut -c1-12)"
+if [ "$FORCE" = 1 ] || [ ! -d "$VERSIONED" ] || [ ! -f "$VERSIONED.json" ] || [ "$(readlink "$ROOTFS_DIR" 2>/dev/null)" != "$(basename "$VERSIONED")" ]; then
+  log "exporting $IMAGE to $VERSIONED"
+  rm -rf "$VERSIONED.new"
+  mkdir -p "$VERSIONED.new"
   cid="$(docker create "$IMAGE" true)"
-  docker export "$cid" | tar -C "$ROOTFS_DIR.new" --numeric-owner -xpf - || { docker rm -f "$cid" >/dev/null; die "docker export failed"; }
+  docker export "$cid" | tar -C "$VERSIONED.new" --numeric-owner -xpf - || { docker rm -f "$cid" >/dev/null; die "docker export failed"; }
   docker rm -f "$cid" >/dev/null
-  # Bubblewrap binds this read-only and needs these mount points to exist (docker creates its own).
-  mkdir -p "$ROOTFS_DIR.new/sub" "$ROOTFS_DIR.new/out" "$ROOTFS_DIR.new/tmp" "$ROOTFS_DIR.new/proc" "$ROOTFS_DIR.new/dev"
+  # Bubblewrap needs these mount points to exist (docker creates its own).
+  mkdir -p "$VERSIONED.new/sub" "$VERSIONED.new/out" "$VERSIONED.new/tmp" "$VERSIONED.new/proc" "$VERSIONED.new/dev"
   docker image inspect -f '{{json .}}' "$IMAGE" | python3 -c '
 import json, sys
 info = json.load(sys.stdin)
@@ -131,12 +134,25 @@ print(json.dumps({
     "numpy": labels.get("org.tinytorch.sandbox.numpy"),
     "pytest": labels.get("org.tinytorch.sandbox.pytest"),
     "suite": labels.get("org.tinytorch.sandbox.suite"),
-}, indent=2))' "$IMAGE" > "$ROOTFS_DIR.json.part"
-  if [ -d "$ROOTFS_DIR" ]; then mv "$ROOTFS_DIR" "$ROOTFS_DIR.old"; fi
-  mv "$ROOTFS_DIR.new" "$ROOTFS_DIR"
-  mv -f "$ROOTFS_DIR.json.part" "$ROOTFS_DIR.json"
-  rm -rf "$ROOTFS_DIR.old"
-  log "rootfs ready at $ROOTFS_DIR"
+}, indent=2))' "$IMAGE" > "$VERSIONED.json"
+  rm -rf "$VERSIONED"
+  mv "$VERSIONED.new" "$VERSIONED"
+  previous="$(readlink "$ROOTFS_DIR" 2>/dev/null || true)"
+  if [ -d "$ROOTFS_DIR" ] && [ ! -L "$ROOTFS_DIR" ]; then  # the layout before versioning: keep it as "previous"
+    previous="$(basename "$ROOTFS_DIR")-unversioned"
+    rm -rf "$ROOTFS_DIR-unversioned"
+    mv "$ROOTFS_DIR" "$ROOTFS_DIR-unversioned"
+  fi
+  ln -sfn "$(basename "$VERSIONED")" "$ROOTFS_DIR.link"
+  mv -T "$ROOTFS_DIR.link" "$ROOTFS_DIR"
+  rm -f "$ROOTFS_DIR.json"  # the unversioned layout's metadata
+  for old in "$ROOTFS_DIR"-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] \
+             "$ROOTFS_DIR"-unversioned; do  # keep the current and the previous one only
+    [ -e "$old" ] || continue
+    case "$(basename "$old")" in "$(basename "$VERSIONED")"|"$previous") continue ;; esac
+    rm -rf "$old" "$old.json"
+  done
+  log "rootfs ready at $ROOTFS_DIR -> $(basename "$VERSIONED")"
 else
   log "$ROOTFS_DIR matches $IMAGE, skipping"
 fi
