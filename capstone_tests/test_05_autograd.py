@@ -15,3 +15,19 @@ def test_broadcast_gradient(seed: int) -> None:
 
 def test_shared_parameter_accumulates(seed: int) -> None:
     run_graded(SUITE, "test_shared_parameter_accumulates", seed)
+
+
+def test_matmul_gradient(seed: int) -> None:
+    run_graded(SUITE, "test_matmul_gradient", seed)
+
+
+def test_gradient_dtype_float32(seed: int) -> None:
+    run_graded(SUITE, "test_gradient_dtype_float32", seed)
+
+
+def test_reshape_transpose_indexing_gradients(seed: int) -> None:
+    run_graded(SUITE, "test_reshape_transpose_indexing_gradients", seed)
+
+
+def test_mlp_gradients_vs_finite_differences(seed: int) -> None:
+    run_graded(SUITE, "test_mlp_gradients_vs_finite_differences", seed)
