@@ -17,18 +17,22 @@ import shlex
 STARTED = b"started"
 
 
+# Shells and bwrap rewrite these on their own (PWD after a chdir, SHLVL in bash, ...), so a value the spec sets for
+# one of them is put back explicitly. Every other variable reaches the process unchanged through the runtime's own
+# channel (docker --env-file, bwrap's inherited environment) and never appears on a command line.
+_REWRITTEN = {"PWD", "OLDPWD", "SHLVL", "_"}
+
+
 def env_command(argv: list[str], env: dict[str, str], strip: set[str]) -> list[str]:
     """argv wrapped so that exactly `env` remains of whatever environment the runtime built around it.
 
-    strip: names the runtime may have added or changed. Those the spec lacks are removed; those it has are set
-    again explicitly (a shell or bwrap may have overwritten them, e.g. PWD after a chdir, SHLVL in bash).
+    strip: names the runtime may have added (image ENV, HOSTNAME, ...); those the spec lacks are removed.
     """
-    touched = set(strip) | {"PWD", "SHLVL", "_", "OLDPWD"}
     args = ["/usr/bin/env"]
-    for name in sorted(touched - set(env)):
+    for name in sorted((set(strip) | _REWRITTEN) - set(env)):
         args += ["-u", name]
     args.append("--")
-    args += [f"{name}={env[name]}" for name in sorted(touched & set(env))]
+    args += [f"{name}={env[name]}" for name in sorted(_REWRITTEN & set(env))]
     return args + list(argv)
 
 

@@ -106,7 +106,7 @@ def test_environment_is_exactly_the_spec(sandbox: Sandbox, submission: Path, mon
     secret = f"fake-secret-{uuid.uuid4()}"
     monkeypatch.setenv("GRADER_FAKE_SECRET", secret)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    env = {**DEFAULT_ENV, "RUN_TOKEN": "visible-on-purpose"}
+    env = {**DEFAULT_ENV, "RUN_TOKEN": "visible-on-purpose", "PWD": "/elsewhere", "LANG": "C"}
     result = run_py(sandbox, submission, """
         import glob, json, os
         seen = {}
