@@ -182,7 +182,7 @@ def test_shell_fork_bomb_is_contained(sandbox: Sandbox, submission: Path) -> Non
     took = time.monotonic() - started
     assert_nothing_left(result)
     assert result.timed_out and result.exit_code is None
-    assert took < limits.wall_seconds + 10
+    assert took < limits.wall_seconds + 20
     assert b"Cannot fork" in result.stderr
     assert sandbox_processes(marker) == []
     # the host is unaffected: it can still fork, and the next run works normally
@@ -205,14 +205,25 @@ def test_memory_bomb_is_oom_killed(sandbox: Sandbox, submission: Path) -> None:
     assert result.peak_memory_bytes <= limits.memory_bytes + 4 * MiB
 
 
+def test_oom_of_a_child_is_reported_even_when_the_parent_exits_0(sandbox: Sandbox, submission: Path) -> None:
+    result = run_py(sandbox, submission, """
+        import subprocess, sys
+        child = subprocess.run([sys.executable, "-c", "b = [b'x' * (50 << 20) for _ in range(100)]"])
+        print("child", child.returncode)
+    """, limits=Limits(wall_seconds=30, memory_bytes=256 * MiB))
+    assert result.exit_code == 0 and result.stdout == b"child -9\n"
+    assert result.oom_killed
+
+
 def test_infinite_loop_times_out(sandbox: Sandbox, submission: Path) -> None:
     limits = Limits(wall_seconds=2)
     started = time.monotonic()
     result = run_py(sandbox, submission, "while True: pass", limits=limits)
     assert result.timed_out and result.exit_code is None and not result.oom_killed
-    assert 1.8 <= result.wall_seconds <= 5
-    assert time.monotonic() - started < 10
-    assert 0.5 < result.cpu_seconds <= result.wall_seconds * limits.cpus + 0.5
+    # upper bounds leave room for a loaded machine (other jobs share the 2 cores); the kill itself is prompt
+    assert 1.8 <= result.wall_seconds <= 8
+    assert time.monotonic() - started < 20
+    assert 0.05 < result.cpu_seconds <= result.wall_seconds * limits.cpus + 0.5
 
 
 def test_sigterm_ignoring_sleeper_is_killed(sandbox: Sandbox, submission: Path) -> None:
@@ -227,7 +238,7 @@ def test_sigterm_ignoring_sleeper_is_killed(sandbox: Sandbox, submission: Path) 
     """, limits=Limits(wall_seconds=2))
     assert result.timed_out and result.exit_code is None
     assert result.stdout == b"ready\n"
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20
     assert sandbox_processes(marker) == []
 
 
@@ -252,7 +263,7 @@ def test_daemon_does_not_outlive_the_run(sandbox: Sandbox, submission: Path) -> 
 
 
 def test_output_flood_keeps_only_the_tail(sandbox: Sandbox, submission: Path) -> None:
-    limits = Limits(wall_seconds=60, output_bytes=64 * 1024)
+    limits = Limits(wall_seconds=90, output_bytes=64 * 1024)
     gib = 2
     started = time.monotonic()
     result = run_py(sandbox, submission, f"""
@@ -271,7 +282,8 @@ def test_output_flood_keeps_only_the_tail(sandbox: Sandbox, submission: Path) ->
     assert len(result.stderr) == limits.output_bytes and result.stderr.endswith(b"yEND-OF-STDERR")
     assert result.stdout_total == gib * 1024 * MiB + len(b"END-OF-STDOUT")
     assert result.stderr_total == 64 * MiB + len(b"END-OF-STDERR")
-    assert took < 40, f"draining {gib} GiB took {took:.1f} s"
+    # ~3 s on an idle machine; through dockerd's log or attach path it would be 12-24 s
+    assert took < 60, f"draining {gib} GiB took {took:.1f} s"
 
 
 def test_filling_tmp_out_and_shm_hits_enospc(sandbox: Sandbox, submission: Path) -> None:
@@ -382,7 +394,7 @@ def test_cpu_and_peak_memory_are_measured(sandbox: Sandbox, submission: Path) ->
         end = time.process_time() + 1.0
         while time.process_time() < end:
             pass
-    """)
+    """, limits=Limits(wall_seconds=60))
     assert result.exit_code == 0, result.stderr
     assert result.peak_memory_bytes >= 200 * 1000 * 1000
     assert 0.9 <= result.cpu_seconds <= 2.0
