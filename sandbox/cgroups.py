@@ -68,6 +68,26 @@ def read_usage(memory_dir: Path, cpuacct_dir: Path) -> tuple[float, int, int]:
     return cpu, peak, oom_kills
 
 
+def kill_tree(path: Path, timeout: float = 5.0) -> None:
+    """SIGKILL every process in a cgroup and below, until none is left. For docker's per-run parent: once the
+    container's init is dead its other processes are already being killed, but `docker rm` may return first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = []
+        with contextlib.suppress(OSError):
+            for procs in path.rglob("cgroup.procs"):
+                with contextlib.suppress(OSError):
+                    pids += [int(p) for p in procs.read_text().split()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise SandboxError(f"processes survive SIGKILL in {path}: {pids}")
+        time.sleep(0.005)
+
+
 def remove_tree(path: Path, timeout: float = 5.0) -> None:
     """rmdir a cgroup (children first); retries while the kernel finishes tearing down dying tasks."""
     if not path.exists():

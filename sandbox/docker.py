@@ -40,7 +40,7 @@ from .base import (
     SandboxError,
 )
 from .capture import OutputPump
-from .cgroups import CGROUP_ROOT, read_usage, remove_tree
+from .cgroups import CGROUP_ROOT, kill_tree, read_usage, remove_tree
 from .hostfs import RunDir, new_run_id, read_out_files
 
 DEFAULT_IMAGE = "tinytorch-sandbox"
@@ -267,6 +267,7 @@ class DockerSandbox:
                     os.close(fd)
         finally:
             try:
+                kill_tree(CGROUP_ROOT / "pids" / cgroup.lstrip("/"))  # nothing of the container may outlive run()
                 run.close()
             finally:
                 # runc created the per-run parent in every hierarchy (systemd and unified ones too).

@@ -183,7 +183,8 @@ def test_shell_fork_bomb_is_contained(sandbox: Sandbox, submission: Path) -> Non
     assert_nothing_left(result)
     assert result.timed_out and result.exit_code is None
     assert took < limits.wall_seconds + 20
-    assert b"Cannot fork" in result.stderr
+    # (that pids.max is what stops it is shown by test_fork_loop_stops_at_the_pids_limit; on a loaded machine the
+    # bomb may not have reached it within the wall limit, so stderr's "Cannot fork" is not asserted here)
     assert sandbox_processes(marker) == []
     # the host is unaffected: it can still fork, and the next run works normally
     assert subprocess.run(["true"]).returncode == 0
