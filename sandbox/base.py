@@ -94,6 +94,10 @@ class RunSpec:
     code: dict[Path, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENV))
     limits: Limits = field(default_factory=Limits)
+    # True: a minimal init is PID 1 and reaps zombies (docker --init, bwrap's own reaper). False: argv itself is
+    # PID 1, for a command that reaps its own children and must not be killable from inside (the kernel delivers
+    # no signal from inside a PID namespace to its init unless init handles it).
+    init: bool = True
 
     def __post_init__(self) -> None:
         if not self.argv or not all(isinstance(a, str) and "\0" not in a for a in self.argv):

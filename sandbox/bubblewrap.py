@@ -102,6 +102,7 @@ class BubblewrapSandbox:
             "--unshare-all", "--unshare-user", "--disable-userns",  # no network, no nested user namespaces
             "--die-with-parent",  # a dying worker takes its sandbox with it
             "--new-session",  # no TIOCSTI into a controlling terminal
+            *([] if spec.init else ["--as-pid-1"]),  # argv is PID 1 (RunSpec.init)
             "--cap-drop", "ALL",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--hostname", "sandbox",
         ]

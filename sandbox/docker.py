@@ -22,6 +22,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import subprocess
 import time
 from datetime import datetime
@@ -66,7 +67,6 @@ def limit_args(limits: Limits) -> list[str]:
         "--user", f"{SANDBOX_UID}:{SANDBOX_GID}",
         "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
-        "--init",  # reaps zombies (they count against --pids-limit) and makes the container die with the command
         "--log-opt", "max-size=1m", "--log-opt", "max-file=1",  # only the prologue's own errors go there
         "--ulimit", "core=0", "--ulimit", "nofile=1024:1024", "--ulimit", f"fsize={fsize}", "--ulimit", f"cpu={cpu}",
         "--hostname", "sandbox",
@@ -153,10 +153,15 @@ class DockerSandbox:
             sub = run.bind_readonly(spec.submission, "sub")
             code = [(run.bind_readonly(host, f"code/{i}"), dst) for i, (host, dst) in enumerate(spec.code.items())]
             io = run.mkdir("io")
+            # Execute-only and unguessable names: a process inside can open a FIFO only if it knows the name,
+            # and only the prologue (gone by the time untrusted code runs) is told them. Otherwise any process of
+            # the run could write into the stream the trusted side reads as the command's own stdout.
+            io.chmod(0o711)
+            names = {stream: f"{stream}-{secrets.token_hex(16)}" for stream in ("stdout", "stderr", "status")}
             readers: dict[str, int] = {}
             keep_open: list[int] = []
             for stream in ("stdout", "stderr", "status"):
-                fifo = io / stream
+                fifo = io / names[stream]
                 os.mkfifo(fifo, 0o600)
                 os.chown(fifo, SANDBOX_UID, SANDBOX_GID)
                 readers[stream] = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -175,7 +180,7 @@ class DockerSandbox:
             for staged, target in code:
                 mounts += ["--mount", f"type=bind,src={staged},dst={target},readonly"]
             prologue = launch.prologue(
-                f"{IO_DIR}/status", redirects=f">{IO_DIR}/stdout 2>{IO_DIR}/stderr"
+                f"{IO_DIR}/{names['status']}", redirects=f">{IO_DIR}/{names['stdout']} 2>{IO_DIR}/{names['stderr']}"
             )
             deadline_label = int(time.time() + limits.wall_seconds + 120)
             created = True  # from here on, `docker rm -f` in finally (a failed run may still have created it)
@@ -184,6 +189,7 @@ class DockerSandbox:
                 "--label", f"{LABEL}=1", "--label", f"{LABEL}.reap-after={deadline_label}",
                 "--label", f"{LABEL}.owner={reap.owner_label()}",
                 *limit_args(limits),
+                *(["--init"] if spec.init else []),
                 "--cgroup-parent", cgroup_parent,
                 "--env-file", str(env_file),
                 *mounts,

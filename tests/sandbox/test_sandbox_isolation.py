@@ -435,3 +435,34 @@ def test_orphans_of_a_killed_worker_are_reaped(sandbox: Sandbox, submission: Pat
     while sandbox_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sandbox_processes(marker) == []
+
+
+def test_command_as_pid_1_cannot_be_killed_or_impersonated_from_inside(sandbox: Sandbox, submission: Path) -> None:
+    """RunSpec(init=False): argv is PID 1, so its children can neither kill it nor write into its stdout."""
+    program = textwrap.dedent("""
+        import ctypes, os, signal, sys, time
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0, as sandbox/runner/supervisor.py does
+        print("pid", os.getpid(), flush=True)
+        child = os.fork()
+        if child == 0:
+            for target in (1, -1):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+            for path in ["/proc/1/fd/1", "/run/sandbox-io/stdout"] + [
+                    os.path.join("/run/sandbox-io", n) for n in (os.listdir("/run/sandbox-io")
+                                                                if os.access("/run/sandbox-io", os.R_OK) else [])]:
+                try:
+                    with open(path, "w") as stream:
+                        stream.write("FORGED\\n")
+                except OSError:
+                    pass
+            os._exit(0)
+        os.waitpid(child, 0)
+        time.sleep(0.2)
+        print("survived", flush=True)
+    """)
+    result = run_py(sandbox, submission, program, init=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.decode().split() == ["pid", "1", "survived"]
