@@ -1,0 +1,74 @@
+"""What does the sandbox cost? `grader grade` against the bare suites, side by side in one run.
+
+1. One submission (the reference) through `grader grade --suite capstone`, for Docker and bubblewrap,
+   against the capstone suite run bare (plain pytest on the reference, no sandbox): ratio, target < 1.5x.
+2. Throughput: submissions graded per minute with 2 gradings at a time, per sandbox.
+
+Each figure is the median of REPEATS runs, the kinds interleaved so machine drift hits all alike.
+Run: `python benchmarks/bench_grading.py` (needs the sandbox image: `bash sandbox/setup.sh`).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "tinytorch_reference"
+REPEATS = 5
+THROUGHPUT_SUBMISSIONS = 6
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def bare() -> float:
+    return timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--seed", "1",
+                  "capstone_tests/test_capstone_integration.py", "--tinytorch", str(REFERENCE)])
+
+
+def graded(kind: str, seed: int = 1) -> float:
+    return timed([sys.executable, "-m", "grader", "grade", str(REFERENCE), "--suite", "capstone",
+                  "--sandbox", kind, "--seed", str(seed), "--json"])
+
+
+def per_minute(kind: str) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda seed: graded(kind, seed), range(THROUGHPUT_SUBMISSIONS)))
+    return THROUGHPUT_SUBMISSIONS / (time.perf_counter() - start) * 60
+
+
+def main() -> None:
+    kinds = ("docker", "bwrap")
+    graded(kinds[0])  # warm caches (image, page cache) before anything is measured
+    times: dict[str, list[float]] = {"bare": [], **{k: [] for k in kinds}}
+    for _ in range(REPEATS):
+        times["bare"].append(bare())
+        for kind in kinds:
+            times[kind].append(graded(kind))
+    base = statistics.median(times["bare"])
+    print(f"capstone suite, reference, median of {REPEATS}:")
+    print(f"  bare pytest (no sandbox)        {base:6.2f} s")
+    for kind in kinds:
+        median = statistics.median(times[kind])
+        print(f"  grader grade --sandbox {kind:<7}  {median:6.2f} s   ratio {median / base:4.2f}x (target < 1.5x)")
+    print(f"throughput, {THROUGHPUT_SUBMISSIONS} submissions, 2 at a time:")
+    for kind in kinds:
+        print(f"  {kind:<7} {per_minute(kind):6.1f} submissions/min")
+
+
+if __name__ == "__main__":
+    main()
