@@ -1,8 +1,16 @@
 """One submission, end to end: sandbox run(s) → verdicts decided here → score → diagnostics.
 
-The sandbox reports raw facts only. If the supervisor inside stops early (the sandbox ran out of
-memory, or time), the probe it was running is charged with that, and the probes it had not reached
-run again in a fresh sandbox, so one hostile test costs that test and not the whole run.
+The sandbox reports raw facts only, and a run's report is trusted only when it is clean: exactly the
+supervisor's sequence of events for its job, complete, and the supervisor exited 0 (supervisor_output.py
+says why a probe can forge or cut that stream). The student's probe runs first go into one sandbox; if
+that run is not clean (the sandbox ran out of memory or time, the supervisor was killed, or the stream
+was tampered with), none of its results are used, and every one of its probe runs goes again in a
+sandbox of its own, where an unclean run charges just that test. So one hostile test costs that test
+(and some time), never the whole run, and no forged result is ever believed.
+
+The reference's runs (calibration of measured P7 figures) happen in a separate sandbox that holds no
+student code, and the student's sandboxes hold no reference: the answer key is never where student code
+can read it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,11 @@ from typing import Any
 from capstone_tests.harness import judge
 from capstone_tests.rubric import load_rubric
 from capstone_tests.verdict import Verdict
-from sandbox.base import Limits, RunResult, RunSpec, Sandbox
+from sandbox.base import DEFAULT_ENV, Limits, RunResult, RunSpec, Sandbox
 
 from ..diagnostics import Diagnostic, diagnose
 from ..scoring import ScoreSheet, score
-from .plan import REFERENCE_DIR, Plan, PlannedRun, make_plan
+from .plan import REFERENCE_DIR, Package, Plan, PlannedRun, make_plan
 from .supervisor_output import ProbeRun, SupervisorOutput, parse
 from .versions import suite_version
 
@@ -40,7 +48,7 @@ class GradeOptions:
     suites: list[str]
     seed: int | None = None
     timeout_per_test_s: float = 60.0
-    max_attempts: int = 3
+    max_attempts: int = 3  # unused since runs are isolated instead of retried; kept for callers
     limits: Limits = field(default_factory=Limits)
 
 
@@ -73,23 +81,16 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     notify = progress or (lambda kind, data: None)
     notify("planned", {"tests": [(r.suite, r.name) for r in plan.graded()], "seed": plan.seed})
     finished: dict[int, ProbeRun] = {}
-    stopped: dict[int, str] = {}  # probe runs the sandbox stopped during, with the reason
+    stopped: dict[int, str] = {}  # probe runs that got no trusted result, with the reason
     runtime: dict[str, Any] = {}
-    remaining = {r.index for r in plan.runs}
-    for _ in range(options.max_attempts):
-        output, result = _run_once(root, sandbox, plan, remaining, options.limits, notify)
-        runtime = result.runtime
-        finished.update(output.results)
-        if output.done and result.exit_code == 0:
-            break
-        for index in output.started:
-            if index not in output.results:
-                stopped[index] = _why_stopped(result)
-        remaining = {i for i in remaining if i not in finished and i not in stopped}
-        if not remaining:
-            break
-    for index in remaining - set(finished) - set(stopped):
-        stopped[index] = "the sandbox stopped before this test could run"
+    with tempfile.TemporaryDirectory(prefix="grader-noop-") as nothing:
+        Path(nothing).chmod(0o755)  # the reference sandbox's /sub: empty, readable by the sandbox's uid
+        for package, folder in (("student", root), ("reference", Path(nothing))):
+            indexes = [r.index for r in plan.runs if r.package == package]
+            if indexes:
+                runs = _run_isolating(folder, package, indexes, sandbox, plan, options, notify, finished, stopped)
+                if package == "student":
+                    runtime = runs
     results = {}
     for run in plan.graded():
         assert run.test is not None
@@ -104,37 +105,70 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
                        datetime.now(UTC))
 
 
-def _run_once(root: Path, sandbox: Sandbox, plan: Plan, indexes: set[int], limits: Limits,
-              notify: ProgressCallback) -> tuple[SupervisorOutput, RunResult]:
+def _run_isolating(root: Path, package: Package, indexes: list[int], sandbox: Sandbox, plan: Plan,
+                   options: GradeOptions, notify: ProgressCallback, finished: dict[int, ProbeRun],
+                   stopped: dict[int, str]) -> dict[str, Any]:
+    """All of `indexes` in one sandbox; if that run is not clean, each of them in a sandbox of its own.
+    Fills `finished` with trusted results and `stopped` with the reason for the rest; returns the first run's
+    runtime description (with the number of sandbox runs it took)."""
+    groups = [indexes]
+    runtime: dict[str, Any] = {}
+    count = 0
+    while groups:
+        group = groups.pop(0)
+        output, result = _run_once(root, sandbox, plan, group, package, options.limits)
+        count += 1
+        runtime = runtime or dict(result.runtime)
+        why = _untrusted(output, result, group)
+        if why is None:
+            finished.update({index: output.results[index] for index in group})
+        elif len(group) > 1:
+            groups = [[index] for index in group] + groups  # isolate: one probe run per sandbox
+            continue
+        else:
+            stopped[group[0]] = why
+        for index in group:
+            run = plan.runs[index]
+            if run.test is not None and run.package == "student":
+                notify("test_finished", {"suite": run.suite, "name": run.name})
+    runtime["sandbox_runs"] = count
+    return runtime
+
+
+def _run_once(root: Path, sandbox: Sandbox, plan: Plan, indexes: list[int], package: Package,
+              limits: Limits) -> tuple[SupervisorOutput, RunResult]:
     with tempfile.TemporaryDirectory(prefix="grader-job-") as job_dir:
         job_path = Path(job_dir) / "job.json"
-        job_path.write_text(json.dumps(plan.job(indexes)))
+        job_path.write_text(json.dumps(plan.job(set(indexes))))
         job_path.chmod(0o644)
         Path(job_dir).chmod(0o755)
         wall = STARTUP_MARGIN_S + sum(r.timeout_s + 1.0 for r in plan.runs if r.index in indexes)
+        code = {
+            REPO / "capstone_tests": "/grader/capstone_tests",
+            REPO / "sandbox" / "runner": "/grader/runner",
+            Path(job_dir): "/job",
+        }
+        if package == "reference":  # never beside student code: it is the answer key
+            code[REPO / "tinytorch_reference" / "tinytorch"] = f"{REFERENCE_DIR}/tinytorch"
         spec = RunSpec(
             submission=root,
-            code={
-                REPO / "capstone_tests": "/grader/capstone_tests",
-                REPO / "sandbox" / "runner": "/grader/runner",
-                REPO / "tinytorch_reference" / "tinytorch": f"{REFERENCE_DIR}/tinytorch",
-                Path(job_dir): "/job",
-            },
+            code=code,
             argv=["python3", SUPERVISOR, "/job/job.json"],
-            env={"PYTHONPATH": "/grader", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
-                 "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"},
+            env={**DEFAULT_ENV, "PYTHONPATH": "/grader"},
             limits=replace(limits, wall_seconds=wall, output_bytes=max(limits.output_bytes, SUPERVISOR_OUTPUT_BYTES)),
+            init=False,  # the supervisor is PID 1: its children can neither kill it nor write into its stdout
         )
         result = sandbox.run(spec)
-    output = parse(result.stdout)
-    for index in sorted(output.results):
-        run = plan.runs[index]
-        if run.test is not None and run.package == "student":
-            notify("test_finished", {"suite": run.suite, "name": run.name})
-    return output, result
+    return parse(result.stdout, expected=sorted(indexes)), result
 
 
-def _why_stopped(result: RunResult) -> str:
+def _untrusted(output: SupervisorOutput, result: RunResult, indexes: list[int]) -> str | None:
+    """Why this run's results cannot be believed, or None for a clean run."""
+    if output.unexpected is not None or result.stdout_total > len(result.stdout):
+        # Only a process other than the supervisor writes out of sequence (or floods the stream past its cap).
+        return "the sandbox's report of this test was tampered with (it held events the grader never asked for)"
+    if output.done and result.exit_code == 0 and not result.timed_out and set(output.results) == set(indexes):
+        return None
     if result.oom_killed:
         return "the sandbox ran out of memory during this test"
     if result.timed_out:
@@ -178,6 +212,8 @@ def _measured(plan: Plan, run: PlannedRun, finished: dict[int, ProbeRun]) -> dic
                     floor.max_rss_bytes):
             return None
         measured[side] = {
+            # The probe's own status, as measure_in_process reports it: the check needs a completed run.
+            "status": got.envelope.get("status") if isinstance(got.envelope, dict) else None,
             "seconds": max(0.0, got.seconds - floor.seconds),  # type: ignore[operator]
             "cpu_seconds": max(0.0, got.cpu_seconds - floor.cpu_seconds),  # type: ignore[operator]
             "peak_bytes": max(0, got.max_rss_bytes - floor.max_rss_bytes),  # type: ignore[operator]

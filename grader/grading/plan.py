@@ -1,8 +1,9 @@
 """Which probe runs happen in the sandbox, with which challenge, and in which order.
 
 Every graded test runs once on the student's package. A test whose figure must be measured from
-outside (P7: time, memory) also runs on the reference in the same sandbox run, and each package gets
-a *baseline* run (import only), so the measured figure is the probe's own cost on both sides.
+outside (P7: time, memory) also runs on the reference, and each package gets a *baseline* run (import
+only), so the measured figure is the probe's own cost on both sides. The reference's runs happen in a
+sandbox of their own (grade.py): the reference must never be readable where student code runs.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Plan:
 
     def job(self, indexes: set[int] | None = None) -> dict[str, Any]:
         """The job file the supervisor reads inside the sandbox."""
-        return {"tests": [
+        # "sandboxed": the supervisor may kill(-1) between probes (it owns the sandbox's PID namespace).
+        return {"sandboxed": True, "tests": [
             {"index": r.index, "suite": r.suite, "name": r.name, "challenge": r.challenge, "timeout_s": r.timeout_s,
              "package_dir": STUDENT_DIR if r.package == "student" else REFERENCE_DIR}
             for r in self.runs if indexes is None or r.index in indexes

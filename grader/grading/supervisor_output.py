@@ -1,8 +1,14 @@
 """Read what the in-sandbox supervisor printed: one JSON event per line, schema-checked.
 
-Only the supervisor can write to that stream (see sandbox/runner/supervisor.py), but it is still
-read as untrusted bytes: a line that is not a well-formed event is ignored, never executed or
-unpickled, and a run counts as complete only with its "done" event.
+The stream is read as untrusted bytes: never executed or unpickled. It is also checked against the
+one sequence the supervisor writes, for the job it was given: start(i) and result(i) for each probe run
+in job order, then done, and nothing else. The sandboxes keep that stream out of the probes' reach (the
+supervisor is PID 1 and not dumpable, docker's FIFOs cannot be found from inside), but this check does not
+rely on it: a sandbox once left docker's stdout FIFO openable by path, and a supervisor that is not PID 1
+can be killed or stopped by the probe it runs. An injected line always shows, as an event out of sequence,
+a duplicate, or a line that is not an event; a killed supervisor shows as a stream that stops early.
+`SupervisorOutput.unexpected` names the first deviation, and grade.py trusts a run's results only when
+there is none and the stream is complete.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class SupervisorOutput:
     started: list[int] = field(default_factory=list)
     results: dict[int, ProbeRun] = field(default_factory=dict)
     done: bool = False
+    unexpected: str | None = None  # the first line that breaks the expected sequence (see the module docstring)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -71,8 +78,45 @@ def parse_line(line: str, into: SupervisorOutput) -> int | None:
     return None
 
 
-def parse(stdout: bytes) -> SupervisorOutput:
+def parse(stdout: bytes, expected: list[int] | None = None) -> SupervisorOutput:
+    """All events of `stdout`. With `expected` (the job's probe run indexes, in job order), also check that the
+    stream is exactly the supervisor's sequence for that job, or a prefix of it (a run that stopped early);
+    after the first deviation nothing more is read."""
     output = SupervisorOutput()
-    for line in stdout.decode("utf-8", "replace").splitlines():
+    script = [(kind, index) for index in expected for kind in ("start", "result")] if expected is not None else None
+    position = 0
+    text = stdout.decode("utf-8", "replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last event
+    for number, line in enumerate(lines, 1):
+        if script is None:
+            parse_line(line, output)
+            continue
+        want = script[position] if position < len(script) else ("done", None)
+        if output.done or not _is_event(line, *want):
+            output.unexpected = f"line {number} is not the expected {want[0]} event" + (
+                f" of probe run {want[1]}" if want[1] is not None else "") + f": {line[:120]!r}"
+            break
         parse_line(line, output)
+        position += 1
     return output
+
+
+def _is_event(line: str, kind: str, index: int | None) -> bool:
+    """Whether `line` is exactly one JSON object of that kind (and index) with the fields the supervisor writes."""
+    try:
+        event = json.loads(line, parse_constant=_refuse_constant)
+    except ValueError:
+        return False
+    if not isinstance(event, dict) or event.get("event") != kind:
+        return False
+    if kind == "done":
+        return set(event) == {"event"}
+    if type(event.get("index")) is not int or event["index"] != index:
+        return False
+    return set(event) == ({"event", "index"} if kind == "start" else RESULT_FIELDS)
+
+
+RESULT_FIELDS = frozenset({"event", "index", "envelope", "exit", "timed_out", "seconds", "cpu_seconds",
+                           "max_rss_bytes", "output", "output_dropped"})

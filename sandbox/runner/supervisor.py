@@ -1,12 +1,19 @@
 """What runs inside the sandbox: PID 1, forking one child per probe and reporting raw facts on stdout.
 
-Why PID 1 and why these precautions: the student's code runs in the children with our uid, so they
-could kill or impersonate an ordinary parent. The kernel does not deliver signals from inside a PID
-namespace to its init unless init handles them, so as PID 1 (no --init, bwrap --as-pid-1) we cannot be
-killed by the children; `PR_SET_DUMPABLE 0` makes our /proc entries (fds, memory, environ)
-unreadable to them, so only we write to the stdout the host reads. Each child gets fresh pipes for its
-envelope and its output; after each probe every other process in the sandbox is killed and /tmp and
-/dev/shm are emptied, so a daemon or a planted file cannot reach the next probe.
+Why these precautions: the student's code runs in the children with our uid, so they could kill or
+impersonate an ordinary parent. `PR_SET_DUMPABLE 0` makes our /proc entries (fds, memory, environ)
+unreadable to them. Each child gets fresh pipes for its envelope and its output; after each probe every
+other process in the sandbox is killed and /tmp and /dev/shm are emptied, so a daemon or a planted file
+cannot reach the next probe.
+
+grade.py runs us as PID 1 of the sandbox's PID namespace (RunSpec.init=False: no docker --init, bwrap
+--as-pid-1): the kernel then delivers no signal from the children to us, and every orphan is ours to
+reap. Under an init of the sandbox's own (init=True) we are its only child, PID 2, and the children CAN
+kill or stop us; the host trusts a run's output only when it is exactly the sequence of events below and
+we exited 0 after "done" (grader/grading/supervisor_output.py), so that costs the student, never the
+grader. Either way kill(-1) reaches every process of the sandbox but init and us, which is how "kill
+everything else" is done; outside a sandbox (the job does not say "sandboxed") only the child's session
+is killed.
 
 The host reads one JSON line per event from our stdout: {"event": "start", "index"} then
 {"event": "result", "index", "envelope", "exit", "signal", "timed_out", "seconds", "cpu_seconds",
@@ -32,6 +39,7 @@ PR_SET_DUMPABLE = 4
 ENVELOPE_CAP = 4 * 1024 * 1024
 OUTPUT_CAP = 64 * 1024
 DRAIN_GRACE_S = 0.2
+KILL_PATIENCE_S = 5.0  # how long killing everything else may take before we give up (and exit non-zero)
 BASELINE = "__baseline__"  # a run that only imports the package: the floor measured figures start from
 
 
@@ -87,29 +95,61 @@ class Capped:
         self.dropped += max(0, len(chunk) - room)
 
 
+SANDBOXED = False  # set by main(): we own the whole PID namespace but its init (see the module docstring)
+
+
+def in_sandbox(job: dict[str, Any]) -> bool:
+    """Whether kill(-1) means "everyone in this sandbox": only when the host says we are sandboxed, we are its
+    init or init's child, and we are not root (kill(-1) as root outside a namespace would hit the machine)."""
+    return job.get("sandboxed") is True and (os.getpid() == 1 or os.getppid() == 1) and os.getuid() != 0
+
+
+def _others() -> list[int]:
+    """Live processes in our PID namespace other than init and us (zombies are dead: init reaps them)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if state not in (b"Z", b"X"):
+            alive.append(int(entry))
+    return alive
+
+
 def kill_everything_else(child: int) -> None:
-    """Kill every process but us: the probe, its daemons, its fork bombs. Reap them all."""
-    for _ in range(50):
-        try:
-            if os.getpid() == 1:
-                os.kill(-1, signal.SIGKILL)
-            else:  # outside a sandbox (our own tests): only the child's session
-                os.killpg(child, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+    """Kill every process but us (and init): the probe, its daemons, its fork bombs. Reap our own children."""
+    if not SANDBOXED:  # outside a sandbox (our own tests): only the child's session
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
-            if os.getpid() != 1:
-                return
-        except ChildProcessError:
+        return
+    deadline = time.monotonic() + KILL_PATIENCE_S
+    while True:
+        # One kill(-1) is atomic with respect to fork (the kernel walks the task list under its lock, and a
+        # process with SIGKILL pending cannot finish a fork), so a fork bomb cannot outrun it; we loop for
+        # processes still dying and reap our own children (init reaps the orphans).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        if not _others():
             return
-        time.sleep(0.01)
+        if time.monotonic() > deadline:
+            # Something we cannot kill would reach the next probe: stop, so the host sees an unclean run.
+            raise SystemExit(f"processes survive SIGKILL: {_others()}")
+        time.sleep(0.005)
 
 
 def empty_scratch() -> None:
     for folder in ("/tmp", "/dev/shm"):
-        if not os.path.isdir(folder) or os.getpid() != 1:
+        if not os.path.isdir(folder) or not SANDBOXED:
             continue
         for entry in os.listdir(folder):
             path = os.path.join(folder, entry)
@@ -198,9 +238,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 def main(job_path: str) -> int:
+    global SANDBOXED
     harden()
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
+    SANDBOXED = in_sandbox(job)
     # Import once here so each forked child starts warm; nothing of the student's is loaded yet.
     import numpy  # noqa: F401
 
