@@ -48,7 +48,6 @@ class GradeOptions:
     suites: list[str]
     seed: int | None = None
     timeout_per_test_s: float = 60.0
-    max_attempts: int = 3  # unused since runs are isolated instead of retried; kept for callers
     limits: Limits = field(default_factory=Limits)
 
 

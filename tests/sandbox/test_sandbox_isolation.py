@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -62,14 +64,14 @@ def test_sandbox_processes_sees_a_marked_process() -> None:
     """Guard for the helper above: the "nothing left" checks below would pass vacuously if it saw nothing."""
     marker = f"probe-{uuid.uuid4().hex}"
     proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                             "sh", "-c", f"sleep 30; : {marker}"])
+                             "sh", "-c", f"sleep 30; : {marker}"], start_new_session=True)
     try:
         deadline = time.monotonic() + 5
         while not sandbox_processes(marker) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(sandbox_processes(marker)) == 1
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the shell and its sleep: killing only the shell leaks the sleep
         proc.wait()
 
 
