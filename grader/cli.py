@@ -1,4 +1,4 @@
-"""The `grader` command line: grade a submission offline (the service's commands join it later)."""
+"""The `grader` command line: grade a submission offline; `grader db ...` and `grader users ...` for the service."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ from rich.table import Table
 
 from capstone_tests.registry import SUITES
 
+from .db.commands import app as db_app
 from .grading.grade import GradeOptions, grade
 from .grading.report import public_report
 from .intake import IntakeError, unpack_submission
+from .users.commands import app as users_app
 
 app = typer.Typer(help="TinyTorch grader.", no_args_is_help=True, add_completion=False)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 stderr = Console(stderr=True)
 
 

@@ -1,0 +1,1 @@
+"""Courses, enrollments and assignments (service.py)."""

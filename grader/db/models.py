@@ -1,0 +1,258 @@
+"""The service's tables. The schema itself is owned by the Alembic migrations (migrations/versions/); these
+classes must match them, which tests/grader/db/test_migrations.py checks by comparing the two.
+
+Enumerations are short strings guarded by CHECK constraints rather than database enums: the same on SQLite
+and PostgreSQL, and adding a value is a one-line migration instead of an ALTER TYPE.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+
+class Role(StrEnum):
+    student = "student"
+    instructor = "instructor"
+    admin = "admin"
+
+
+class CourseRole(StrEnum):
+    student = "student"
+    instructor = "instructor"
+
+
+class SubmissionStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    graded = "graded"
+    failed = "failed"
+
+
+class Outcome(StrEnum):
+    passed = "passed"
+    failed = "failed"
+    error = "error"
+    skipped = "skipped"
+    timeout = "timeout"
+
+
+class ScorePolicy(StrEnum):
+    best = "best"
+    latest = "latest"
+
+
+class Visibility(StrEnum):
+    visible = "visible"
+    after_due_date = "after_due_date"
+    hidden = "hidden"
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", Role), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored lower-cased (users.service.normalize_email), so the unique constraint is case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", passive_deletes=True)
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user", passive_deletes=True)
+
+
+class ApiToken(Base):
+    """A bearer token. Only its sha256 is kept: a leaked database (or backup) yields no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token's first characters: shown in listings so a user can tell tokens apart, and used to find the
+    # candidate rows before the constant-time hash comparison (it reveals nothing that guesses could use).
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Every user with the student role may submit to this course's assignments without an enrollment: the
+    # default course of a fresh install is open, so `grader users add` alone lets a student hand in.
+    open_to_all_students: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="course", passive_deletes=True)
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course", passive_deletes=True)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "course_id"),
+        CheckConstraint(_one_of("role", CourseRole), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # user_id needs no index of its own: the unique constraint's index starts with it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="enrollments")
+    course: Mapped[Course] = relationship(back_populates="enrollments")
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("course_id", "slug"),
+        CheckConstraint(_one_of("score_policy", ScorePolicy), name="score_policy"),
+        CheckConstraint("max_submissions_per_hour IS NULL OR max_submissions_per_hour > 0",
+                        name="max_submissions_per_hour"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Deleting a course must not silently delete graded work: submissions reference assignments with
+    # RESTRICT, so the cascade from course stops there.
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    # Suite names as in capstone_tests.registry.SUITES, e.g. ["capstone"].
+    suites: Mapped[list[str]] = mapped_column(default=lambda: ["capstone"])
+    # Per-test overrides of the rubric's visibility: {"<suite>::<test>": "visible|after_due_date|hidden"}.
+    rubric_visibility: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_at: Mapped[datetime | None]
+    # e.g. {"penalty_per_day": 0.1, "max_late_days": 7}; {} means late work is not penalised.
+    late_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # None: no limit.
+    max_submissions_per_hour: Mapped[int | None] = mapped_column(Integer)
+    score_policy: Mapped[str] = mapped_column(String(8), default=ScorePolicy.best.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="assignments")
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", SubmissionStatus), name="status"),
+        # The rate limit and "best/latest score" both read one student's submissions to one assignment by time.
+        Index("ix_submissions_assignment_id_user_id_created_at", "assignment_id", "user_id", "created_at"),
+    )
+
+    # A random UUID, not a counter: it appears in URLs, must not reveal how many submissions exist, and can
+    # be chosen before the row is written (the worker's scratch folder is named after it).
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    # The archive in the content-addressed store (grader.intake.ArchiveStore).
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.queued.value, index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    # The report's priority groups [{"priority", "name", "score", "max_score"}] as graded: kept with the grade
+    # because the rubric (and so the names and points) may change after it.
+    priorities: Mapped[list[Any]] = mapped_column(default=list)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    suite_version: Mapped[str | None] = mapped_column(String(64))
+    sandbox_image: Mapped[str | None] = mapped_column(String(200))
+    # Why grading failed (status failed): an infrastructure problem, never the student's own test failures.
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    graded_at: Mapped[datetime | None]
+    # How many times a worker has started grading this submission (re-deliveries and regrades included).
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+
+    assignment: Mapped[Assignment] = relationship()
+    user: Mapped[User] = relationship()
+    results: Mapped[list[TestResult]] = relationship(
+        back_populates="submission", passive_deletes=True, order_by="TestResult.id"
+    )
+
+
+class TestResult(Base):
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest test class, whatever its name says
+    __table_args__ = (
+        # One row per test per submission: a re-delivered task cannot leave a second result behind.
+        UniqueConstraint("submission_id", "suite", "name"),
+        CheckConstraint(_one_of("outcome", Outcome), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    suite: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Float, default=0.0)
+    max_points: Mapped[float] = mapped_column(Float, default=0.0)
+    counts_toward_grade: Mapped[bool] = mapped_column(Boolean, default=True)
+    module: Mapped[str | None] = mapped_column(String(100))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    traceback: Mapped[list[Any]] = mapped_column(default=list)
+    output: Mapped[str] = mapped_column(Text, default="")
+
+    submission: Mapped[Submission] = relationship(back_populates="results")
+
+
+class Regrade(Base):
+    """One submission graded again: the grade before and after, so the dashboard can show what changed.
+
+    A "regrade all" creates one row per submission with the same `batch`.
+    """
+
+    __tablename__ = "regrades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    batch: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4, index=True)
+    old_score: Mapped[float | None] = mapped_column(Float)
+    old_max_score: Mapped[float | None] = mapped_column(Float)
+    old_suite_version: Mapped[str | None] = mapped_column(String(64))
+    old_sandbox_image: Mapped[str | None] = mapped_column(String(200))
+    # Filled in when the new grade is written; None while the regrade is pending.
+    new_score: Mapped[float | None] = mapped_column(Float)
+    new_max_score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    submission: Mapped[Submission] = relationship()

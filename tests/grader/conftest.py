@@ -1,0 +1,135 @@
+"""Databases for the service's tests: every test that asks for one runs twice, on SQLite and on the machine's
+PostgreSQL, and the schema always comes from the Alembic migrations (never `create_all`).
+
+- `backend`: "sqlite" or "postgresql" (session-scoped parameter).
+- `database_url`: a database migrated to head, one per backend per test session; data committed to it stays
+  until the session ends, so tests that commit (the CLI) clean up after themselves.
+- `db_session`: a Session inside a transaction that is rolled back after the test; code under test may commit
+  (commits become savepoints).
+- `empty_database_url`: a brand-new, never-migrated database for one test.
+
+PostgreSQL: a fresh database `grader_test_<random>` is created for the session (and one per
+`empty_database_url`) through an admin connection to GRADER_TEST_POSTGRES_URL, else the first of
+postgresql://postgres@127.0.0.1:5432/test and postgresql://root@... that answers; it is dropped at the end.
+An unreachable PostgreSQL fails these tests (it is not a skip: the suite promises both backends).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from grader.db import migrate
+from grader.db.session import dispose_engines, make_engine
+from grader.settings import Settings
+
+POSTGRES_CANDIDATES = (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "postgresql+psycopg://root@127.0.0.1:5432/test",
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _reachable(url: str) -> str | None:
+    """None if `url` answers, else why not."""
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return None
+    except OperationalError as error:
+        return str(error.orig or error).strip().splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    override = os.environ.get("GRADER_TEST_POSTGRES_URL")
+    candidates = [Settings(database_url=override).database_url] if override else list(POSTGRES_CANDIDATES)
+    reasons = []
+    for url in candidates:
+        reason = _reachable(url)
+        if reason is None:
+            return url
+        reasons.append(f"{make_url(url).render_as_string(hide_password=True)}: {reason}")
+    pytest.fail("PostgreSQL is required by the database tests and is unreachable (set GRADER_TEST_POSTGRES_URL "
+                "to an account that may CREATE DATABASE):\n  " + "\n  ".join(reasons), pytrace=False)
+
+
+@contextmanager
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"grader_test_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            # FORCE: a connection a failed test leaked must not keep the database alive.
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def _database(backend: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        try:
+            yield f"sqlite:///{folder / f'grader-{secrets.token_hex(4)}.db'}"
+        finally:
+            dispose_engines()
+        return
+    with _postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _database(backend, request, tmp_path_factory.mktemp(backend)) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with _database(backend, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    """A session whose every change is rolled back after the test, whatever the code under test commits."""
+    with db_engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
