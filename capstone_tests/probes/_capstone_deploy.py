@@ -1,0 +1,104 @@
+"""Capstone probes for model optimisation (P5: pruning, quantization) and efficiency (P7).
+
+P5 models have weights of which a known fraction is tiny (see `prunable_init`), so pruning at that
+fraction must leave the function almost unchanged, and int8 must stay within its rounding error. P7
+probes only do the work; time and peak memory are measured around them by the trusted side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..resolver import Resolver
+from . import _capstone_models as m
+from ._common import float32, rng, trainable, values
+
+
+def _prunable_model(tt: Resolver, c: dict[str, Any]) -> m.Stack:
+    return m.build_mlp(tt, m.prunable_init(c, c["sizes"], c["sparsity"]), ["relu"])
+
+
+def eval_inputs(c: dict[str, Any]) -> np.ndarray:
+    return float32(rng(c, m.INPUTS).standard_normal((c["n_eval"], c["sizes"][0])))
+
+
+def _quantize(tt: Resolver, model: m.Stack) -> dict[str, Any]:
+    """quantize_model on the model; afterwards `model.layers` holds quantized layers in every edition."""
+    before = list(model.layers)
+    report = tt.quantize_model(model)
+    in_place = any(a is not b for a, b in zip(before, model.layers, strict=False))
+    if not in_place:
+        # Editions whose quantize_model only reports totals: quantize each Linear through QuantizedLinear.
+        model.layers = [tt.QuantizedLinear(layer) if isinstance(layer, tt.Linear) else layer
+                        for layer in model.layers]
+    ratio = report.get("compression_ratio") if isinstance(report, dict) else None
+    if ratio is None:
+        # Editions whose quantize_model returns None: the layers' own memory reports give the ratio.
+        usages = [layer.memory_usage() for layer in model.layers if callable(getattr(layer, "memory_usage", None))]
+        original = sum(u["original_bytes"] for u in usages)
+        quantized = sum(u["quantized_bytes"] for u in usages)
+        ratio = original / quantized if quantized else None
+    return {"compression_ratio": None if ratio is None else float(ratio), "replaced_in_place": in_place}
+
+
+def _prune(tt: Resolver, model: m.Stack, sparsity: float) -> list[np.ndarray]:
+    tt.magnitude_prune(model, sparsity=sparsity)
+    return m.weights_of(model)
+
+
+def _logits(tt: Resolver, model: m.Stack, c: dict[str, Any]) -> np.ndarray:
+    return values(model.forward(tt.Tensor(eval_inputs(c))))
+
+
+# ------------------------------------------------------------------------------------------- P5
+def test_quantization_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model = m.build_mlp(tt, m.mlp_init(challenge, challenge["sizes"]), ["relu"])
+    facts = _quantize(tt, model)
+    return facts | {"logits": _logits(tt, model, challenge)}
+
+
+def test_pruning_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model = _prunable_model(tt, challenge)
+    pruned = _prune(tt, model, challenge["sparsity"])
+    return {"weights": pruned, "logits": _logits(tt, model, challenge)}
+
+
+def test_combined_optimization_deployment(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model = _prunable_model(tt, challenge)
+    pruned = _prune(tt, model, challenge["sparsity"])
+    facts = _quantize(tt, model)
+    return facts | {"weights": pruned, "logits": _logits(tt, model, challenge)}
+
+
+# ------------------------------------------------------------------------------------------- P7
+def _training_setup(tt: Resolver, c: dict[str, Any]) -> tuple[m.Stack, Any, Any, Any, Any]:
+    tt.enable_autograd()
+    model = m.build_mlp(tt, m.mlp_init(c, c["sizes"]), ["relu"] * (len(c["sizes"]) - 2))
+    optimizer = tt.Adam(trainable(model.parameters()), lr=c["lr"])
+    r = rng(c, m.INPUTS)
+    x = tt.Tensor(r.standard_normal((c["batch"], c["sizes"][0]), dtype=np.float32))
+    y = tt.Tensor(float32(r.integers(0, c["sizes"][-1], c["batch"])))
+    return model, optimizer, tt.CrossEntropyLoss(), x, y
+
+
+def _step(model: m.Stack, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
+    optimizer.zero_grad()
+    loss = loss_fn(model.forward(x), y)
+    loss.backward()
+    optimizer.step()
+    return m.scalar(loss)
+
+
+def test_memory_efficiency(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, optimizer, loss_fn, x, y = _training_setup(tt, challenge)
+    loss = _step(model, optimizer, loss_fn, x, y)
+    # The raw .data of a Tensor the student's ops made (a forward pass with the updated weights), not a
+    # numpy copy of it: the check wants to see what Tensors really hold.
+    return {"loss": loss, "outputs": model.forward(x).data}
+
+
+def test_training_performance(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    model, optimizer, loss_fn, x, y = _training_setup(tt, challenge)
+    return {"losses": np.asarray([_step(model, optimizer, loss_fn, x, y) for _ in range(challenge["steps"])])}
