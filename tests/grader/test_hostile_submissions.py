@@ -271,29 +271,6 @@ def host_addresses() -> list[str]:
     return sorted(a for a in addresses if not a.startswith("fe80"))  # link-local v6 needs a scope id
 
 
-def _ready_or_setup() -> None:
-    """Both sandboxes usable, or `bash sandbox/setup.sh` once; fail (never skip) if still not."""
-    if os.geteuid() != 0:
-        pytest.fail("the hostile-submission tests must run as root (tmpfs mounts, cgroups, dockerd)", pytrace=False)
-
-    def missing() -> list[str]:
-        gone = [tool for tool in ("docker", "dockerd", "bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
-        for kind in KINDS:
-            try:
-                get_sandbox(kind).describe()
-            except SandboxError as error:
-                gone.append(f"{kind}: {error}")
-        return gone
-
-    if not missing():
-        return
-    proc = subprocess.run(["bash", str(REPO / "sandbox" / "setup.sh")], capture_output=True, text=True, cwd=REPO)
-    still = missing()
-    if proc.returncode != 0 or still:
-        pytest.fail(f"sandbox/setup.sh could not prepare this machine (missing: {still}); exit {proc.returncode}\n"
-                    f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}", pytrace=False)
-
-
 @dataclass
 class Session:
     packages: dict[str, Path]
@@ -321,8 +298,8 @@ def _selected_cases(request: pytest.FixtureRequest) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Session]:
-    _ready_or_setup()
+def session(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+            sandbox_ready: None) -> Iterator[Session]:
     system_tmp = tempfile.gettempdir()
     tmp_before, shm_before = sandbox_owned(system_tmp), sandbox_owned("/dev/shm")
     dest = tmp_path_factory.mktemp("hostile-packages")
