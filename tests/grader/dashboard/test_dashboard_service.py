@@ -1,0 +1,194 @@
+"""The dashboard's service functions on SQLite and PostgreSQL: counting scores, charts' data, CSV, regrade
+bookkeeping and who may see what."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.courses.service import create_assignment, create_course, enroll
+from grader.dashboard import service
+from grader.db.models import Course, Regrade, Submission, TestResult, User
+from grader.errors import Forbidden, NotFound
+from grader.users.service import create_user
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    course: Course
+    teacher: User
+    other_teacher: User
+    ada: User
+    bob: User
+    cy: User
+
+
+def add_submission(session: Session, user: User, assignment_id: int, score: float | None, minutes: int,
+                   failed_tests: tuple[str, ...] = (), status: str = "graded") -> Submission:
+    submission = Submission(
+        assignment_id=assignment_id, user_id=user.id, archive_sha256="0" * 64, status=status, score=score,
+        max_score=100.0 if score is not None else None, created_at=T0 + timedelta(minutes=minutes),
+        graded_at=T0 + timedelta(minutes=minutes + 1) if status == "graded" else None, suite_version="v1",
+        sandbox_image="img:1",
+    )
+    session.add(submission)
+    session.flush()
+    for name in ("test_a", "test_b", "test_c"):
+        failed = name in failed_tests
+        session.add(TestResult(
+            submission_id=submission.id, suite="capstone", name=name, priority=1, outcome="failed" if failed
+            else "passed", points=0.0 if failed else 1.0, max_points=1.0,
+            diagnostic=f"{name} is wrong" if failed else None, evidence={"expected": 1} if failed else {},
+        ))
+    session.flush()
+    return submission
+
+
+@pytest.fixture
+def world(db_session: Session) -> World:
+    course = create_course(db_session, "cs1", "Course one")
+    best = create_assignment(db_session, course, "hw1", "Homework 1", score_policy="best")
+    latest = create_assignment(db_session, course, "hw2", "Homework 2", score_policy="latest")
+    teacher, _ = create_user(db_session, "teach@example.edu", "instructor")
+    other_teacher, _ = create_user(db_session, "other@example.edu", "instructor")
+    other = create_course(db_session, "cs2", "Course two")
+    enroll(db_session, teacher, course)
+    enroll(db_session, other_teacher, other)
+    ada, _ = create_user(db_session, "ada@example.edu", "student")
+    bob, _ = create_user(db_session, "bob@example.edu", "student")
+    cy, _ = create_user(db_session, "cy@example.edu", "student")
+    for student in (ada, bob, cy):
+        enroll(db_session, student, course)
+    # ada: 90 then 40 -> best 90 on hw1; 30 then 70 -> latest 70 on hw2.
+    add_submission(db_session, ada, best.id, 90, 0)
+    add_submission(db_session, ada, best.id, 40, 10, ("test_a", "test_b"))
+    add_submission(db_session, ada, latest.id, 30, 0)
+    add_submission(db_session, ada, latest.id, 70, 10)
+    # bob: 100 on hw1 then a queued one (does not count); nothing on hw2. cy: nothing at all.
+    add_submission(db_session, bob, best.id, 100, 0)
+    add_submission(db_session, bob, best.id, None, 20, status="queued")
+    db_session.refresh(course)
+    return World(course, teacher, other_teacher, ada, bob, cy)
+
+
+def test_grade_table_counts_best_or_latest_per_assignment(db_session: Session, world: World) -> None:
+    table = service.grade_table(db_session, world.teacher, world.course)
+    assert [a["slug"] for a in table["assignments"]] == ["hw1", "hw2"]
+    rows = {r["email"]: r["grades"] for r in table["rows"]}
+    assert list(rows) == ["ada@example.edu", "bob@example.edu", "cy@example.edu"]
+    assert rows["ada@example.edu"]["hw1"]["score"] == 90
+    assert rows["ada@example.edu"]["hw1"]["submissions"] == 2
+    assert rows["ada@example.edu"]["hw2"]["score"] == 70
+    assert rows["bob@example.edu"]["hw1"]["score"] == 100
+    assert rows["bob@example.edu"]["hw1"]["submissions"] == 2
+    assert rows["bob@example.edu"]["hw2"] is None
+    assert rows["cy@example.edu"] == {"hw1": None, "hw2": None}
+
+
+def test_latest_policy_takes_the_newest_graded_even_when_lower(db_session: Session, world: World) -> None:
+    hw2 = next(a for a in world.course.assignments if a.slug == "hw2")
+    add_submission(db_session, world.ada, hw2.id, 10, 30)
+    table = service.grade_table(db_session, world.teacher, world.course)
+    assert next(r for r in table["rows"] if r["email"] == "ada@example.edu")["grades"]["hw2"]["score"] == 10
+
+
+def test_histogram_bins_counting_scores(db_session: Session, world: World) -> None:
+    histogram = service.score_histogram(db_session, world.teacher, world.course, "hw1")
+    counts = [b["count"] for b in histogram["bins"]]
+    # ada's counting 90 is in 90-100, bob's 100 in the last bin too; her 40 does not count.
+    assert counts == [0] * 9 + [2]
+    assert histogram["graded"] == 2
+    assert histogram["mean_percent"] == pytest.approx(95.0)
+    assert sum(b["count"] for b in service.score_histogram(db_session, world.teacher, world.course, "hw2",
+                                                            bins=5)["bins"][3:4]) == 1
+
+
+def test_failure_rates_over_counting_submissions(db_session: Session, world: World) -> None:
+    hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
+    add_submission(db_session, world.cy, hw1.id, 60, 0, ("test_b",))
+    rates = service.failure_rates(db_session, world.teacher, world.course, "hw1")
+    assert rates["students"] == 3
+    by_name = {t["name"]: t for t in rates["tests"]}
+    assert by_name["test_b"]["failed"] == 1 and by_name["test_b"]["attempted"] == 3
+    assert by_name["test_b"]["rate"] == pytest.approx(1 / 3)
+    assert by_name["test_a"]["rate"] == 0  # ada's failing 40 is not her counting submission
+    assert rates["tests"][0]["name"] == "test_b"
+
+
+def test_csv_export_has_one_row_per_student_and_assignment(db_session: Session, world: World) -> None:
+    text = service.csv_export(db_session, world.teacher, world.course)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(service.CSV_COLUMNS)
+    assert len(rows) == 6
+    ada_hw1 = next(r for r in rows if r["email"] == "ada@example.edu" and r["assignment"] == "hw1")
+    assert (ada_hw1["score"], ada_hw1["max_score"], ada_hw1["status"]) == ("90", "100", "graded")
+    assert ada_hw1["graded_at"].startswith("2026-03-01T12:01")
+    cy_hw1 = next(r for r in rows if r["email"] == "cy@example.edu" and r["assignment"] == "hw1")
+    assert (cy_hw1["score"], cy_hw1["status"]) == ("", "missing")
+
+
+def test_submission_report_includes_every_test(db_session: Session, world: World) -> None:
+    hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
+    submission = add_submission(db_session, world.cy, hw1.id, 33, 0, ("test_c",))
+    report = service.submission_report(db_session, world.teacher, submission.id)
+    assert report["email"] == "cy@example.edu"
+    assert [t["name"] for t in report["tests"]] == ["test_a", "test_b", "test_c"]
+    failed = report["tests"][2]
+    assert failed["diagnostic"] == "test_c is wrong" and failed["evidence"] == {"expected": 1}
+
+
+def test_regrade_one_records_the_old_grade_and_requeues_after_commit(db_session: Session, world: World) -> None:
+    submission = db_session.scalar(select(Submission).where(Submission.user_id == world.bob.id,
+                                                            Submission.status == "graded"))
+    requeued: list[uuid.UUID] = []
+    result = service.regrade_one(db_session, world.teacher, submission.id, requeue=requeued.append)
+    assert requeued == []  # nothing is enqueued before the bookkeeping is committed
+    db_session.commit()
+    assert requeued == [submission.id]
+    row = db_session.scalar(select(Regrade).where(Regrade.batch == uuid.UUID(result["batch"])))
+    assert (row.old_score, row.old_suite_version, row.old_sandbox_image) == (100, "v1", "img:1")
+    assert row.requested_by_id == world.teacher.id and row.finished_at is None
+    # The worker fills in the new grade; the batch view then reports the change.
+    row.new_score, row.new_max_score, row.finished_at = 95.0, 100.0, T0
+    db_session.flush()
+    batch = service.regrade_batch(db_session, world.teacher, result["batch"])
+    assert (batch["total"], batch["finished"], batch["changed"]) == (1, 1, 1)
+    assert batch["regrades"][0]["delta"] == -5
+
+
+def test_regrade_all_takes_finished_submissions_only(db_session: Session, world: World) -> None:
+    requeued: list[uuid.UUID] = []
+    result = service.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=requeued.append)
+    db_session.commit()
+    assert len(result["regrades"]) == 3  # ada's two and bob's graded one; bob's queued one is left alone
+    assert len(requeued) == 3 and len({r["batch"] for r in result["regrades"]}) == 1
+
+
+def test_students_are_refused_and_other_instructors_see_nothing(db_session: Session, world: World) -> None:
+    submission = db_session.scalar(select(Submission).where(Submission.user_id == world.ada.id).limit(1))
+    with pytest.raises(Forbidden):
+        service.instructor_course(db_session, world.ada, "cs1")
+    with pytest.raises(Forbidden):
+        service.grade_table(db_session, world.ada, world.course)
+    with pytest.raises(Forbidden):
+        service.submission_report(db_session, world.ada, submission.id)
+    with pytest.raises(NotFound):
+        service.instructor_course(db_session, world.other_teacher, "cs1")
+    with pytest.raises(NotFound):
+        service.grade_table(db_session, world.other_teacher, world.course)
+    with pytest.raises(NotFound):
+        service.submission_report(db_session, world.other_teacher, submission.id)
+    with pytest.raises(NotFound):
+        service.regrade_one(db_session, world.other_teacher, submission.id, requeue=lambda _: None)
+    assert [c["slug"] for c in service.teaching_courses(db_session, world.other_teacher)] == ["cs2"]
+    admin, _ = create_user(db_session, "root@example.edu", "admin")
+    assert service.instructor_course(db_session, admin, "cs1") is world.course
