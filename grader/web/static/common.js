@@ -1,0 +1,82 @@
+// Shared by both pages: the token (kept in localStorage, sent as a Bearer header), fetch helpers, messages.
+"use strict";
+const Grader = (() => {
+  const KEY = "grader.token";
+  const listeners = [];
+  const token = () => localStorage.getItem(KEY) || "";
+
+  function headers(extra) {
+    const h = Object.assign({}, extra || {});
+    if (token()) h.Authorization = "Bearer " + token();
+    return h;
+  }
+
+  // JSON from the API, or an Error carrying the server's {"detail"} and status.
+  async function api(path, options) {
+    const opts = Object.assign({}, options || {});
+    opts.headers = headers(opts.headers);
+    const response = await fetch(path, opts);
+    const type = response.headers.get("content-type") || "";
+    const body = type.includes("json") ? await response.json() : await response.text();
+    if (!response.ok) {
+      const detail = body && body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : response.statusText;
+      const error = new Error(detail + " (HTTP " + response.status + ")");
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  function say(text, isError) {
+    const box = document.getElementById("message");
+    box.textContent = text;
+    box.classList.toggle("error", !!isError);
+    box.hidden = !text;
+  }
+
+  // Build an element: el("td", {class: "num"}, "12"). Text is always set as text, never as HTML.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const fmt = (x) => (x === null || x === undefined ? "–" : (Math.round(x * 100) / 100).toString());
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+
+  function signedIn(fn) { listeners.push(fn); if (token()) fn(); }
+
+  function refreshSignin() {
+    document.getElementById("signout").hidden = !token();
+    document.getElementById("whoami").textContent = token() ? "signed in (" + token().slice(0, 11) + "…)" : "";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("signin");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = document.getElementById("token").value.trim();
+      if (!value) return;
+      localStorage.setItem(KEY, value);
+      document.getElementById("token").value = "";
+      refreshSignin();
+      say("");
+      listeners.forEach((fn) => fn());
+    });
+    document.getElementById("signout").addEventListener("click", () => {
+      localStorage.removeItem(KEY);
+      location.reload();
+    });
+    refreshSignin();
+    if (!token()) say("Paste your API token above to sign in.");
+  });
+
+  return { api, headers, token, say, el, fmt, when, signedIn };
+})();
