@@ -53,7 +53,10 @@ def original_parameters(challenge: dict[str, Any]) -> list[tuple[np.ndarray, np.
     for index in range(len(sizes) - 1):
         d_in, d_out = sizes[index], sizes[index + 1]
         weight = r.standard_normal((d_in, d_out))
-        bias = r.uniform(0.5, 1.5, d_out) * r.choice([-1.0, 1.0], d_out)
+        # Every other bias is tiny: a pruner that ranks biases with the weights always reaches those.
+        magnitude = r.uniform(0.5, 1.5, d_out)
+        magnitude[::2] = r.uniform(0.01, 0.1, len(magnitude[::2]))
+        bias = magnitude * r.choice([-1.0, 1.0], d_out)
         layers.append((float32(weight), float32(bias)))
     return layers
 
