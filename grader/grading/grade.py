@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,15 +82,20 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     notify("planned", {"tests": [(r.suite, r.name) for r in plan.graded()], "seed": plan.seed})
     finished: dict[int, ProbeRun] = {}
     stopped: dict[int, str] = {}  # probe runs that got no trusted result, with the reason
-    runtime: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="grader-noop-") as nothing:
+    with tempfile.TemporaryDirectory(prefix="grader-noop-") as nothing, ThreadPoolExecutor(2) as pool:
         Path(nothing).chmod(0o755)  # the reference sandbox's /sub: empty, readable by the sandbox's uid
-        for package, folder in (("student", root), ("reference", Path(nothing))):
-            indexes = [r.index for r in plan.runs if r.package == package]
-            if indexes:
-                runs = _run_isolating(folder, package, indexes, sandbox, plan, options, notify, finished, stopped)
-                if package == "student":
-                    runtime = runs
+        # The reference's calibration runs beside the student's run, each sandbox on its own CPU: the
+        # measured figures are then taken under the same conditions, and the grading takes one sandbox
+        # start instead of two. The two fill disjoint indexes of `finished` and `stopped`.
+        runs = {
+            package: pool.submit(_run_isolating, folder, package, indexes, sandbox, plan, options, notify,
+                                 finished, stopped)
+            for package, folder in (("student", root), ("reference", Path(nothing)))
+            if (indexes := [r.index for r in plan.runs if r.package == package])
+        }
+        runtime = runs["student"].result() if "student" in runs else {}
+        for future in runs.values():
+            future.result()  # a SandboxError on either side is the grading's, not the student's
     results = {}
     for run in plan.graded():
         assert run.test is not None
