@@ -117,3 +117,24 @@ def _print_table(report: dict) -> None:  # type: ignore[type-arg]
         console.print(f"  {label}: {group['score']:g} / {group['max_score']:g}")
     sandbox = report["sandbox"].get("kind", "?")
     console.print(f"seed {report['seed']}, suites {report['suite_version']}, sandbox {sandbox}")
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run the whole service (API + a worker) on the embedded defaults or the GRADER_* settings."""
+    from .serve import serve
+
+    serve(host, port)
+
+
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[int, typer.Option(help="gradings at once in this worker")] = 1,
+) -> None:
+    """Run a Celery grading worker against GRADER_BROKER_URL (Redis in production)."""
+    from .serve import run_worker
+
+    run_worker(concurrency)

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # The upload as sent, before decompression; matches IntakeLimits.max_archive_bytes by default.
     max_upload_bytes: int = Field(default=20 * MiB, gt=0)
     archive_dir: Path | None = None
+    # Hard limit on one grading task (the soft limit is a little below it); a submission left 'running' this
+    # long by a crashed worker may be claimed again.
+    grading_time_limit_s: float = Field(default=1800.0, gt=60)
+    # Tests only: every grading uses this challenge seed, so a served grade can be compared with `grader grade`.
+    fixed_seed: int | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

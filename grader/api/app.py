@@ -1,0 +1,48 @@
+"""The FastAPI app: the submissions API, health and metrics, and the web pages when they are installed."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..errors import GraderError, TooManyRequests
+from ..submissions.routes import router as submissions_router
+from ..submissions.service import RejectedUpload
+from . import health
+
+log = logging.getLogger(__name__)
+OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="TinyTorch grader", version="1")
+
+    @app.exception_handler(GraderError)
+    async def grader_error(request: Request, error: GraderError) -> JSONResponse:
+        if isinstance(error, RejectedUpload):
+            health.UPLOADS_REJECTED.labels(reason=error.reason).inc()
+        elif isinstance(error, TooManyRequests):
+            health.UPLOADS_REJECTED.labels(reason="rate_limited").inc()
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # One {"detail": "<text>"} shape for every 4xx, naming what is missing (e.g. the file field).
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
+
+    app.include_router(submissions_router)
+    app.include_router(health.router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as error:
+            # The pages are built separately; the API works without them.
+            log.info("not serving %s: %s", name, error)
+            continue
+        app.include_router(module.router)
+    return app

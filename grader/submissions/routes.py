@@ -1,0 +1,63 @@
+"""/api/v1/submissions: thin routes, one service call each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..api.deps import CurrentUser, DbSession
+from ..db.session import get_sessionmaker
+from . import service
+from .schemas import Accepted, Report, SubmissionSummary
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+EVENT_POLL_S = 0.5
+
+
+@router.post("", status_code=202, response_model=Accepted)
+def submit(request: Request, session: DbSession, user: CurrentUser, file: UploadFile,
+           assignment: Annotated[str, Form()] = "capstone") -> Accepted:
+    from ..worker import enqueue
+
+    submission = service.accept_upload(session, user, file.file, file.filename or "upload", assignment)
+    session.commit()  # durable before it is enqueued (and before the 202), so the worker always finds it
+    enqueue(submission.id)
+    url = str(request.url_for("get_submission", submission_id=str(submission.id)).path)
+    return Accepted(id=str(submission.id), status=submission.status, status_url=url)
+
+
+@router.get("", response_model=list[SubmissionSummary])
+def list_own(session: DbSession, user: CurrentUser) -> list[dict]:  # type: ignore[type-arg]
+    return service.list_submissions(session, user)
+
+
+@router.get("/{submission_id}", response_model=Report)
+def get_submission(submission_id: str, session: DbSession, user: CurrentUser) -> dict:  # type: ignore[type-arg]
+    return service.get_report(session, user, submission_id)
+
+
+@router.get("/{submission_id}/events")
+def events(submission_id: str, session: DbSession, user: CurrentUser) -> StreamingResponse:
+    service.progress_of(session, user, submission_id)  # access check (404) before the stream starts
+    user_id = user.id
+
+    def snapshot() -> dict:  # type: ignore[type-arg]
+        with get_sessionmaker()() as fresh:  # the request's session is gone once streaming starts
+            return service.progress_of(fresh, fresh.get(type(user), user_id), submission_id)
+
+    async def stream() -> AsyncIterator[str]:
+        while True:
+            state = await run_in_threadpool(snapshot)
+            yield f"event: progress\ndata: {json.dumps(state)}\n\n"
+            if state["status"] in ("graded", "failed"):
+                yield f"event: done\ndata: {json.dumps(state)}\n\n"
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

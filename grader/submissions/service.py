@@ -1,0 +1,200 @@
+"""Submission services: pure functions over a Session (they flush; the caller commits). No HTTP here.
+
+    submission = accept_submission(session, user, upload_path, "x.zip", "capstone")   # status queued
+    # ... the route commits, THEN enqueues grade_submission(submission.id)
+    report = get_report(session, user, submission.id)                                # the public shape
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..courses.service import course_role, get_assignment
+from ..db.models import Assignment, CourseRole, Submission, SubmissionStatus, TestResult, User
+from ..errors import BadUpload, NotFound, TooManyRequests
+from ..intake import ArchiveStore, ArchiveTooLarge, IntakeError, unpack_submission
+from ..settings import get_settings
+from .visibility import visible_to_student
+
+RATE_WINDOW = timedelta(hours=1)
+
+
+def accept_submission(session: Session, user: User, upload_path: Path, filename: str,
+                      assignment_slug: str = "capstone", *, now: datetime | None = None) -> Submission:
+    """Validate, store (content-addressed, durable) and record one upload; the row is queued, not yet committed.
+
+    `filename` is only kept for messages: intake reads the format from the bytes, never from the name."""
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    assignment = get_assignment(session, assignment_slug, user=user)
+    _check_rate(session, user, assignment, now)
+    if upload_path.stat().st_size > settings.max_upload_bytes:
+        raise RejectedUpload(f"{filename}: the upload is over {settings.max_upload_bytes} bytes", "too_large", 413)
+    # Unpacked into scratch only to validate it: the worker unpacks the stored archive again, so nothing
+    # but the archive itself has to survive until grading.
+    scratch = Path(tempfile.mkdtemp(prefix="grader-intake-"))
+    try:
+        unpack_submission(upload_path, scratch / "submission")
+    except ArchiveTooLarge as error:
+        raise RejectedUpload(str(error), error.code, 413) from error
+    except IntakeError as error:
+        raise RejectedUpload(str(error), error.code) from error
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    # The archive is fsynced in place before the row exists, so a committed row always has its archive.
+    sha256 = ArchiveStore(settings.archives).put(upload_path)
+    submission = Submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id, archive_sha256=sha256,
+                            status=SubmissionStatus.queued.value, created_at=now)
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def _check_rate(session: Session, user: User, assignment: Assignment, now: datetime) -> None:
+    limit = assignment.max_submissions_per_hour
+    if limit is None:
+        return
+    since = now - RATE_WINDOW
+    recent = select(Submission.created_at).where(
+        Submission.assignment_id == assignment.id, Submission.user_id == user.id, Submission.created_at > since)
+    count = session.scalar(select(func.count()).select_from(recent.subquery())) or 0
+    if count < limit:
+        return
+    oldest = session.scalar(select(func.min(recent.subquery().c.created_at)))
+    oldest = oldest.replace(tzinfo=UTC) if oldest and oldest.tzinfo is None else oldest
+    retry_after = ((oldest or now) + RATE_WINDOW - now).total_seconds()
+    raise TooManyRequests(f"at most {limit} submissions per hour to {assignment.slug}", retry_after=retry_after)
+
+
+def get_submission(session: Session, user: User, submission_id: uuid.UUID | str) -> tuple[Submission, CourseRole]:
+    """The submission and the viewer's role in its course. NotFound (not Forbidden) for someone else's work,
+    so ids cannot be probed for existence."""
+    try:
+        key = submission_id if isinstance(submission_id, uuid.UUID) else uuid.UUID(str(submission_id))
+    except ValueError:
+        raise NotFound(f"no submission {submission_id}") from None
+    submission = session.get(Submission, key)
+    role = course_role(session, user, submission.assignment.course) if submission is not None else None
+    if submission is None or role is None or (role == CourseRole.student and submission.user_id != user.id):
+        raise NotFound(f"no submission {submission_id}")
+    return submission, role
+
+
+def get_report(session: Session, user: User, submission_id: uuid.UUID | str,
+               *, now: datetime | None = None) -> dict[str, Any]:
+    submission, role = get_submission(session, user, submission_id)
+    return report_of(submission, instructor=role == CourseRole.instructor, now=now)
+
+
+def report_of(submission: Submission, *, instructor: bool, now: datetime | None = None) -> dict[str, Any]:
+    """The public report shape (ARCHITECTURE.md); tests a student may not see yet have their outcome withheld."""
+    now = now or datetime.now(UTC)
+    tests = []
+    for result in submission.results:
+        test: dict[str, Any] = {
+            "name": result.name, "suite": result.suite, "priority": result.priority, "outcome": result.outcome,
+            "points": result.points, "max_points": result.max_points, "module": result.module,
+            "diagnostic": result.diagnostic, "evidence": result.evidence, "output": result.output,
+        }
+        if not instructor and not visible_to_student(submission.assignment, result.suite, result.name, now):
+            # The points still add up to the score; what the hidden test checked and how it went does not show.
+            test.update(outcome="hidden", points=None, diagnostic=None, evidence={}, output="", module=None)
+        tests.append(test)
+    return {
+        "id": str(submission.id),
+        "status": submission.status,
+        "assignment": submission.assignment.slug,
+        "score": submission.score,
+        "max_score": submission.max_score,
+        "priorities": list(submission.priorities or []),
+        "tests": tests,
+        "error": submission.error,
+        "created_at": submission.created_at.isoformat(),
+        "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
+    }
+
+
+def list_submissions(session: Session, user: User, limit: int = 100) -> list[dict[str, Any]]:
+    """The user's own submissions, newest first (an instructor's own list, too: their courses' work is the
+    dashboard's job)."""
+    rows = session.scalars(select(Submission).where(Submission.user_id == user.id)
+                           .order_by(Submission.created_at.desc()).limit(limit)).all()
+    return [{"id": str(s.id), "status": s.status, "assignment": s.assignment.slug, "score": s.score,
+             "max_score": s.max_score, "created_at": s.created_at.isoformat()} for s in rows]
+
+
+def record_grade(session: Session, submission_id: uuid.UUID, report: Any) -> Submission:
+    """Write a GradeReport's score and per-test rows, replacing any earlier ones (a regrade), status graded.
+    The caller's transaction makes it all-or-nothing."""
+    from ..grading.report import public_report
+
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(f"no submission {submission_id}")
+    public = public_report(report, str(submission_id))
+    session.execute(delete(TestResult).where(TestResult.submission_id == submission_id))
+    for test in public["tests"]:
+        session.add(TestResult(
+            submission_id=submission_id, suite=test["suite"], name=test["name"], priority=test["priority"],
+            outcome=test["outcome"], points=test["points"], max_points=test["max_points"],
+            counts_toward_grade=test["counts_toward_grade"], module=test["module"], diagnostic=test["diagnostic"],
+            evidence=_jsonable(test["evidence"]), traceback=_jsonable(test["traceback"]), output=test["output"]))
+    submission.score = public["score"]
+    submission.max_score = public["max_score"]
+    submission.priorities = public["priorities"]
+    submission.seed = report.seed
+    submission.suite_version = report.suite_version
+    submission.sandbox_image = str(report.runtime.get("image_id") or report.runtime.get("image") or "")[:200]
+    submission.status = SubmissionStatus.graded.value
+    submission.error = None
+    submission.graded_at = datetime.now(UTC)
+    session.flush()
+    session.expire(submission, ["results"])
+    return submission
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    # Evidence may hold numpy scalars or tuples; the JSON column needs plain values.
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+class RejectedUpload(BadUpload):
+    """A BadUpload that names its reason (the intake error's code), for the rejected-uploads metric."""
+
+    def __init__(self, detail: str, reason: str, status_code: int = 400) -> None:
+        super().__init__(detail, status_code=status_code)
+        self.reason = reason
+
+
+def accept_upload(session: Session, user: User, source: BinaryIO, filename: str,
+                  assignment_slug: str = "capstone") -> Submission:
+    """accept_submission for a stream (the HTTP body): copied to a temporary file, refused with 413 as soon as
+    it passes the size limit rather than after it has all arrived."""
+    limit = get_settings().max_upload_bytes
+    with tempfile.NamedTemporaryFile(prefix="grader-upload-") as spool:
+        copied = 0
+        while chunk := source.read(1024 * 1024):
+            copied += len(chunk)
+            if copied > limit:
+                raise RejectedUpload(f"{filename}: the upload is over {limit} bytes", "too_large", 413)
+            spool.write(chunk)
+        spool.flush()
+        return accept_submission(session, user, Path(spool.name), filename, assignment_slug)
+
+
+def progress_of(session: Session, user: User, submission_id: uuid.UUID | str) -> dict[str, Any]:
+    """Status and per-test progress, for the events stream."""
+    from . import progress
+
+    submission, _ = get_submission(session, user, submission_id)
+    return {"status": submission.status, **(progress.read(str(submission.id)) or {"done": 0, "total": 0})}

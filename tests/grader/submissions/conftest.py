@@ -1,0 +1,47 @@
+"""Shared by the submission tests: the service's settings pointed at the test database and a temporary data
+dir, real archives of the reference (and of broken fixtures), and users in the default course."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+from submission_helpers import REFERENCE, zip_package
+
+from grader.courses.service import create_assignment, create_course, ensure_default_course
+from grader.db.models import Assignment
+from grader.db.session import dispose_engines
+from grader.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def reference_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zip_package(REFERENCE, tmp_path_factory.mktemp("uploads") / "reference.zip")
+
+
+@pytest.fixture
+def service_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """GRADER_* for the code under test: the test database, a fresh data dir, an embedded broker."""
+    monkeypatch.setenv("GRADER_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+@pytest.fixture
+def capstone(db_session: Session) -> Assignment:
+    course = ensure_default_course(db_session)
+    assert course is not None
+    return next(a for a in course.assignments if a.slug == "capstone")
+
+
+@pytest.fixture
+def other_course_assignment(db_session: Session) -> Assignment:
+    course = create_course(db_session, f"c{secrets.token_hex(4)}", "Another course")
+    return create_assignment(db_session, course, "lab", "Lab", max_submissions_per_hour=2)

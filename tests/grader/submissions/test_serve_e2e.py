@@ -1,0 +1,105 @@
+"""End to end: `grader serve` as a real process on the embedded defaults (SQLite, SQLAlchemy broker, a worker
+alongside, the bwrap sandbox), uploads with `curl`, and the scores `grader grade` gives offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from submission_helpers import REPO, wait_until, zip_package
+
+from tests.fixtures.students import build
+
+SEED = "7"
+BROKEN = ("zero_grad_missing", "missing_spatial")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def uploads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    built = tmp_path_factory.mktemp("students")
+    packages = build.build_all(built)
+    packages["reference"] = build.build_reference(built)
+    return {name: zip_package(packages[name], built / f"{name}.zip") for name in ("reference", *BROKEN)}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update(GRADER_DATA_DIR=str(tmp_path / "data"), GRADER_FIXED_SEED=SEED, GRADER_SANDBOX="bwrap")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "grader", "serve", "--port", str(port)], cwd=REPO,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: "celery@" in log.read_text() and curl("-o", "/dev/null", "-w", "%{http_code}",
+                                                                 f"{url}/healthz") == "200", 90, what="the server")
+        token = next(line.rsplit(" ", 1)[1] for line in log.read_text().splitlines() if "API token:" in line)
+        yield {"url": url, "env": env, "instructor": token, "log": log}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def curl(*args: str) -> str:
+    done = subprocess.run(["curl", "-sS", "--max-time", "30", *args], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def offline(path: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "--json", "--seed", SEED,
+                           "--sandbox", "bwrap"], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_curl_uploads_are_graded_like_grader_grade(server: dict[str, Any], uploads: dict[str, Path]) -> None:
+    url = server["url"]
+    added = subprocess.run([sys.executable, "-m", "grader", "users", "add", "e2e@example.org", "--role", "student"],
+                           cwd=REPO, env=server["env"], capture_output=True, text=True, check=True)
+    student = added.stdout.strip().splitlines()[-1]
+    ids = {}
+    for name, path in uploads.items():
+        started = time.monotonic()
+        accepted = json.loads(curl("-H", f"Authorization: Bearer {student}", "-F", f"file=@{path}",
+                                   f"{url}/api/v1/submissions"))
+        assert time.monotonic() - started < 5
+        assert accepted["status"] == "queued", accepted
+        ids[name] = accepted["status_url"]
+
+    def report(status_url: str, token: str = student) -> dict[str, Any]:
+        return json.loads(curl("-H", f"Authorization: Bearer {token}", f"{url}{status_url}") or "{}")
+
+    reports = {}
+    for name, status_url in ids.items():
+        reports[name] = wait_until(lambda u=status_url: (r := report(u)).get("status") in ("graded", "failed") and r,
+                                   600, what=f"{name} to be graded")
+        assert reports[name]["status"] == "graded", reports[name].get("error")
+    assert reports["reference"]["score"] == reports["reference"]["max_score"] == 100.0
+    for name in BROKEN:
+        expected = offline(uploads[name])
+        assert reports[name]["score"] == expected["score"] < 100.0, name
+        outcomes = {t["name"]: t["outcome"] for t in reports[name]["tests"]}
+        assert outcomes == {t["name"]: t["outcome"] for t in expected["tests"]}, name
+        assert any(t["diagnostic"] for t in reports[name]["tests"] if t["outcome"] != "passed")
+    # The first instructor, printed by `grader serve`, teaches the default course and so sees the student's work.
+    assert report(ids["reference"], server["instructor"])["score"] == 100.0

@@ -1,0 +1,86 @@
+"""The grading task through a real Redis broker and a real `grader worker` process with the bwrap sandbox:
+the reference graded end to end, and a task delivered twice leaves one result set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from sqlalchemy import func, select
+from submission_helpers import REPO, new_user, wait_until
+
+from grader.bootstrap import prepare_database
+from grader.db.models import Submission, TestResult
+from grader.db.session import session_scope
+from grader.submissions import service
+from grader.submissions.tasks import claim
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of its own, emptied before use
+
+
+@pytest.fixture
+def worker(service_env: Path, database_url: str, tmp_path: Path) -> Iterator[Path]:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    prepare_database(database_url)
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "GRADER_DATABASE_URL": database_url, "GRADER_DATA_DIR": str(service_env),
+           "GRADER_BROKER_URL": REDIS_URL, "GRADER_SANDBOX": "bwrap"}
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "grader", "worker"], cwd=REPO, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "ready." in log.read_text() or process.poll() is not None, 60, what="the worker")
+        assert process.poll() is None, log.read_text()
+        yield log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_reference_graded_once_though_delivered_twice(worker: Path, database_url: str, reference_zip: Path) -> None:
+    with session_scope(database_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
+    client = Celery("test-client", broker=REDIS_URL)
+    for _ in range(2):  # a redelivery, as after a lost ack
+        client.send_task("grader.grade_submission", args=[str(submission_id)])
+
+    def finished() -> Submission | None:
+        with session_scope(database_url) as session:
+            row = session.get(Submission, submission_id)
+            return row if row is not None and row.status in ("graded", "failed") else None
+
+    graded = wait_until(finished, 300, what="the grade")
+    assert graded.status == "graded", graded.error
+    assert graded.score == graded.max_score == 100.0
+    wait_until(lambda: "'skipped'" in worker.read_text(), 60, what="the second delivery")
+    with session_scope(database_url) as session:
+        results = session.scalar(select(func.count()).where(TestResult.submission_id == submission_id))
+        row = session.get(Submission, submission_id)
+        assert row is not None and row.attempt == 1
+    assert results == 14
+
+
+def test_claim_takes_a_queued_or_abandoned_submission_once(service_env: Path, database_url: str,
+                                                           reference_zip: Path) -> None:
+    prepare_database(database_url)
+    with session_scope(database_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        submission_id: uuid.UUID = service.accept_submission(session, student, reference_zip, "r.zip").id
+    assert claim(submission_id) is True
+    assert claim(submission_id) is False  # running, and recently started: someone is on it
+    # A worker that died mid-grading: past the time limit, the submission may be claimed again.
+    assert claim(submission_id, now=datetime.now(UTC) + timedelta(hours=2)) is True
