@@ -37,3 +37,38 @@ def trainable(parameters: Any) -> list[Any]:
 
 def float32(array: Any) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
+
+
+class Activation:
+    """A student's activation with an empty `parameters()`: the contract does not promise activations have
+    one, but profilers that walk `model.layers` call it on every layer."""
+
+    def __init__(self, activation: Any) -> None:
+        self.activation = activation
+
+    def forward(self, x: Any) -> Any:
+        return self.activation(x)
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+    def parameters(self) -> list[Any]:
+        return []
+
+
+class Stack:
+    """A model object with both `.layers` and `parameters()`, the form the course's tools walk."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        self.layers = layers
+
+    def parameters(self) -> list[Any]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)

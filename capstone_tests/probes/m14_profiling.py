@@ -5,42 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..resolver import Resolver
-from ._common import float32, rng, values
-
-
-class _Activation:
-    """A student's activation with an empty `parameters()`: the contract does not promise activations have
-    one, but profilers that walk `model.layers` call it on every layer."""
-
-    def __init__(self, activation: Any) -> None:
-        self.activation = activation
-
-    def forward(self, x: Any) -> Any:
-        return self.activation(x)
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return []
-
-
-class _Stack:
-    """A model object with both `.layers` and `parameters()`, the form the course's tools walk."""
-
-    def __init__(self, layers: list[Any]) -> None:
-        self.layers = layers
-
-    def parameters(self) -> list[Any]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
+from ._common import Activation, Stack, float32, rng, values
 
 
 class _CountingModel:
@@ -68,7 +33,7 @@ def _shapes(parameters: Any) -> list[list[int]]:
 def test_count_parameters_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     sizes = challenge["sizes"]
     first, second = tt.Linear(sizes[0], sizes[1]), tt.Linear(sizes[1], sizes[2])
-    model = _Stack([first, _Activation(tt.ReLU()), second])
+    model = Stack([first, Activation(tt.ReLU()), second])
     count = tt.Profiler().count_parameters(model)
     return {"count": count, "shapes": _shapes(first.parameters()) + _shapes(second.parameters())}
 
@@ -80,7 +45,7 @@ def test_count_parameters_linear(tt: Resolver, challenge: dict[str, Any]) -> dic
 
 def test_count_parameters_without_bias(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     layer = tt.Linear(challenge["in_features"], challenge["out_features"], bias=False)
-    model = _Stack([layer])
+    model = Stack([layer])
     return {"count": tt.Profiler().count_parameters(model), "shapes": _shapes(layer.parameters())}
 
 

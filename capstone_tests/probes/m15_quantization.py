@@ -11,41 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, rng, values
-
-
-class _Activation:
-    """A student's activation with an empty `parameters()` (the contract does not promise one)."""
-
-    def __init__(self, activation: Any) -> None:
-        self.activation = activation
-
-    def forward(self, x: Any) -> Any:
-        return self.activation(x)
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return []
-
-
-class _Stack:
-    """A model object with both `.layers` and `parameters()`, the form `quantize_model` expects."""
-
-    def __init__(self, layers: list[Any]) -> None:
-        self.layers = layers
-
-    def parameters(self) -> list[Any]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
+from ._common import Activation, Stack, float32, rng, values
 
 
 def data(challenge: dict[str, Any]) -> np.ndarray:
@@ -132,7 +98,7 @@ def test_quantize_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, An
     sizes = challenge["sizes"]
     first = _set(tt.Linear(sizes[0], sizes[1]), *linear_weights(challenge, sizes[0], sizes[1], 1))
     second = _set(tt.Linear(sizes[1], sizes[2]), *linear_weights(challenge, sizes[1], sizes[2], 2))
-    model = _Stack([first, _Activation(tt.ReLU()), second])
+    model = Stack([first, Activation(tt.ReLU()), second])
     x = inputs(challenge, sizes[0])
     result = tt.quantize_model(model, [tt.Tensor(x)])
     replaced = [model.layers[0] is not first, model.layers[2] is not second]

@@ -8,41 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, rng, values
-
-
-class _Activation:
-    """A student's activation with an empty `parameters()` (the contract does not promise one)."""
-
-    def __init__(self, activation: Any) -> None:
-        self.activation = activation
-
-    def forward(self, x: Any) -> Any:
-        return self.activation(x)
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return []
-
-
-class _Stack:
-    """A model object with both `.layers` and `parameters()`, the form the pruning functions expect."""
-
-    def __init__(self, layers: list[Any]) -> None:
-        self.layers = layers
-
-    def parameters(self) -> list[Any]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
+from ._common import Activation, Stack, float32, rng, values
 
 
 def original_parameters(challenge: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -73,7 +39,7 @@ def _model(tt: Resolver, challenge: dict[str, Any]) -> tuple[Any, list[Any]]:
         layer.weight.data = weight.copy()
         layer.bias.data = bias.copy()
         linears.append(layer)
-    return _Stack([linears[0], _Activation(tt.ReLU()), linears[1]]), linears
+    return Stack([linears[0], Activation(tt.ReLU()), linears[1]]), linears
 
 
 def _after(linears: list[Any]) -> dict[str, Any]:
