@@ -23,17 +23,29 @@ from grader.db.models import Submission, TestResult
 from grader.db.session import session_scope
 from grader.submissions import service
 from grader.submissions.tasks import claim
+from grader.worker import MAX_RETRIES
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of its own, emptied before use
 
 
 @pytest.fixture
 def worker(service_env: Path, database_url: str, tmp_path: Path) -> Iterator[Path]:
+    yield from _worker(service_env, database_url, tmp_path, {"GRADER_SANDBOX": "bwrap"})
+
+
+@pytest.fixture
+def broken_sandbox_worker(service_env: Path, database_url: str, tmp_path: Path) -> Iterator[Path]:
+    # An infrastructure fault without a mock: the docker sandbox asked for an image that does not exist.
+    yield from _worker(service_env, database_url, tmp_path,
+                       {"GRADER_SANDBOX": "docker", "TINYTORCH_SANDBOX_IMAGE": "grader-test-no-such-image:0"})
+
+
+def _worker(service_env: Path, database_url: str, tmp_path: Path, extra: dict[str, str]) -> Iterator[Path]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     prepare_database(database_url)
     log = tmp_path / "worker.log"
     env = {**os.environ, "GRADER_DATABASE_URL": database_url, "GRADER_DATA_DIR": str(service_env),
-           "GRADER_BROKER_URL": REDIS_URL, "GRADER_SANDBOX": "bwrap"}
+           "GRADER_BROKER_URL": REDIS_URL, **extra}
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "grader", "worker"], cwd=REPO, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -72,6 +84,24 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, database_url
         row = session.get(Submission, submission_id)
         assert row is not None and row.attempt == 1
     assert results == 14
+
+
+def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandbox_worker: Path, database_url: str,
+                                                                    reference_zip: Path) -> None:
+    with session_scope(database_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
+    Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)])
+
+    def failed() -> Submission | None:
+        with session_scope(database_url) as session:
+            row = session.get(Submission, submission_id)
+            return row if row is not None and row.status == "failed" else None
+
+    row = wait_until(failed, 120, what="the retries to run out")
+    assert row.error is not None and "no-such-image" in row.error
+    assert row.attempt == MAX_RETRIES + 1  # the first try and every retry claimed it again
+    assert broken_sandbox_worker.read_text().count("Retry in") == MAX_RETRIES
 
 
 def test_claim_takes_a_queued_or_abandoned_submission_once(service_env: Path, database_url: str,
