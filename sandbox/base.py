@@ -8,6 +8,7 @@ side does that (see ARCHITECTURE.md, "The trust boundary").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
@@ -98,6 +99,9 @@ class RunSpec:
     # PID 1, for a command that reaps its own children and must not be killable from inside (the kernel delivers
     # no signal from inside a PID namespace to its init unless init handles it).
     init: bool = True
+    # Called (in the calling thread) with each chunk of stdout as it arrives, e.g. for live progress. What it
+    # sees is raw and untrusted; the result's stdout is what counts.
+    on_stdout: Callable[[bytes], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.argv or not all(isinstance(a, str) and "\0" not in a for a in self.argv):

@@ -177,7 +177,8 @@ class BubblewrapSandbox:
             assert proc.stdout is not None and proc.stderr is not None
             pidfd = os.pidfd_open(proc.pid)  # readable once bwrap exits: wakes the pump at once
             pump = OutputPump(
-                {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()}, limits.output_bytes, wake=pidfd
+                {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()}, limits.output_bytes, wake=pidfd,
+                on_stdout=spec.on_stdout,
             )
             try:
                 finished = pump.run_until(lambda: proc.poll() is not None, started + limits.wall_seconds)

@@ -45,10 +45,13 @@ def widen_pipe(fd: int) -> None:
 class OutputPump:
     """Reads several non-blocking fds into TailBuffers until told to stop or until every fd reaches EOF."""
 
-    def __init__(self, fds: dict[str, int], cap: int, wake: int | None = None) -> None:
+    def __init__(self, fds: dict[str, int], cap: int, wake: int | None = None,
+                 on_stdout: Callable[[bytes], None] | None = None) -> None:
         """fds: streams to capture. wake: an fd that becomes readable when the run ends (a pidfd, or the pipe of
-        `docker wait`), so the end is noticed at once instead of at the next poll tick."""
+        `docker wait`), so the end is noticed at once instead of at the next poll tick. on_stdout: sees every
+        stdout chunk as it arrives (live progress); the capped tail is still what the result holds."""
         self.tails = {name: TailBuffer(cap) for name in fds}
+        self._on_stdout = on_stdout
         self._sel = selectors.DefaultSelector()
         self._open: dict[int, str] = {}
         for name, fd in fds.items():
@@ -78,6 +81,8 @@ class OutputPump:
                     del self._open[fd]
                     break
                 self.tails[key.data].write(chunk)
+                if self._on_stdout is not None and key.data == "stdout":
+                    self._on_stdout(chunk)
 
     def run_until(self, done: Callable[[], bool], deadline: float) -> bool:
         """Pump until done() is true (returns True) or the monotonic deadline passes (returns False)."""

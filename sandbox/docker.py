@@ -208,6 +208,7 @@ class DockerSandbox:
             pump = OutputPump(
                 {"stdout": readers["stdout"], "stderr": readers["stderr"]}, limits.output_bytes,
                 wake=waiter.stdout.fileno(),  # `docker wait` prints the exit code the moment the container stops
+                on_stdout=spec.on_stdout,
             )
             try:
                 finished = pump.run_until(lambda: waiter.poll() is not None, started + limits.wall_seconds)

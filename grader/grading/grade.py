@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from sandbox.base import DEFAULT_ENV, Limits, RunResult, RunSpec, Sandbox
 from ..diagnostics import Diagnostic, diagnose
 from ..scoring import ScoreSheet, score
 from .plan import REFERENCE_DIR, Package, Plan, PlannedRun, make_plan
-from .supervisor_output import ProbeRun, SupervisorOutput, parse
+from .supervisor_output import ProbeRun, SupervisorOutput, parse, parse_line
 from .versions import suite_version
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,8 +79,7 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     """Grade the package folder `root` (which contains `tinytorch/`) with `sandbox`."""
     started_at = datetime.now(UTC)
     plan = make_plan(options.suites, options.timeout_per_test_s, options.seed)
-    notify = progress or (lambda kind, data: None)
-    notify("planned", {"tests": [(r.suite, r.name) for r in plan.graded()], "seed": plan.seed})
+    notify = _Progress(plan, progress or (lambda kind, data: None))
     finished: dict[int, ProbeRun] = {}
     stopped: dict[int, str] = {}  # probe runs that got no trusted result, with the reason
     with tempfile.TemporaryDirectory(prefix="grader-noop-") as nothing, ThreadPoolExecutor(2) as pool:
@@ -110,8 +110,47 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
                        datetime.now(UTC))
 
 
+class _Progress:
+    """Reports each graded test once as it finishes: live from the supervisor's stream while a sandbox runs
+    (for progress bars and the events stream only: what is trusted is decided after the run), and again
+    from the trusted results, which count only if not reported yet."""
+
+    def __init__(self, plan: Plan, notify: ProgressCallback) -> None:
+        self.plan, self.notify = plan, notify
+        self.reported: set[int] = set()
+        self.lock = threading.Lock()
+        notify("planned", {"tests": [(r.suite, r.name) for r in plan.graded()], "seed": plan.seed})
+
+    def finished(self, index: int) -> None:
+        if not 0 <= index < len(self.plan.runs):
+            return
+        run = self.plan.runs[index]
+        if run.test is None or run.package != "student":
+            return
+        with self.lock:
+            if index in self.reported:
+                return
+            self.reported.add(index)
+        self.notify("test_finished", {"suite": run.suite, "name": run.name})
+
+    def listener(self) -> Callable[[bytes], None]:
+        pending = bytearray()
+
+        def listen(chunk: bytes) -> None:
+            pending.extend(chunk)
+            while (end := pending.find(b"\n")) >= 0:
+                line = bytes(pending[:end])
+                del pending[: end + 1]
+                if line.startswith(b'{"event":"result"'):
+                    index = parse_line(line.decode("utf-8", "replace"), SupervisorOutput())
+                    if index is not None:
+                        self.finished(index)
+
+        return listen
+
+
 def _run_isolating(root: Path, package: Package, indexes: list[int], sandbox: Sandbox, plan: Plan,
-                   options: GradeOptions, notify: ProgressCallback, finished: dict[int, ProbeRun],
+                   options: GradeOptions, notify: _Progress, finished: dict[int, ProbeRun],
                    stopped: dict[int, str]) -> dict[str, Any]:
     """All of `indexes` in one sandbox; if that run is not clean, each of them in a sandbox of its own.
     Fills `finished` with trusted results and `stopped` with the reason for the rest; returns the first run's
@@ -121,7 +160,7 @@ def _run_isolating(root: Path, package: Package, indexes: list[int], sandbox: Sa
     count = 0
     while groups:
         group = groups.pop(0)
-        output, result = _run_once(root, sandbox, plan, group, package, options.limits)
+        output, result = _run_once(root, sandbox, plan, group, package, options.limits, notify.listener())
         count += 1
         runtime = runtime or dict(result.runtime)
         why = _untrusted(output, result, group)
@@ -133,15 +172,13 @@ def _run_isolating(root: Path, package: Package, indexes: list[int], sandbox: Sa
         else:
             stopped[group[0]] = why
         for index in group:
-            run = plan.runs[index]
-            if run.test is not None and run.package == "student":
-                notify("test_finished", {"suite": run.suite, "name": run.name})
+            notify.finished(index)
     runtime["sandbox_runs"] = count
     return runtime
 
 
 def _run_once(root: Path, sandbox: Sandbox, plan: Plan, indexes: list[int], package: Package,
-              limits: Limits) -> tuple[SupervisorOutput, RunResult]:
+              limits: Limits, on_stdout: Callable[[bytes], None]) -> tuple[SupervisorOutput, RunResult]:
     with tempfile.TemporaryDirectory(prefix="grader-job-") as job_dir:
         job_path = Path(job_dir) / "job.json"
         job_path.write_text(json.dumps(plan.job(set(indexes))))
@@ -162,6 +199,7 @@ def _run_once(root: Path, sandbox: Sandbox, plan: Plan, indexes: list[int], pack
             env={**DEFAULT_ENV, "PYTHONPATH": "/grader"},
             limits=replace(limits, wall_seconds=wall, output_bytes=max(limits.output_bytes, SUPERVISOR_OUTPUT_BYTES)),
             init=False,  # the supervisor is PID 1: its children can neither kill it nor write into its stdout
+            on_stdout=on_stdout,
         )
         result = sandbox.run(spec)
     return parse(result.stdout, expected=sorted(indexes)), result
