@@ -32,7 +32,6 @@
     zone.classList.remove("over");
     if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
   });
-  zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("file").click(); } });
   $("file").addEventListener("change", () => { if ($("file").files.length) upload($("file").files[0]); $("file").value = ""; });
 
   // --- progress -------------------------------------------------------------------------------------------

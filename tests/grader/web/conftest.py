@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -73,3 +73,8 @@ class ThreadedServer:
 def threaded_server() -> type[ThreadedServer]:
     """ThreadedServer, as a fixture: test modules here are not a package and cannot import conftest."""
     return ThreadedServer
+
+
+@pytest.fixture(scope="session")
+def find_free_port() -> Callable[[], int]:
+    return free_port
