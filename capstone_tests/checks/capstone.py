@@ -29,8 +29,8 @@ def _pipeline_challenge(r: np.random.Generator) -> dict[str, Any]:
     hidden = int(r.integers(16, 33))
     return {"features": features, "classes": classes, "spread": float(r.uniform(3.0, 3.5)),
             "sizes": [features, hidden, hidden // 2, classes], "n_train": int(r.integers(160, 241)),
-            "batch_size": int(r.choice([16, 32])), "epochs": int(r.integers(6, 9)),
-            "lr": float(r.uniform(0.01, 0.03))}
+            "batch_size": int(r.choice([16, 24])), "epochs": int(r.integers(8, 11)),
+            "lr": float(r.uniform(0.02, 0.04))}
 
 
 @check(challenge=_pipeline_challenge)

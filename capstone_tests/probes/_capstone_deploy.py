@@ -54,18 +54,21 @@ def _logits(tt: Resolver, model: m.Stack, c: dict[str, Any]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- P5
 def test_quantization_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
     model = m.build_mlp(tt, m.mlp_init(challenge, challenge["sizes"]), ["relu"])
     facts = _quantize(tt, model)
     return facts | {"logits": _logits(tt, model, challenge)}
 
 
 def test_pruning_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
     model = _prunable_model(tt, challenge)
     pruned = _prune(tt, model, challenge["sparsity"])
     return {"weights": pruned, "logits": _logits(tt, model, challenge)}
 
 
 def test_combined_optimization_deployment(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
     model = _prunable_model(tt, challenge)
     pruned = _prune(tt, model, challenge["sparsity"])
     facts = _quantize(tt, model)

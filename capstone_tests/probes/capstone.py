@@ -195,6 +195,7 @@ def test_binary_classification_convergence(tt: Resolver, challenge: dict[str, An
 
 # ------------------------------------------------------------------------------------------- P4
 def test_inference_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
     c = challenge
     weights = m.confident_init(c)
     dropout = tt.Dropout(c["p"])
