@@ -36,7 +36,7 @@ from ..db.models import (
     SubmissionStatus,
     User,
 )
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden, GraderError, NotFound
 
 HISTOGRAM_BINS = 10
 CSV_COLUMNS = ("email", "assignment", "score", "max_score", "status", "graded_at")
@@ -276,22 +276,28 @@ def submission_report(session: Session, user: User, submission_id: uuid.UUID | s
 
 # --- regrades -----------------------------------------------------------------------------------------------------
 
-def _default_requeue(submission_id: uuid.UUID) -> None:
-    # Imported on use: grader.submissions pulls in the broker client, which the dashboard's read-only
-    # functions (and their tests) do not need.
-    from ..submissions import requeue
+def _resolve_requeue(requeue: Requeue | None) -> Requeue:
+    """The function that puts a submission back on the queue: `grader.submissions.requeue(submission_id)`
+    unless a caller passes its own. Resolved before any bookkeeping, so a service without it refuses the
+    regrade cleanly instead of recording regrades nothing will ever run."""
+    if requeue is not None:
+        return requeue
+    try:
+        # Imported on use: grader.submissions pulls in the broker client, which the dashboard's read-only
+        # functions (and their tests) do not need.
+        from ..submissions import requeue as submissions_requeue
+    except ImportError as error:
+        raise GraderError(f"regrading is unavailable: {error}") from None
+    return submissions_requeue
 
-    requeue(submission_id)
 
-
-def _requeue_after_commit(session: Session, ids: list[uuid.UUID], requeue: Requeue | None) -> None:
+def _requeue_after_commit(session: Session, ids: list[uuid.UUID], requeue: Requeue) -> None:
     """Enqueue the regrades once the Regrade rows are committed: a worker must never pick up a regrade
     whose bookkeeping a rollback then erased, nor see the submission before the row exists."""
-    run = requeue or _default_requeue
 
     def _after_commit(_session: Session) -> None:
         for submission_id in ids:
-            run(submission_id)
+            requeue(submission_id)
 
     event.listen(session, "after_commit", _after_commit, once=True)
 
@@ -310,10 +316,11 @@ def regrade_one(session: Session, user: User, submission_id: uuid.UUID | str, *,
                 requeue: Requeue | None = None) -> dict[str, Any]:
     """Record a regrade of one submission (its grade before) and requeue it when the transaction commits."""
     submission = _submission(session, user, submission_id)
+    run = _resolve_requeue(requeue)
     batch = uuid.uuid4()
     regrade = _start_regrade(session, user, submission, batch)
     session.flush()
-    _requeue_after_commit(session, [submission.id], requeue)
+    _requeue_after_commit(session, [submission.id], run)
     return {"batch": str(batch), "regrades": [_regrade_json(regrade)]}
 
 
@@ -323,6 +330,7 @@ def regrade_all(session: Session, user: User, course: Course, assignment_slug: s
     left alone: they are about to be graded with the current suite anyway."""
     require_teaches(session, user, course)
     assignment = _assignment(session, course, assignment_slug)
+    run = _resolve_requeue(requeue)
     done = (SubmissionStatus.graded.value, SubmissionStatus.failed.value)
     submissions = session.scalars(select(Submission).where(Submission.assignment_id == assignment.id,
                                                            Submission.status.in_(done))
@@ -330,7 +338,7 @@ def regrade_all(session: Session, user: User, course: Course, assignment_slug: s
     batch = uuid.uuid4()
     regrades = [_start_regrade(session, user, s, batch) for s in submissions]
     session.flush()
-    _requeue_after_commit(session, [s.id for s in submissions], requeue)
+    _requeue_after_commit(session, [s.id for s in submissions], run)
     return {"batch": str(batch), "regrades": [_regrade_json(r) for r in regrades]}
 
 

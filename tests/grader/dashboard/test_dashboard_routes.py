@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.db.models import Submission, TestResult
+from grader.db.models import Regrade, Submission, TestResult
 from grader.users.service import create_user
 
 
@@ -63,7 +63,7 @@ def test_instructor_reads_grades_charts_report_and_csv(client: TestClient, token
 def test_regrade_route_records_a_batch(client: TestClient, tokens: dict[str, str], db_session: Session,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     requeued: list[uuid.UUID] = []
-    monkeypatch.setattr("grader.dashboard.service._default_requeue", requeued.append)
+    monkeypatch.setattr("grader.submissions.requeue", requeued.append, raising=False)
     sid = submission_id(db_session)
     response = client.post(f"/api/v1/instructor/submissions/{sid}/regrade", headers=auth(tokens["teacher"]))
     assert response.status_code == 202
@@ -97,3 +97,12 @@ def test_every_route_refuses_no_token_a_student_and_another_instructor(
     assert refused.status_code == 403 and refused.json()["detail"]
     if path != "/api/v1/instructor/courses":  # that one lists the other instructor's own courses
         assert call(url, headers=auth(tokens["other"])).status_code == 404
+
+
+def test_regrade_is_refused_cleanly_without_a_requeue(client: TestClient, tokens: dict[str, str],
+                                                      db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr("grader.submissions.requeue", raising=False)
+    response = client.post(f"/api/v1/instructor/submissions/{submission_id(db_session)}/regrade",
+                           headers=auth(tokens["teacher"]))
+    assert response.status_code == 500 and "regrading is unavailable" in response.json()["detail"]
+    assert db_session.scalar(select(func.count()).select_from(Regrade)) == 0

@@ -93,7 +93,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_dashboard_shows_table_charts_report_and_regrade(browser: Browser, site: tuple[str, str, str],
-                                                         shots: Path) -> None:
+                                                         shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url, token, broken_id = site
     page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
     errors: list[str] = []
@@ -122,16 +122,10 @@ def test_dashboard_shows_table_charts_report_and_regrade(browser: Browser, site:
     page.screenshot(path=str(shots / "instructor-report.png"), full_page=True)
 
     # The requeue itself belongs to grader.submissions; here the regrade's bookkeeping is what is checked.
-    import grader.dashboard.service as dashboard_service
-
     requeued: list[uuid.UUID] = []
-    original = dashboard_service._default_requeue
-    dashboard_service._default_requeue = requeued.append  # type: ignore[assignment]
-    try:
-        report.get_by_role("button", name="Regrade this submission").click()
-        expect(page.locator("#regrades")).to_contain_text("0 of 1 regraded")
-    finally:
-        dashboard_service._default_requeue = original  # type: ignore[assignment]
+    monkeypatch.setattr("grader.submissions.requeue", requeued.append, raising=False)
+    report.get_by_role("button", name="Regrade this submission").click()
+    expect(page.locator("#regrades")).to_contain_text("0 of 1 regraded")
     assert [str(x) for x in requeued] == [broken_id]
     with session_scope() as session:
         assert session.query(Regrade).count() == 1
