@@ -1,0 +1,171 @@
+"""The whole service behind the pages, in real Chromium: `grader serve` (API + worker, embedded broker, a fresh
+GRADER_DATA_DIR, a fresh PostgreSQL database) as a subprocess. Two students hand in through the student page's
+file input, one the reference and one a broken fixture, and each sees the right score (the broken one with its
+diagnostic); the instructor sees both in the dashboard's table and opens the broken one's full report."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from capstone_tests.rubric import load_rubric
+from tests.fixtures.students import build
+
+GRADING_TIMEOUT_MS = 300_000
+BROKEN = "missing_spatial"
+BROKEN_TEST = "test_cnn_architecture_integration"
+BROKEN_DIAGNOSTIC = "module 09 (spatial) not found"
+
+
+def zip_package(root: Path, archive: Path) -> Path:
+    """`root/tinytorch/...` as a zip holding `tinytorch/...`, as a student would hand it in."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted((root / "tinytorch").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                out.write(path, path.relative_to(root).as_posix())
+    return archive
+
+
+def expected_scores() -> tuple[float, float]:
+    """(full marks, the broken fixture's score): the capstone rubric minus the one test it fails."""
+    capstone = load_rubric()["capstone"]
+    total = sum(t.points for t in capstone.tests)
+    return total, total - sum(t.points for t in capstone.tests if t.name == BROKEN_TEST)
+
+
+def fmt(x: float) -> str:
+    return f"{round(x, 2):g}"  # as the pages print numbers (common.js fmt)
+
+
+def grader(env: dict[str, str], *args: str) -> str:
+    """Run the grader CLI; its last line of output (a new user's token)."""
+    done = subprocess.run([sys.executable, "-m", "grader", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, sandbox_ready: None, postgres_admin_url: str,
+            find_free_port: Callable[[], int]) -> Iterator[dict[str, str]]:
+    """A running `grader serve`: its URL and the tokens of two students and an instructor."""
+    data = tmp_path_factory.mktemp("grader-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env["GRADER_DATA_DIR"] = str(data)
+    # PostgreSQL rather than the embedded SQLite: on SQLite the events stream (which this page reads) keeps
+    # the request's write transaction open until grading ends, and so blocks the worker that would end it.
+    name = f"grader_pages_{secrets.token_hex(6)}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    env["GRADER_DATABASE_URL"] = make_url(postgres_admin_url).set(database=name).render_as_string(
+        hide_password=False)
+    port = find_free_port()
+    log = (data / "serve.log").open("w")
+    # Its own process group, so the worker it starts is stopped with it.
+    server = subprocess.Popen([sys.executable, "-m", "grader", "serve", "--port", str(port)], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("grader serve did not start:\n" + (data / "serve.log").read_text()) from None
+                time.sleep(0.3)
+        yield {
+            "url": url,
+            "ada": grader(env, "users", "add", "ada@example.edu", "--role", "student"),
+            "bob": grader(env, "users", "add", "bob@example.edu", "--role", "student"),
+            "teacher": grader(env, "users", "add", "teach@example.edu", "--role", "instructor"),
+        }
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    built = tmp_path_factory.mktemp("students")
+    fixture = next(f for f in build.FIXTURES if f.name == BROKEN)
+    return {
+        "reference": zip_package(build.build_reference(built), built / "reference.zip"),
+        BROKEN: zip_package(build.build_fixture(fixture, built), built / f"{BROKEN}.zip"),
+    }
+
+
+def sign_in(page: Page, url: str, token: str) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    return errors
+
+
+def hand_in(browser: Browser, service: dict[str, str], student: str, archive: Path, shots: Path) -> Page:
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    errors = sign_in(page, service["url"] + "/", service[student])
+    page.locator("#file").set_input_files(str(archive))
+    expect(page.locator("#progress-box")).to_be_visible()
+    expect(page.locator("#result")).to_be_visible(timeout=GRADING_TIMEOUT_MS)
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    page.screenshot(path=str(shots / f"student-{student}.png"), full_page=True)
+    assert errors == []
+    return page
+
+
+def test_students_hand_in_and_the_instructor_sees_both(browser: Browser, service: dict[str, str],
+                                                       archives: dict[str, Path], shots: Path) -> None:
+    full, broken_score = expected_scores()
+
+    ada = hand_in(browser, service, "ada", archives["reference"], shots)
+    expect(ada.locator("#score")).to_have_text(f"{fmt(full)} / {fmt(full)}")
+    expect(ada.locator("#failures")).to_contain_text("every test passed")
+    expect(ada.locator("#progress-label")).to_have_text("graded")
+
+    bob = hand_in(browser, service, "bob", archives[BROKEN], shots)
+    expect(bob.locator("#score")).to_have_text(f"{fmt(broken_score)} / {fmt(full)}")
+    failure = bob.locator("#failures article")
+    expect(failure).to_have_count(1)
+    expect(failure).to_contain_text(BROKEN_TEST)
+    expect(failure.locator(".diagnostic")).to_contain_text(BROKEN_DIAGNOSTIC)
+    expect(bob.locator("#history tbody")).to_contain_text(f"{fmt(broken_score)} / {fmt(full)}")
+
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    errors = sign_in(page, service["url"] + "/instructor", service["teacher"])
+    grid = page.locator("#grades")
+    expect(grid.get_by_role("row", name="ada@example.edu")).to_contain_text(f"{fmt(full)} / {fmt(full)}")
+    expect(grid.get_by_role("row", name="bob@example.edu")).to_contain_text(f"{fmt(broken_score)} / {fmt(full)}")
+    expect(page.locator("#histogram figcaption")).to_contain_text("2 graded")
+    expect(page.locator("#failures-chart svg")).to_contain_text(BROKEN_TEST)
+    grid.get_by_role("row", name="bob@example.edu").get_by_role("button").click()
+    expect(page.locator("#report")).to_contain_text(BROKEN_DIAGNOSTIC)
+    page.screenshot(path=str(shots / "instructor.png"), full_page=True)
+    assert errors == []
+    print(f"screenshots: {shots}")
