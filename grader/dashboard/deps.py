@@ -24,12 +24,16 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+# scope="function": the transaction commits before the response is sent (FastAPI's default runs a yield
+# dependency's exit after sending), so a client that reads right after a 202 sees what it was told happened.
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def current_user(request: Request, session: SessionDep) -> User:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     return authenticate(session, token.strip())
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
 UserDep = Annotated[User, Depends(current_user)]
