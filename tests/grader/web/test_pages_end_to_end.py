@@ -1,10 +1,12 @@
 """The whole service behind the pages, in real Chromium: `grader serve` (API + worker, embedded broker, a fresh
-GRADER_DATA_DIR, a fresh PostgreSQL database) as a subprocess. Two students hand in through the student page's
-file input, one the reference and one a broken fixture, and each sees the right score (the broken one with its
-diagnostic); the instructor sees both in the dashboard's table and opens the broken one's full report."""
+GRADER_DATA_DIR, a fresh PostgreSQL database) as a subprocess. Two students hand in through the student page
+(one through the file input, one by dropping the archive on the drop zone), one the reference and one a broken
+fixture, and each sees the right score (the broken one with its diagnostic); the instructor sees both in the
+dashboard's table and opens the broken one's full report."""
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -128,10 +130,25 @@ def sign_in(page: Page, url: str, token: str) -> list[str]:
     return errors
 
 
-def hand_in(browser: Browser, service: dict[str, str], student: str, archive: Path, shots: Path) -> Page:
+DROP = """([name, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, { type: "application/zip" }));
+    const zone = document.getElementById("dropzone");
+    zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}"""
+
+
+def hand_in(browser: Browser, service: dict[str, str], student: str, archive: Path, shots: Path,
+            *, drop: bool = False) -> Page:
+    """Upload `archive` as `student` through the file input, or by dropping it on the drop zone."""
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
     errors = sign_in(page, service["url"] + "/", service[student])
-    page.locator("#file").set_input_files(str(archive))
+    if drop:
+        page.evaluate(DROP, [archive.name, base64.b64encode(archive.read_bytes()).decode()])
+    else:
+        page.locator("#file").set_input_files(str(archive))
     expect(page.locator("#progress-box")).to_be_visible()
     expect(page.locator("#result")).to_be_visible(timeout=GRADING_TIMEOUT_MS)
     expect(page.locator("#history tbody tr")).to_have_count(1)
@@ -149,7 +166,7 @@ def test_students_hand_in_and_the_instructor_sees_both(browser: Browser, service
     expect(ada.locator("#failures")).to_contain_text("every test passed")
     expect(ada.locator("#progress-label")).to_have_text("graded")
 
-    bob = hand_in(browser, service, "bob", archives[BROKEN], shots)
+    bob = hand_in(browser, service, "bob", archives[BROKEN], shots, drop=True)
     expect(bob.locator("#score")).to_have_text(f"{fmt(broken_score)} / {fmt(full)}")
     failure = bob.locator("#failures article")
     expect(failure).to_have_count(1)
