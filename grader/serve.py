@@ -74,4 +74,5 @@ def run_worker(concurrency: int) -> None:
 
     prepare_database()
     celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork",
+                            f"--queues={get_settings().task_queue}",
                             "--without-gossip", "--without-mingle", "--without-heartbeat"])

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Hard limit on one grading task (the soft limit is a little below it); a submission left 'running' this
     # long by a crashed worker may be claimed again.
     grading_time_limit_s: float = Field(default=1800.0, gt=60)
+    # The broker queue the API sends gradings to and workers consume; separate queues let several services
+    # (or test runs) share one Redis.
+    task_queue: str = "grader"
     # Tests only: every grading uses this challenge seed, so a served grade can be compared with `grader grade`.
     fixed_seed: int | None = None
 

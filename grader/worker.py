@@ -30,6 +30,7 @@ def make_celery() -> Celery:
     app.conf.update(
         # Acknowledge after the task ran, one task at a time per process: a worker that dies mid-grading
         # leaves the message to be redelivered instead of lost, and never hoards queued submissions.
+        task_default_queue=settings.task_queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -92,4 +93,4 @@ def _client_for(url: str) -> Celery:
 
 def enqueue(submission_id: uuid.UUID | str) -> None:
     """Send the grading task; call after the submission's row is committed, so the worker finds it."""
-    broker_app().send_task("grader.grade_submission", args=[str(submission_id)])
+    broker_app().send_task("grader.grade_submission", args=[str(submission_id)], queue=get_settings().task_queue)

@@ -29,7 +29,11 @@ def current_user(session: DbSession, authorization: Annotated[str | None, Header
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    return authenticate(session, token.strip())
+    user = authenticate(session, token.strip())
+    # End the transaction (and so SQLite's write lock) now: the route's own work, e.g. unpacking an upload,
+    # must not hold it. The user object stays usable (expire_on_commit=False).
+    session.commit()
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -32,10 +32,14 @@ def accept_submission(session: Session, user: User, upload_path: Path, filename:
     """Validate, store (content-addressed, durable) and record one upload; the row is queued, not yet committed.
 
     `filename` is only kept for messages: intake reads the format from the bytes, never from the name."""
+    sha256 = store_upload(upload_path, filename)
+    return record_submission(session, user, sha256, assignment_slug, now=now)
+
+
+def store_upload(upload_path: Path, filename: str) -> str:
+    """Validate the upload with intake and store it; its sha256. No database work: on SQLite the write lock
+    must not be held while an archive is unpacked and fsynced, or concurrent uploads queue behind it."""
     settings = get_settings()
-    now = now or datetime.now(UTC)
-    assignment = get_assignment(session, assignment_slug, user=user)
-    _check_rate(session, user, assignment, now)
     if upload_path.stat().st_size > settings.max_upload_bytes:
         raise RejectedUpload(f"{filename}: the upload is over {settings.max_upload_bytes} bytes", "too_large", 413)
     # Unpacked into scratch only to validate it: the worker unpacks the stored archive again, so nothing
@@ -50,7 +54,15 @@ def accept_submission(session: Session, user: User, upload_path: Path, filename:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     # The archive is fsynced in place before the row exists, so a committed row always has its archive.
-    sha256 = ArchiveStore(settings.archives).put(upload_path)
+    return ArchiveStore(settings.archives).put(upload_path)
+
+
+def record_submission(session: Session, user: User, sha256: str, assignment_slug: str = "capstone",
+                      *, now: datetime | None = None) -> Submission:
+    """The queued row for a stored archive, after the assignment and rate-limit checks."""
+    now = now or datetime.now(UTC)
+    assignment = get_assignment(session, assignment_slug, user=user)
+    _check_rate(session, user, assignment, now)
     submission = Submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id, archive_sha256=sha256,
                             status=SubmissionStatus.queued.value, created_at=now)
     session.add(submission)

@@ -91,14 +91,15 @@ def test_every_route_refuses_no_token_and_the_wrong_people(client: TestClient, t
     assert events.status_code == 200 and "event: done" in events.text
 
 
-def test_bad_uploads_get_a_detail(client: TestClient, tokens: dict[str, str], tmp_path: Path) -> None:
+def test_bad_uploads_get_a_detail(client: TestClient, tokens: dict[str, str], tmp_path: Path,
+                                  reference_zip: Path) -> None:
     junk = tmp_path / "x.zip"
     junk.write_bytes(b"PK\x03\x04 this is not really a zip")
     refused = upload(client, tokens["owner"], junk)
     assert 400 <= refused.status_code < 500 and refused.json()["detail"]
     missing = client.post("/api/v1/submissions", headers=auth(tokens["owner"]))
     assert missing.status_code == 422 and "file" in missing.json()["detail"]
-    unknown = upload(client, tokens["owner"], junk, assignment="no-such-thing")
+    unknown = upload(client, tokens["owner"], reference_zip, assignment="no-such-thing")
     assert unknown.status_code == 404 and "no-such-thing" in unknown.json()["detail"]
     assert 'grader_uploads_rejected_total{reason="' in client.get("/metrics").text
 

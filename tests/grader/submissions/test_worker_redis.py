@@ -4,6 +4,7 @@ the reference graded end to end, and a task delivered twice leaves one result se
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from celery import Celery
 from sqlalchemy import func, select
 from submission_helpers import REPO, new_user, wait_until
@@ -25,7 +25,9 @@ from grader.submissions import service
 from grader.submissions.tasks import claim
 from grader.worker import MAX_RETRIES
 
-REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of its own, emptied before use
+REDIS_URL = "redis://127.0.0.1:6379/13"
+# A queue of this test run's own: other runs (another checkout's CI) may share the Redis database.
+QUEUE = f"grader-test-{secrets.token_hex(6)}"
 
 
 @pytest.fixture
@@ -41,11 +43,10 @@ def broken_sandbox_worker(service_env: Path, database_url: str, tmp_path: Path) 
 
 
 def _worker(service_env: Path, database_url: str, tmp_path: Path, extra: dict[str, str]) -> Iterator[Path]:
-    redis.Redis.from_url(REDIS_URL).flushdb()
     prepare_database(database_url)
     log = tmp_path / "worker.log"
     env = {**os.environ, "GRADER_DATABASE_URL": database_url, "GRADER_DATA_DIR": str(service_env),
-           "GRADER_BROKER_URL": REDIS_URL, **extra}
+           "GRADER_BROKER_URL": REDIS_URL, "GRADER_TASK_QUEUE": QUEUE, **extra}
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "grader", "worker"], cwd=REPO, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -68,7 +69,7 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, database_url
         submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
     client = Celery("test-client", broker=REDIS_URL)
     for _ in range(2):  # a redelivery, as after a lost ack
-        client.send_task("grader.grade_submission", args=[str(submission_id)])
+        client.send_task("grader.grade_submission", args=[str(submission_id)], queue=QUEUE)
 
     def finished() -> Submission | None:
         with session_scope(database_url) as session:
@@ -91,7 +92,8 @@ def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandb
     with session_scope(database_url, write=True) as session:
         student, _ = new_user(session, "student")
         submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
-    Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)])
+    Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)],
+                                                      queue=QUEUE)
 
     def failed() -> Submission | None:
         with session_scope(database_url) as session:
