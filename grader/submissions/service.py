@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..courses.service import course_role, get_assignment
-from ..db.models import Assignment, CourseRole, Submission, SubmissionStatus, TestResult, User
+from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, IntakeError, unpack_submission
 from ..settings import get_settings
@@ -168,6 +168,10 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any) -> Sub
     submission.status = SubmissionStatus.graded.value
     submission.error = None
     submission.graded_at = datetime.now(UTC)
+    # A pending regrade (the dashboard's bookkeeping) learns the new score in the same transaction.
+    session.execute(update(Regrade).where(Regrade.submission_id == submission_id, Regrade.finished_at.is_(None))
+                    .values(new_score=submission.score, new_max_score=submission.max_score,
+                            finished_at=submission.graded_at))
     session.flush()
     session.expire(submission, ["results"])
     return submission

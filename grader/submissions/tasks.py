@@ -39,6 +39,20 @@ def claim(submission_id: uuid.UUID, now: datetime | None = None) -> bool:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def requeue(submission_id: uuid.UUID) -> bool:
+    """Put a graded or failed submission back on the queue (a regrade); False, and nothing sent, if it is
+    queued or running already (it is about to be graded anyway)."""
+    from ..worker import enqueue
+
+    done = (SubmissionStatus.graded.value, SubmissionStatus.failed.value)
+    with session_scope(write=True) as session:
+        moved = session.execute(update(Submission).where(Submission.id == submission_id, Submission.status.in_(done))
+                                .values(status=SubmissionStatus.queued.value, error=None)).rowcount  # type: ignore[attr-defined]
+    if moved:
+        enqueue(submission_id)  # after the commit above, so the worker finds it queued
+    return bool(moved)
+
+
 def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | None = None) -> None:
     with session_scope(write=True) as session:
         session.execute(update(Submission).where(Submission.id == submission_id)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from submission_helpers import REPO, new_user, wait_until
 
 from grader.bootstrap import prepare_database
-from grader.db.models import Submission, TestResult
+from grader.db.models import Regrade, Submission, TestResult
 from grader.db.session import session_scope
 from grader.submissions import service
 from grader.submissions.tasks import claim
@@ -85,6 +85,40 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, database_url
         row = session.get(Submission, submission_id)
         assert row is not None and row.attempt == 1
     assert results == 14
+
+
+def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path, database_url: str,
+                                                                   reference_zip: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.dashboard.service import regrade_one
+    from grader.settings import get_settings
+
+    # This process enqueues the regrade itself (grader.submissions.requeue), so it talks to the test's Redis too.
+    monkeypatch.setenv("GRADER_BROKER_URL", REDIS_URL)
+    monkeypatch.setenv("GRADER_TASK_QUEUE", QUEUE)
+    get_settings.cache_clear()
+    with session_scope(database_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        admin, _ = new_user(session, "admin")
+        submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
+    Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)],
+                                                      queue=QUEUE)
+
+    def attempt_done(attempt: int):  # type: ignore[no-untyped-def]
+        def check() -> Submission | None:
+            with session_scope(database_url) as session:
+                row = session.get(Submission, submission_id)
+                return row if row is not None and row.status == "graded" and row.attempt == attempt else None
+        return check
+
+    wait_until(attempt_done(1), 300, what="the first grade")
+    with session_scope(database_url, write=True) as session:
+        regrade_one(session, session.get(type(admin), admin.id), submission_id)
+    wait_until(attempt_done(2), 300, what="the regrade")
+    with session_scope(database_url) as session:
+        regrade = session.scalars(select(Regrade).where(Regrade.submission_id == submission_id)).one()
+        assert regrade.old_score == regrade.new_score == 100.0 and regrade.finished_at is not None
+        assert session.scalar(select(func.count()).where(TestResult.submission_id == submission_id)) == 14
 
 
 def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandbox_worker: Path, database_url: str,
