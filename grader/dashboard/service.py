@@ -24,7 +24,6 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..courses.service import course_role, get_course
-from ..db.base import utcnow
 from ..db.models import (
     Assignment,
     Course,
@@ -341,18 +340,6 @@ def regrade_all(session: Session, user: User, course: Course, assignment_slug: s
     session.flush()
     _requeue_after_commit(session, [s.id for s in submissions], run)
     return {"batch": str(batch), "regrades": [_regrade_json(r) for r in regrades]}
-
-
-def complete_regrades(session: Session, submission: Submission) -> int:
-    """Record `submission`'s new grade on its pending regrades (for the worker to call in the transaction
-    that writes the grade); returns how many it completed. A grade that is not a regrade completes none."""
-    pending = session.scalars(select(Regrade).where(Regrade.submission_id == submission.id,
-                                                    Regrade.finished_at.is_(None))).all()
-    for regrade in pending:
-        regrade.new_score, regrade.new_max_score = submission.score, submission.max_score
-        regrade.finished_at = submission.graded_at or utcnow()
-    session.flush()
-    return len(pending)
 
 
 def regrade_batch(session: Session, user: User, batch: uuid.UUID | str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 GRADER_DATA_DIR, a fresh PostgreSQL database) as a subprocess. Two students hand in through the student page
 (one through the file input, one by dropping the archive on the drop zone), one the reference and one a broken
 fixture, and each sees the right score (the broken one with its diagnostic); the instructor sees both in the
-dashboard's table and opens the broken one's full report."""
+dashboard's table, opens the broken one's full report and regrades it."""
 
 from __future__ import annotations
 
@@ -184,5 +184,11 @@ def test_students_hand_in_and_the_instructor_sees_both(browser: Browser, service
     grid.get_by_role("row", name="bob@example.edu").get_by_role("button").click()
     expect(page.locator("#report")).to_contain_text(BROKEN_DIAGNOSTIC)
     page.screenshot(path=str(shots / "instructor.png"), full_page=True)
+
+    # A regrade goes through the real worker again; the same package keeps the same score.
+    page.get_by_role("button", name="Regrade this submission").click()
+    expect(page.locator("#regrades")).to_contain_text("1 of 1 regraded; 0 score(s) changed.",
+                                                      timeout=GRADING_TIMEOUT_MS)
+    page.screenshot(path=str(shots / "instructor-regraded.png"), full_page=True)
     assert errors == []
     print(f"screenshots: {shots}")
