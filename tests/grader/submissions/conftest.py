@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from submission_helpers import REFERENCE, zip_package
 
 from grader.courses.service import create_assignment, create_course, ensure_default_course
+from grader.db import migrate
 from grader.db.models import Assignment
 from grader.db.session import dispose_engines
 from grader.settings import get_settings
@@ -24,8 +25,26 @@ def reference_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def service_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """GRADER_* for the code under test: the test database, a fresh data dir, an embedded broker."""
-    monkeypatch.setenv("GRADER_DATABASE_URL", database_url)
+    """GRADER_* for the code under test: the shared test database (for tests that only use db_session, which
+    rolls back), a fresh data dir, an embedded broker."""
+    yield from _env(database_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def isolated_url(empty_database_url: str) -> str:
+    """A database of this test's own, migrated: for tests whose code under test commits (the API, the worker),
+    so nothing they leave behind reaches other tests that count rows in the shared one."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def isolated_env(isolated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield from _env(isolated_url, tmp_path, monkeypatch)
+
+
+def _env(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("GRADER_DATABASE_URL", url)
     monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
     get_settings.cache_clear()

@@ -19,21 +19,21 @@ from grader.db.session import session_scope
 
 
 @pytest.fixture
-def client(service_env: Path, database_url: str) -> Iterator[TestClient]:
-    prepare_database(database_url)
+def client(isolated_env: Path, isolated_url: str) -> Iterator[TestClient]:
+    prepare_database(isolated_url)
     with TestClient(create_app()) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def tokens(client: TestClient, database_url: str) -> dict[str, str]:
+def tokens(client: TestClient, isolated_url: str) -> dict[str, str]:
     """owner and classmate: students of the open default course; teacher: its instructor; outsider: the
     instructor of another course; limited: a student of a course allowing one submission an hour."""
     import secrets
 
     from grader.courses.service import get_assignment
 
-    with session_scope(database_url, write=True) as session:
+    with session_scope(isolated_url, write=True) as session:
         capstone = get_assignment(session, "default/capstone")
         other = create_course(session, f"o{secrets.token_hex(4)}", "Other")
         lab = create_assignment(session, other, "lab", "Lab", max_submissions_per_hour=1)
@@ -70,7 +70,7 @@ def test_upload_then_read_back(client: TestClient, tokens: dict[str, str], refer
 
 
 def test_every_route_refuses_no_token_and_the_wrong_people(client: TestClient, tokens: dict[str, str],
-                                                           reference_zip: Path, database_url: str) -> None:
+                                                           reference_zip: Path, isolated_url: str) -> None:
     submission_id = upload(client, tokens["owner"], reference_zip).json()["id"]
     url = f"/api/v1/submissions/{submission_id}"
     for path in ("/api/v1/submissions", url, f"{url}/events"):
@@ -84,7 +84,7 @@ def test_every_route_refuses_no_token_and_the_wrong_people(client: TestClient, t
             assert response.status_code == 404 and response.json()["detail"], (wrong, path)
     # An instructor of another course has no capstone to hand in to.
     assert upload(client, tokens["outsider"], reference_zip).status_code == 404
-    with session_scope(database_url, write=True) as session:
+    with session_scope(isolated_url, write=True) as session:
         session.execute(update(Submission).where(Submission.id == uuid.UUID(submission_id))
                         .values(status="graded"))
     events = client.get(f"{url}/events", headers=auth(tokens["owner"]))

@@ -31,21 +31,21 @@ QUEUE = f"grader-test-{secrets.token_hex(6)}"
 
 
 @pytest.fixture
-def worker(service_env: Path, database_url: str, tmp_path: Path) -> Iterator[Path]:
-    yield from _worker(service_env, database_url, tmp_path, {"GRADER_SANDBOX": "bwrap"})
+def worker(isolated_env: Path, isolated_url: str, tmp_path: Path) -> Iterator[Path]:
+    yield from _worker(isolated_env, isolated_url, tmp_path, {"GRADER_SANDBOX": "bwrap"})
 
 
 @pytest.fixture
-def broken_sandbox_worker(service_env: Path, database_url: str, tmp_path: Path) -> Iterator[Path]:
+def broken_sandbox_worker(isolated_env: Path, isolated_url: str, tmp_path: Path) -> Iterator[Path]:
     # An infrastructure fault without a mock: the docker sandbox asked for an image that does not exist.
-    yield from _worker(service_env, database_url, tmp_path,
+    yield from _worker(isolated_env, isolated_url, tmp_path,
                        {"GRADER_SANDBOX": "docker", "TINYTORCH_SANDBOX_IMAGE": "grader-test-no-such-image:0"})
 
 
-def _worker(service_env: Path, database_url: str, tmp_path: Path, extra: dict[str, str]) -> Iterator[Path]:
-    prepare_database(database_url)
+def _worker(isolated_env: Path, isolated_url: str, tmp_path: Path, extra: dict[str, str]) -> Iterator[Path]:
+    prepare_database(isolated_url)
     log = tmp_path / "worker.log"
-    env = {**os.environ, "GRADER_DATABASE_URL": database_url, "GRADER_DATA_DIR": str(service_env),
+    env = {**os.environ, "GRADER_DATABASE_URL": isolated_url, "GRADER_DATA_DIR": str(isolated_env),
            "GRADER_BROKER_URL": REDIS_URL, "GRADER_TASK_QUEUE": QUEUE, **extra}
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "grader", "worker"], cwd=REPO, env=env, stdout=out,
@@ -63,8 +63,8 @@ def _worker(service_env: Path, database_url: str, tmp_path: Path, extra: dict[st
             process.wait()
 
 
-def test_reference_graded_once_though_delivered_twice(worker: Path, database_url: str, reference_zip: Path) -> None:
-    with session_scope(database_url, write=True) as session:
+def test_reference_graded_once_though_delivered_twice(worker: Path, isolated_url: str, reference_zip: Path) -> None:
+    with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
     client = Celery("test-client", broker=REDIS_URL)
@@ -72,7 +72,7 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, database_url
         client.send_task("grader.grade_submission", args=[str(submission_id)], queue=QUEUE)
 
     def finished() -> Submission | None:
-        with session_scope(database_url) as session:
+        with session_scope(isolated_url) as session:
             row = session.get(Submission, submission_id)
             return row if row is not None and row.status in ("graded", "failed") else None
 
@@ -80,14 +80,14 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, database_url
     assert graded.status == "graded", graded.error
     assert graded.score == graded.max_score == 100.0
     wait_until(lambda: "'skipped'" in worker.read_text(), 60, what="the second delivery")
-    with session_scope(database_url) as session:
+    with session_scope(isolated_url) as session:
         results = session.scalar(select(func.count()).where(TestResult.submission_id == submission_id))
         row = session.get(Submission, submission_id)
         assert row is not None and row.attempt == 1
     assert results == 14
 
 
-def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path, database_url: str,
+def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path, isolated_url: str,
                                                                    reference_zip: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from grader.dashboard.service import regrade_one
@@ -97,7 +97,7 @@ def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path,
     monkeypatch.setenv("GRADER_BROKER_URL", REDIS_URL)
     monkeypatch.setenv("GRADER_TASK_QUEUE", QUEUE)
     get_settings.cache_clear()
-    with session_scope(database_url, write=True) as session:
+    with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         admin, _ = new_user(session, "admin")
         submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
@@ -106,31 +106,31 @@ def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path,
 
     def attempt_done(attempt: int):  # type: ignore[no-untyped-def]
         def check() -> Submission | None:
-            with session_scope(database_url) as session:
+            with session_scope(isolated_url) as session:
                 row = session.get(Submission, submission_id)
                 return row if row is not None and row.status == "graded" and row.attempt == attempt else None
         return check
 
     wait_until(attempt_done(1), 300, what="the first grade")
-    with session_scope(database_url, write=True) as session:
+    with session_scope(isolated_url, write=True) as session:
         regrade_one(session, session.get(type(admin), admin.id), submission_id)
     wait_until(attempt_done(2), 300, what="the regrade")
-    with session_scope(database_url) as session:
+    with session_scope(isolated_url) as session:
         regrade = session.scalars(select(Regrade).where(Regrade.submission_id == submission_id)).one()
         assert regrade.old_score == regrade.new_score == 100.0 and regrade.finished_at is not None
         assert session.scalar(select(func.count()).where(TestResult.submission_id == submission_id)) == 14
 
 
-def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandbox_worker: Path, database_url: str,
+def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandbox_worker: Path, isolated_url: str,
                                                                     reference_zip: Path) -> None:
-    with session_scope(database_url, write=True) as session:
+    with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         submission_id = service.accept_submission(session, student, reference_zip, "reference.zip").id
     Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)],
                                                       queue=QUEUE)
 
     def failed() -> Submission | None:
-        with session_scope(database_url) as session:
+        with session_scope(isolated_url) as session:
             row = session.get(Submission, submission_id)
             return row if row is not None and row.status == "failed" else None
 
@@ -140,10 +140,10 @@ def test_infrastructure_faults_are_retried_then_fail_the_submission(broken_sandb
     assert broken_sandbox_worker.read_text().count("Retry in") == MAX_RETRIES
 
 
-def test_claim_takes_a_queued_or_abandoned_submission_once(service_env: Path, database_url: str,
+def test_claim_takes_a_queued_or_abandoned_submission_once(isolated_env: Path, isolated_url: str,
                                                            reference_zip: Path) -> None:
-    prepare_database(database_url)
-    with session_scope(database_url, write=True) as session:
+    prepare_database(isolated_url)
+    with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         submission_id: uuid.UUID = service.accept_submission(session, student, reference_zip, "r.zip").id
     assert claim(submission_id) is True
