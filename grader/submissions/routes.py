@@ -45,6 +45,7 @@ def get_submission(submission_id: str, session: DbSession, user: CurrentUser) ->
 @router.get("/{submission_id}/events")
 def events(submission_id: str, session: DbSession, user: CurrentUser) -> StreamingResponse:
     service.progress_of(session, user, submission_id)  # access check (404) before the stream starts
+    session.commit()  # end this request's transaction now: on SQLite an open one would hold off the worker's writes
     user_id = user.id
 
     def snapshot() -> dict:  # type: ignore[type-arg]
