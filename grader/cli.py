@@ -123,11 +123,13 @@ def _print_table(report: dict) -> None:  # type: ignore[type-arg]
 def serve_command(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    grading_workers: Annotated[int, typer.Option(
+        min=0, help="gradings at once in the worker started alongside; 0 = the API only (workers run elsewhere)")] = 1,
 ) -> None:
     """Run the whole service (API + a worker) on the embedded defaults or the GRADER_* settings."""
     from .serve import serve
 
-    serve(host, port)
+    serve(host, port, grading_workers=grading_workers)
 
 
 @app.command("worker")

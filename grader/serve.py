@@ -32,7 +32,7 @@ def first_instructor_token() -> str | None:
         return token
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     import uvicorn
 
     from .api.app import create_app
@@ -44,20 +44,26 @@ def serve(host: str, port: int) -> None:
     if token:
         print(f"first instructor {FIRST_INSTRUCTOR}, API token: {token}", flush=True)
     print("more users: grader users add EMAIL --role student|instructor|admin  (prints the token)", flush=True)
-    # The worker is its own process (Celery's prefork pool enforces the hard time limit by killing a child);
-    # it reads the same settings, pinned here so a relative data dir means the same folder to both.
-    env = {**os.environ, "GRADER_DATA_DIR": str(settings.data_dir), "GRADER_DATABASE_URL": settings.database_url,
-           "GRADER_BROKER_URL": settings.broker_url}
-    worker = subprocess.Popen([sys.executable, "-m", "grader", "worker", "--concurrency", "1"], env=env,
-                              preexec_fn=_die_with_parent)
+    worker = _start_worker(grading_workers) if grading_workers else None
     try:
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _start_worker(concurrency: int) -> subprocess.Popen[bytes]:
+    # The worker is its own process (Celery's prefork pool enforces the hard time limit by killing a child);
+    # it reads the same settings, pinned here so a relative data dir means the same folder to both.
+    settings = get_settings()
+    env = {**os.environ, "GRADER_DATA_DIR": str(settings.data_dir), "GRADER_DATABASE_URL": settings.database_url,
+           "GRADER_BROKER_URL": settings.broker_url}
+    return subprocess.Popen([sys.executable, "-m", "grader", "worker", "--concurrency", str(concurrency)], env=env,
+                            preexec_fn=_die_with_parent)
 
 
 def _die_with_parent() -> None:

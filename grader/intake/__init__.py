@@ -9,6 +9,7 @@ on some systems carry odd modes for ordinary files).
 
     submission = unpack_submission(Path("upload.zip"), Path("subs/42"))
     submission.root          # subs/42, holding subs/42/tinytorch/ and nothing else
+    check_submission(Path("upload.zip"))                     # same rules, nothing written (the API's check)
     ArchiveStore(Path("archives")).put(Path("upload.zip"))   # -> sha256, stored once
 """
 
@@ -40,7 +41,7 @@ from grader.intake.errors import (
 )
 from grader.intake.limits import IntakeLimits
 from grader.intake.store import ArchiveStore
-from grader.intake.unpack import Submission, unpack_submission
+from grader.intake.unpack import Listing, Submission, check_submission, unpack_submission
 
 __all__ = [
     "ArchiveFormat",
@@ -55,6 +56,7 @@ __all__ = [
     "HardlinkMember",
     "IntakeError",
     "IntakeLimits",
+    "Listing",
     "MultiplePackages",
     "NameTooLong",
     "NoPackage",
@@ -70,5 +72,6 @@ __all__ = [
     "TotalTooLarge",
     "TruncatedArchive",
     "UnsupportedFormat",
+    "check_submission",
     "unpack_submission",
 ]

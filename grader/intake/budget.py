@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 
 from grader.intake.errors import FileTooLarge, TooManyFiles, TotalTooLarge, quote_name
 from grader.intake.limits import IntakeLimits
@@ -37,37 +38,40 @@ class Budget:
         at most one chunk beyond the limit in memory and nothing beyond the limit on disk. The file is
         created 0644 whatever mode the archive asked for: no setuid/setgid/sticky or execute bits survive.
         """
-        limits = self.limits
         # O_EXCL|O_NOFOLLOW: never write through something that was already there (we create no links, and
         # duplicate names were refused earlier; this is the last line if either ever fails).
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(path, flags, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away; be exact
-            digest = hashlib.sha256()
-            size = 0
-            while True:
-                chunk = src.read(CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limits.max_file_bytes:
-                    raise FileTooLarge(
-                        f"member {quote_name(name)} decompresses to more than {limits.max_file_bytes} bytes "
-                        "(the per-file limit)",
-                        name,
-                    )
-                if self.total_bytes + len(chunk) > limits.max_total_bytes:
-                    raise TotalTooLarge(
-                        f"the archive decompresses to more than {limits.max_total_bytes} bytes (the limit), "
-                        f"reached while unpacking member {quote_name(name)}",
-                        name,
-                    )
-                self.total_bytes += len(chunk)
-                digest.update(chunk)
-                _write_all(fd, chunk)
+            return self.count_file(src, name, sink=lambda chunk: _write_all(fd, chunk))
         finally:
             os.close(fd)
+
+    def count_file(self, src: Readable, name: str, sink: Callable[[bytes], None] | None = None) -> tuple[int, str]:
+        """Read `src` to its end under the per-file and total limits, handing each chunk to `sink` (if any)
+        only after it passed them; return (size, sha256 hex)."""
+        limits = self.limits
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := src.read(CHUNK):
+            size += len(chunk)
+            if size > limits.max_file_bytes:
+                raise FileTooLarge(
+                    f"member {quote_name(name)} decompresses to more than {limits.max_file_bytes} bytes "
+                    "(the per-file limit)",
+                    name,
+                )
+            if self.total_bytes + len(chunk) > limits.max_total_bytes:
+                raise TotalTooLarge(
+                    f"the archive decompresses to more than {limits.max_total_bytes} bytes (the limit), "
+                    f"reached while unpacking member {quote_name(name)}",
+                    name,
+                )
+            self.total_bytes += len(chunk)
+            digest.update(chunk)
+            if sink is not None:
+                sink(chunk)
         return size, digest.hexdigest()
 
 

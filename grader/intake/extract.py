@@ -1,8 +1,9 @@
-"""The rules, applied to members from any source, writing accepted ones under a scratch tree.
+"""The rules, applied to members from any source, writing accepted ones under a scratch tree (or nowhere).
 
 Order per member: count it, check its name, skip it if junk, refuse links and special files, check it
 against every name seen so far, then stream its bytes under the size budget. Nothing about a member is
-written before all of its metadata has passed.
+written before all of its metadata has passed. With no tree the same rules run and the bytes are only
+counted: the API checks an upload that way (no file system work per member) and the worker unpacks it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MAX_IGNORED_LISTED = 100
 
 @dataclass
 class Extracted:
-    tree: Path
+    tree: Path | None
     names: NameRegistry = field(default_factory=NameRegistry)
     # Written files: parts -> (size, sha256 hex).
     files: dict[Parts, tuple[int, str]] = field(default_factory=dict)
@@ -32,10 +33,12 @@ class Extracted:
     ignored: list[str] = field(default_factory=list)
 
 
-def extract_members(members: Iterable[Member], tree: Path, limits: IntakeLimits) -> Extracted:
-    """Write every acceptable member under `tree` (which must not exist), or raise at the first bad one."""
-    tree.mkdir(mode=DIR_MODE)
-    os.chmod(tree, DIR_MODE)
+def extract_members(members: Iterable[Member], tree: Path | None, limits: IntakeLimits) -> Extracted:
+    """Write every acceptable member under `tree` (which must not exist), or raise at the first bad one.
+    tree=None: apply every rule and read every byte, write nothing."""
+    if tree is not None:
+        tree.mkdir(mode=DIR_MODE)
+        os.chmod(tree, DIR_MODE)
     result = Extracted(tree)
     budget = Budget(limits)
     made: set[Parts] = {()}
@@ -53,10 +56,14 @@ def extract_members(members: Iterable[Member], tree: Path, limits: IntakeLimits)
             raise BadName(f"member {quote_name(member.name)} has an empty name", member.name)
         kind = "dir" if member.kind == "dir" else "file"
         result.names.add(parts, kind, member.name)
-        _make_dirs(tree, parts if kind == "dir" else parts[:-1], made)
+        if tree is not None:
+            _make_dirs(tree, parts if kind == "dir" else parts[:-1], made)
         if kind == "file" and member.open is not None:
             with member.open() as source:
-                result.files[parts] = budget.write_file(source, tree.joinpath(*parts), member.name)
+                if tree is None:
+                    result.files[parts] = budget.count_file(source, member.name)
+                else:
+                    result.files[parts] = budget.write_file(source, tree.joinpath(*parts), member.name)
     return result
 
 

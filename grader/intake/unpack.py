@@ -32,9 +32,9 @@ _HASH_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Submission:
-    # The folder that contains `tinytorch/` and nothing else: what goes on the sandbox's import path.
-    root: Path
+class Listing:
+    """What an upload holds, once every intake rule has passed."""
+
     # Where the package was inside the upload: "tinytorch" or e.g. "myproj/tinytorch".
     package_path: PurePosixPath
     format: ArchiveFormat
@@ -47,9 +47,25 @@ class Submission:
     # Names we skipped or dropped (junk, files beside the package), for the student's report; capped.
     ignored: tuple[str, ...]
 
+
+@dataclass(frozen=True)
+class Submission(Listing):
+    # The folder that contains `tinytorch/` and nothing else: what goes on the sandbox's import path.
+    root: Path
+
     @property
     def package_dir(self) -> Path:
         return self.root / PACKAGE
+
+
+def check_submission(archive: Path, limits: IntakeLimits | None = None) -> Listing:
+    """Every rule of `unpack_submission`, every byte decompressed and counted, nothing written.
+
+    The API answers an upload with this (no file per member to create and delete, so it stays fast under
+    load) and the worker unpacks the stored archive with `unpack_submission`, which applies the same rules
+    again: what passed here unpacks there."""
+    fmt, digest, extracted = _read(Path(archive), None, limits or IntakeLimits())
+    return _listing(fmt, digest, extracted, locate_package(extracted.names))
 
 
 def unpack_submission(archive: Path, dest: Path, limits: IntakeLimits | None = None) -> Submission:
@@ -64,39 +80,44 @@ def unpack_submission(archive: Path, dest: Path, limits: IntakeLimits | None = N
     scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.intake-", dir=dest.parent))
     try:
         tree = scratch / "tree"
-        if archive.is_dir():
-            fmt = ArchiveFormat.FOLDER
-            digest = ""
-            extracted = extract_members(iter_folder_members(archive, limits), tree, limits)
-        else:
-            with _open_upload(archive) as fp:
-                size, digest = _hash_upload(fp, limits)
-                fp.seek(0)
-                fmt = detect_format(fp.read(HEAD_BYTES))
-                fp.seek(0)
-                extracted = extract_members(_members(fmt, fp, size, limits), tree, limits)
+        fmt, digest, extracted = _read(archive, tree, limits)
         package = locate_package(extracted.names)
         out = scratch / "out"
         out.mkdir(mode=DIR_MODE)
         os.chmod(out, DIR_MODE)
         tree.joinpath(*package).rename(out / PACKAGE)
-        inside = len(package)
-        files = {parts[inside:]: meta for parts, meta in extracted.files.items() if parts[:inside] == package}
-        submission = Submission(
-            root=dest,
-            package_path=PurePosixPath(*package),
-            format=fmt,
-            sha256=digest or _tree_digest(files),
-            file_count=len(files),
-            total_bytes=sum(size for size, _ in files.values()),
-            ignored=_ignored(extracted, package),
-        )
+        submission = Submission(**vars(_listing(fmt, digest, extracted, package)), root=dest)
         # rename(2) replaces an empty folder and fails on a non-empty one, so a racing writer cannot be
         # clobbered.
         out.rename(dest)
         return submission
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read(archive: Path, tree: Path | None, limits: IntakeLimits) -> tuple[ArchiveFormat, str, Extracted]:
+    """The upload's format, its digest ("" for a folder) and its members, written under `tree` if given."""
+    if archive.is_dir():
+        return ArchiveFormat.FOLDER, "", extract_members(iter_folder_members(archive, limits), tree, limits)
+    with _open_upload(archive) as fp:
+        size, digest = _hash_upload(fp, limits)
+        fp.seek(0)
+        fmt = detect_format(fp.read(HEAD_BYTES))
+        fp.seek(0)
+        return fmt, digest, extract_members(_members(fmt, fp, size, limits), tree, limits)
+
+
+def _listing(fmt: ArchiveFormat, digest: str, extracted: Extracted, package: Parts) -> Listing:
+    inside = len(package)
+    files = {parts[inside:]: meta for parts, meta in extracted.files.items() if parts[:inside] == package}
+    return Listing(
+        package_path=PurePosixPath(*package),
+        format=fmt,
+        sha256=digest or _tree_digest(files),
+        file_count=len(files),
+        total_bytes=sum(size for size, _ in files.values()),
+        ignored=_ignored(extracted, package),
+    )
 
 
 def _check_dest(dest: Path) -> None:
