@@ -7,6 +7,9 @@ PostgreSQL, and the schema always comes from the Alembic migrations (never `crea
 - `db_session`: a Session inside a transaction that is rolled back after the test; code under test may commit
   (commits become savepoints).
 - `empty_database_url`: a brand-new, never-migrated database for one test.
+- `new_postgres_database()`: a context manager, the URL of a brand-new PostgreSQL database dropped on exit
+  (for a `grader serve` subprocess, which migrates it itself).
+- A test that fails while a `running_server` process runs gets that process's log in its report.
 
 PostgreSQL: a fresh database `grader_test_<random>` is created for the session (and one per
 `empty_database_url`) through an admin connection to GRADER_TEST_POSTGRES_URL, else the first of
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import running_server
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -94,6 +98,20 @@ def _database(backend: str, request: pytest.FixtureRequest, folder: Path) -> Ite
         return
     with _postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def new_postgres_database(postgres_admin_url: str) -> Callable[[], AbstractContextManager[str]]:
+    return lambda: _postgres_database(postgres_admin_url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.failed:
+        for running in running_server.RUNNING:
+            report.sections.append((f"{running.name} log ({running.log})", running.log_tail()))
+    return report
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -4,9 +4,6 @@ alongside, the bwrap sandbox), uploads with `curl`, and the scores `grader grade
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from running_server import GraderProcess, grader_env, grader_serve
 from submission_helpers import REPO, wait_until, zip_package
 
 from tests.fixtures.students import build
 
 SEED = "7"
 BROKEN = ("zero_grad_missing", "missing_spatial")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,27 +30,10 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env.update(GRADER_DATA_DIR=str(tmp_path / "data"), GRADER_FIXED_SEED=SEED, GRADER_SANDBOX="bwrap")
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "grader", "serve", "--port", str(port)], cwd=REPO,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: "celery@" in log.read_text() and curl("-o", "/dev/null", "-w", "%{http_code}",
-                                                                 f"{url}/healthz") == "200", 90, what="the server")
-        token = next(line.rsplit(" ", 1)[1] for line in log.read_text().splitlines() if "API token:" in line)
-        yield {"url": url, "env": env, "instructor": token, "log": log}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def server(tmp_path: Path) -> Iterator[GraderProcess]:
+    env = grader_env(GRADER_DATA_DIR=str(tmp_path / "data"), GRADER_FIXED_SEED=SEED, GRADER_SANDBOX="bwrap")
+    with grader_serve(env, tmp_path / "serve.log") as running:
+        yield running
 
 
 def curl(*args: str) -> str:
@@ -77,11 +52,9 @@ def offline(path: Path) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def test_curl_uploads_are_graded_like_grader_grade(server: dict[str, Any], uploads: dict[str, Path]) -> None:
-    url = server["url"]
-    added = subprocess.run([sys.executable, "-m", "grader", "users", "add", "e2e@example.org", "--role", "student"],
-                           cwd=REPO, env=server["env"], capture_output=True, text=True, check=True)
-    student = added.stdout.strip().splitlines()[-1]
+def test_curl_uploads_are_graded_like_grader_grade(server: GraderProcess, uploads: dict[str, Path]) -> None:
+    url = server.url
+    student = server.add_user("e2e@example.org", "student")
     ids = {}
     for name, path in uploads.items():
         started = time.monotonic()
@@ -107,4 +80,5 @@ def test_curl_uploads_are_graded_like_grader_grade(server: dict[str, Any], uploa
         assert outcomes == {t["name"]: t["outcome"] for t in expected["tests"]}, name
         assert any(t["diagnostic"] for t in reports[name]["tests"] if t["outcome"] != "passed")
     # The first instructor, printed by `grader serve`, teaches the default course and so sees the student's work.
-    assert report(ids["reference"], server["instructor"])["score"] == 100.0
+    instructor = next(line.rsplit(" ", 1)[1] for line in server.read_log().splitlines() if "API token:" in line)
+    assert report(ids["reference"], instructor)["score"] == 100.0

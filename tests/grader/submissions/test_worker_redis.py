@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from running_server import grader_process
 from sqlalchemy import func, select
-from submission_helpers import REPO, new_user, wait_until
+from submission_helpers import new_user, wait_until
 
 from grader.bootstrap import prepare_database
 from grader.db.models import Regrade, Submission, TestResult
@@ -44,23 +42,11 @@ def broken_sandbox_worker(isolated_env: Path, isolated_url: str, tmp_path: Path)
 
 def _worker(isolated_env: Path, isolated_url: str, tmp_path: Path, extra: dict[str, str]) -> Iterator[Path]:
     prepare_database(isolated_url)
-    log = tmp_path / "worker.log"
     env = {**os.environ, "GRADER_DATABASE_URL": isolated_url, "GRADER_DATA_DIR": str(isolated_env),
            "GRADER_BROKER_URL": REDIS_URL, "GRADER_TASK_QUEUE": QUEUE, **extra}
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "grader", "worker"], cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until(lambda: "ready." in log.read_text() or process.poll() is not None, 60, what="the worker")
-        assert process.poll() is None, log.read_text()
-        yield log
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with grader_process(("worker",), env, tmp_path / "worker.log", ready=lambda w: "ready." in w.read_log(),
+                        timeout=60) as running:
+        yield running.log
 
 
 def test_reference_graded_once_though_delivered_twice(worker: Path, isolated_url: str, reference_zip: Path) -> None:

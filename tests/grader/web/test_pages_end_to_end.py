@@ -7,39 +7,22 @@ dashboard's table, opens the broken one's full report and regrades it."""
 from __future__ import annotations
 
 import base64
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from running_server import grader_env, grader_serve
 
 from capstone_tests.rubric import load_rubric
 from tests.fixtures.students import build
+from tests.grader.submissions.submission_helpers import zip_package
 
 GRADING_TIMEOUT_MS = 300_000
 BROKEN = "missing_spatial"
 BROKEN_TEST = "test_cnn_architecture_integration"
 BROKEN_DIAGNOSTIC = "module 09 (spatial) not found"
-
-
-def zip_package(root: Path, archive: Path) -> Path:
-    """`root/tinytorch/...` as a zip holding `tinytorch/...`, as a student would hand it in."""
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-        for path in sorted((root / "tinytorch").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                out.write(path, path.relative_to(root).as_posix())
-    return archive
 
 
 def expected_scores() -> tuple[float, float]:
@@ -53,62 +36,22 @@ def fmt(x: float) -> str:
     return f"{round(x, 2):g}"  # as the pages print numbers (common.js fmt)
 
 
-def grader(env: dict[str, str], *args: str) -> str:
-    """Run the grader CLI; its last line of output (a new user's token)."""
-    done = subprocess.run([sys.executable, "-m", "grader", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, sandbox_ready: None, postgres_admin_url: str,
-            find_free_port: Callable[[], int]) -> Iterator[dict[str, str]]:
+def service(tmp_path_factory: pytest.TempPathFactory, sandbox_ready: None,
+            new_postgres_database: Callable[[], AbstractContextManager[str]]) -> Iterator[dict[str, str]]:
     """A running `grader serve`: its URL and the tokens of two students and an instructor."""
     data = tmp_path_factory.mktemp("grader-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env["GRADER_DATA_DIR"] = str(data)
     # PostgreSQL rather than the embedded SQLite: on SQLite the events stream (which this page reads) keeps
     # the request's write transaction open until grading ends, and so blocks the worker that would end it.
-    name = f"grader_pages_{secrets.token_hex(6)}"
-    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    env["GRADER_DATABASE_URL"] = make_url(postgres_admin_url).set(database=name).render_as_string(
-        hide_password=False)
-    port = find_free_port()
-    log = (data / "serve.log").open("w")
-    # Its own process group, so the worker it starts is stopped with it.
-    server = subprocess.Popen([sys.executable, "-m", "grader", "serve", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("grader serve did not start:\n" + (data / "serve.log").read_text()) from None
-                time.sleep(0.3)
+    with (new_postgres_database() as database_url,
+          grader_serve(grader_env(GRADER_DATA_DIR=str(data), GRADER_DATABASE_URL=database_url),
+                       data / "serve.log") as server):
         yield {
-            "url": url,
-            "ada": grader(env, "users", "add", "ada@example.edu", "--role", "student"),
-            "bob": grader(env, "users", "add", "bob@example.edu", "--role", "student"),
-            "teacher": grader(env, "users", "add", "teach@example.edu", "--role", "instructor"),
+            "url": server.url,
+            "ada": server.add_user("ada@example.edu", "student"),
+            "bob": server.add_user("bob@example.edu", "student"),
+            "teacher": server.add_user("teach@example.edu", "instructor"),
         }
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
