@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Assignment, Course, CourseRole, Enrollment, Role, ScorePolicy, User, Visibility
 from ..errors import BadRequest, Conflict, NotFound
+from .late import parse_late_policy
 
 DEFAULT_COURSE_SLUG = "default"
 DEFAULT_COURSE_NAME = "TinyTorch"
@@ -74,6 +75,7 @@ def create_assignment(
         raise BadRequest(f"visibility must be visible, after_due_date or hidden: {bad}")
     if due_at is not None and due_at.tzinfo is None:
         raise BadRequest("due_at needs a time zone")
+    parse_late_policy(late_policy)  # refused here, not when the dashboard first applies it
     taken = Conflict(f"course {course.slug} already has an assignment {slug!r}")
     session.flush()  # the course's id, if it is new
     if session.scalar(select(Assignment.id).where(Assignment.course_id == course.id, Assignment.slug == slug)):

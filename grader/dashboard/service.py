@@ -9,6 +9,10 @@ tell outsiders which courses exist). Admins see every course.
     score_histogram(session, user, course, "capstone")
     failure_rates(session, user, course, "capstone")
     csv_export(session, user, course)           # text/csv
+
+A submission handed in after the assignment's due date counts for its late-adjusted score (grader.courses.late):
+that is the score the table, the charts and the CSV's `score` column show and choose the counting submission by;
+the raw score stays on the submission and is shown beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
+from ..courses.late import late_report, lateness
 from ..courses.service import course_role, get_course
 from ..db.models import (
     Assignment,
@@ -39,7 +44,10 @@ from ..db.models import (
 from ..errors import BadRequest, Forbidden, GraderError, NotFound
 
 HISTOGRAM_BINS = 10
-CSV_COLUMNS = ("email", "assignment", "score", "max_score", "status", "graded_at")
+# `score` is the grade that counts (late penalty applied); the columns after graded_at say how it was reached.
+# New columns go at the end: LMS imports map columns by position as often as by name.
+CSV_COLUMNS = ("email", "assignment", "score", "max_score", "status", "graded_at", "raw_score", "days_late",
+               "late_penalty")
 
 Requeue = Callable[[uuid.UUID], None]
 
@@ -108,7 +116,7 @@ def _ordered(assignments: Iterable[Assignment]) -> list[Assignment]:
 
 def _assignment_json(a: Assignment) -> dict[str, Any]:
     return {"slug": a.slug, "title": a.title, "score_policy": a.score_policy,
-            "due_at": a.due_at.isoformat() if a.due_at else None}
+            "due_at": a.due_at.isoformat() if a.due_at else None, "late_policy": dict(a.late_policy or {})}
 
 
 def roster(session: Session, course: Course) -> list[User]:
@@ -129,20 +137,34 @@ def roster(session: Session, course: Course) -> list[User]:
     return sorted(users.values(), key=lambda u: u.email)
 
 
+def adjusted_score(submission: Submission) -> float | None:
+    """The score `submission` counts for: its raw score less its assignment's late penalty."""
+    late = lateness(submission.assignment, submission.created_at)
+    return submission.score if late is None else late.adjust(submission.score)
+
+
 def counting_submission(submissions: Sequence[Submission], policy: str) -> Submission | None:
     """The submission whose score counts among one student's submissions to one assignment.
 
-    Only graded submissions count. best: the highest score (the later one on a tie, so a regrade that
-    changed nothing still shows the newest grade); latest: the most recent graded one. With nothing graded,
-    the most recent submission (queued, running or failed) is shown with no score.
+    Only graded submissions count, each for its late-adjusted score. best: the highest adjusted score (the
+    later one on a tie, so a regrade that changed nothing still shows the newest grade); latest: the most
+    recent graded one that is not past the late policy's max_late_days (work handed in after the cutoff is
+    graded for feedback, but must not replace a grade that counts), else the most recent graded one. With
+    nothing graded, the most recent submission (queued, running or failed) is shown with no score.
     """
     by_time = sorted(submissions, key=lambda s: s.created_at)
     graded = [s for s in by_time if s.status == SubmissionStatus.graded.value and s.score is not None]
     if graded:
         if policy == ScorePolicy.latest.value:
-            return graded[-1]
-        return max(reversed(graded), key=lambda s: s.score or 0.0)
+            in_time = [s for s in graded if _counts(s)]
+            return (in_time or graded)[-1]
+        return max(reversed(graded), key=lambda s: adjusted_score(s) or 0.0)
     return by_time[-1] if by_time else None
+
+
+def _counts(submission: Submission) -> bool:
+    late = lateness(submission.assignment, submission.created_at)
+    return late is None or late.counts
 
 
 def _course_submissions(session: Session, course: Course) -> dict[tuple[int, int], list[Submission]]:
@@ -158,9 +180,13 @@ def _cell(submissions: Sequence[Submission], policy: str) -> dict[str, Any] | No
     chosen = counting_submission(submissions, policy)
     if chosen is None:
         return None
+    graded = chosen.status == SubmissionStatus.graded.value
+    late = late_report(chosen.assignment, chosen.created_at, chosen.score if graded else None)
     return {
         "submission_id": str(chosen.id),
-        "score": chosen.score if chosen.status == SubmissionStatus.graded.value else None,
+        "score": (late["adjusted_score"] if late else chosen.score) if graded else None,
+        "raw_score": chosen.score if graded else None,
+        "late": late,
         "max_score": chosen.max_score,
         "status": chosen.status,
         "graded_at": chosen.graded_at.isoformat() if chosen.graded_at else None,
@@ -205,7 +231,8 @@ def score_histogram(session: Session, user: User, course: Course, assignment_slu
     for submission in _counting(session, course, assignment):
         # Percent, not points: the rubric (and so max_score) may differ between submissions graded at
         # different times.
-        percent = 100.0 * (submission.score or 0.0) / submission.max_score if submission.max_score else 0.0
+        score = adjusted_score(submission) or 0.0
+        percent = 100.0 * score / submission.max_score if submission.max_score else 0.0
         percents.append(percent)
         counts[min(bins - 1, int(percent * bins / 100.0))] += 1
     width = 100.0 / bins
@@ -256,6 +283,7 @@ def submission_report(session: Session, user: User, submission_id: uuid.UUID | s
         "status": submission.status,
         "score": submission.score,
         "max_score": submission.max_score,
+        "late": late_report(submission.assignment, submission.created_at, submission.score),
         "priorities": submission.priorities,
         "error": submission.error,
         "seed": submission.seed,
@@ -270,7 +298,7 @@ def submission_report(session: Session, user: User, submission_id: uuid.UUID | s
              "diagnostic": r.diagnostic, "evidence": r.evidence, "traceback": r.traceback, "output": r.output}
             for r in submission.results
         ],
-        "regrades": [_regrade_json(r) for r in regrades],
+        "regrades": _regrades_json(session, regrades),
     }
 
 
@@ -321,7 +349,7 @@ def regrade_one(session: Session, user: User, submission_id: uuid.UUID | str, *,
     regrade = _start_regrade(session, user, submission, batch)
     session.flush()
     _requeue_after_commit(session, [submission.id], run)
-    return {"batch": str(batch), "regrades": [_regrade_json(regrade)]}
+    return {"batch": str(batch), "regrades": _regrades_json(session, [regrade])}
 
 
 def regrade_all(session: Session, user: User, course: Course, assignment_slug: str, *,
@@ -339,7 +367,7 @@ def regrade_all(session: Session, user: User, course: Course, assignment_slug: s
     regrades = [_start_regrade(session, user, s, batch) for s in submissions]
     session.flush()
     _requeue_after_commit(session, [s.id for s in submissions], run)
-    return {"batch": str(batch), "regrades": [_regrade_json(r) for r in regrades]}
+    return {"batch": str(batch), "regrades": _regrades_json(session, regrades)}
 
 
 def regrade_batch(session: Session, user: User, batch: uuid.UUID | str) -> dict[str, Any]:
@@ -359,17 +387,46 @@ def regrade_batch(session: Session, user: User, batch: uuid.UUID | str) -> dict[
         raise NotFound(f"no regrade batch {batch}") from None
     changed = [r for r in rows if r.finished_at is not None and r.new_score != r.old_score]
     return {"batch": str(key), "total": len(rows), "finished": sum(r.finished_at is not None for r in rows),
-            "changed": len(changed), "regrades": [_regrade_json(r) for r in rows]}
+            "changed": len(changed), "regrades": _regrades_json(session, rows)}
 
 
-def _regrade_json(r: Regrade) -> dict[str, Any]:
+def _regrades_json(session: Session, rows: Sequence[Regrade]) -> list[dict[str, Any]]:
+    finished = [r for r in rows if r.finished_at is not None]
+    later: dict[uuid.UUID, list[Regrade]] = {}
+    if finished:
+        # Every regrade of the same submissions, in one query: a later regrade's old_* is what an earlier one
+        # produced, even after the submission has been graded again since.
+        others = session.scalars(select(Regrade).where(Regrade.submission_id.in_({r.submission_id for r in finished}))
+                                 .order_by(Regrade.id)).all()
+        for other in others:
+            later.setdefault(other.submission_id, []).append(other)
+    return [_regrade_json(r, _graded_with(r, later.get(r.submission_id, []))) for r in rows]
+
+
+def _graded_with(r: Regrade, same_submission: Sequence[Regrade]) -> tuple[str | None, str | None]:
+    """(suite version, sandbox image) the regrade `r` graded with; (None, None) while it is pending.
+
+    Regrade rows keep only the versions from before. The first regrade of the same submission requested
+    after `r` finished recorded `r`'s result as its old_*; with none, the submission still carries it.
+    """
+    if r.finished_at is None:
+        return None, None
+    for successor in same_submission:
+        if successor.id > r.id and successor.created_at is not None and successor.created_at >= r.finished_at:
+            return successor.old_suite_version, successor.old_sandbox_image
+    return r.submission.suite_version, r.submission.sandbox_image
+
+
+def _regrade_json(r: Regrade, graded_with: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     delta = None
     if r.finished_at is not None and r.new_score is not None and r.old_score is not None:
         delta = r.new_score - r.old_score
+    new_suite_version, new_sandbox_image = graded_with
     return {
         "id": r.id, "batch": str(r.batch), "submission_id": str(r.submission_id),
         "old_score": r.old_score, "old_max_score": r.old_max_score, "old_suite_version": r.old_suite_version,
         "old_sandbox_image": r.old_sandbox_image, "new_score": r.new_score, "new_max_score": r.new_max_score,
+        "new_suite_version": new_suite_version, "new_sandbox_image": new_sandbox_image,
         "delta": delta, "created_at": r.created_at.isoformat() if r.created_at else None,
         "finished_at": r.finished_at.isoformat() if r.finished_at else None,
     }
@@ -378,7 +435,9 @@ def _regrade_json(r: Regrade) -> dict[str, Any]:
 # --- CSV ----------------------------------------------------------------------------------------------------------
 
 def csv_export(session: Session, user: User, course: Course) -> str:
-    """One row per student per assignment (the counting grade, or status `missing`), CSV_COLUMNS."""
+    """One row per student per assignment (the counting grade, or status `missing`), CSV_COLUMNS: `score` is
+    the late-adjusted grade that counts, `raw_score` the grade before the penalty, `days_late` and
+    `late_penalty` (the share taken off, 0-1) say why they differ; both are 0 for work on time."""
     table = grade_table(session, user, course)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -387,10 +446,12 @@ def csv_export(session: Session, user: User, course: Course) -> str:
         for assignment in table["assignments"]:
             cell = row["grades"][assignment["slug"]]
             if cell is None:
-                writer.writerow([row["email"], assignment["slug"], "", "", "missing", ""])
+                writer.writerow([row["email"], assignment["slug"], "", "", "missing", "", "", "", ""])
                 continue
+            late = cell["late"] or {"days_late": 0, "penalty": 0.0}
             writer.writerow([row["email"], assignment["slug"], _number(cell["score"]), _number(cell["max_score"]),
-                             cell["status"], cell["graded_at"] or ""])
+                             cell["status"], cell["graded_at"] or "", _number(cell["raw_score"]),
+                             late["days_late"], _number(late["penalty"])])
     return out.getvalue()
 
 

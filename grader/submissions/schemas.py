@@ -35,12 +35,28 @@ class TestReport(BaseModel):
     output: str
 
 
+class LateReport(BaseModel):
+    """How late a submission was (grader.courses.late); the report's score stays the raw score."""
+
+    days_late: int
+    # Share of the score taken off, 0-1; 1 when past max_late_days.
+    penalty: float
+    # What the score counts for; None until graded.
+    adjusted_score: float | None
+    # False past max_late_days: graded for feedback, counts 0.
+    counts: bool
+    penalty_per_day: float = 0.0
+    max_late_days: int | None = None
+
+
 class Report(BaseModel):
     id: str
     status: str
     assignment: str
     score: float | None
     max_score: float | None
+    # None when handed in on time (or the assignment has no due date). Added after ARCHITECTURE.md's shape.
+    late: LateReport | None = None
     priorities: list[PriorityScore]
     tests: list[TestReport]
     error: str | None

@@ -51,6 +51,16 @@ const Grader = (() => {
   const fmt = (x) => (x === null || x === undefined ? "–" : (Math.round(x * 100) / 100).toString());
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
 
+  // A late submission's standing (the report's "late" field): "2 days late, −20%: counts 72 of 90".
+  function lateText(late, maxScore) {
+    if (!late) return "";
+    const days = late.days_late + (late.days_late === 1 ? " day late" : " days late");
+    if (!late.counts) return days + ", past the " + late.max_late_days + "-day limit: counts 0 of " + fmt(maxScore);
+    const cut = late.penalty ? "−" + fmt(late.penalty * 100) + "%" : "no penalty";
+    const counts = late.adjusted_score === null || late.adjusted_score === undefined ? "" : ": counts " + fmt(late.adjusted_score) + " of " + fmt(maxScore);
+    return days + ", " + cut + counts;
+  }
+
   function signedIn(fn) { listeners.push(fn); if (token()) fn(); }
 
   function refreshSignin() {
@@ -78,5 +88,5 @@ const Grader = (() => {
     if (!token()) say("Paste your API token above to sign in.");
   });
 
-  return { api, headers, token, say, el, fmt, when, signedIn };
+  return { api, headers, token, say, el, fmt, when, lateText, signedIn };
 })();

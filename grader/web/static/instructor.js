@@ -1,7 +1,7 @@
 // Instructor dashboard: grade table, charts (inline SVG), one submission's report, regrades, CSV.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, signedIn } = Grader;
+  const { api, headers, say, el, fmt, when, lateText, signedIn } = Grader;
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   let courses = [];
@@ -57,11 +57,14 @@
 
   function cell(grade, email, a) {
     if (!grade) return el("td", { class: "num muted" }, "–");
+    // grade.score is what counts (late penalty applied); a late cell says so, with the raw score in its title.
     const label = grade.score === null ? grade.status : fmt(grade.score) + " / " + fmt(grade.max_score);
+    const late = grade.late ? lateText(grade.late, grade.max_score) + (grade.raw_score === null ? "" : " (raw " + fmt(grade.raw_score) + ")") : "";
     return el("td", { class: "num" }, el("button", {
-      type: "button", class: "cell-button", "aria-label": email + ", " + a.title + ": " + label + ", open the report",
+      type: "button", class: "cell-button", "aria-label": email + ", " + a.title + ": " + label + (late ? ", " + late : "") + ", open the report",
       onclick: () => showReport(grade.submission_id),
-    }, label), grade.submissions > 1 ? el("span", { class: "muted" }, " (" + grade.submissions + ")") : null);
+    }, label), grade.late ? el("span", { class: "late-tag", title: late }, " " + grade.late.days_late + "d late") : null,
+    grade.submissions > 1 ? el("span", { class: "muted" }, " (" + grade.submissions + ")") : null);
   }
 
   // --- charts ---------------------------------------------------------------------------------------------
@@ -119,6 +122,7 @@
     $("report-body").replaceChildren(
       el("p", {}, el("strong", {}, r.email), " · ", r.course + "/" + r.assignment, " · ", r.status, " · ",
         el("strong", {}, fmt(r.score) + " / " + fmt(r.max_score))),
+      r.late ? el("p", { class: "late" }, lateText(r.late, r.max_score)) : null,
       el("p", { class: "muted" }, "handed in " + when(r.created_at) + ", graded " + when(r.graded_at) + " with suite " + (r.suite_version || "–") + " in " + (r.sandbox_image || "–")),
       el("button", { type: "button", onclick: () => regrade("/api/v1/instructor/submissions/" + r.id + "/regrade") }, "Regrade this submission"),
       tests);
@@ -140,13 +144,30 @@
       try { b = await api("/api/v1/instructor/regrades/" + batch); } catch (error) { say(error.message, true); return; }
       $("regrades").hidden = false;
       $("regrade-body").replaceChildren(el("p", {}, b.finished + " of " + b.total + " regraded; " + b.changed + " score(s) changed."),
-        el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ["Submission", "Before", "After", "Change"].map((h) => el("th", { scope: "col" }, h)))),
-          el("tbody", {}, b.regrades.map((r) => el("tr", {}, el("td", {}, el("button", { type: "button", class: "cell-button", onclick: () => showReport(r.submission_id) }, r.submission_id.slice(0, 8))),
-            el("td", { class: "num" }, fmt(r.old_score)), el("td", { class: "num" }, r.finished_at ? fmt(r.new_score) : "pending"),
-            el("td", { class: "num " + (r.delta > 0 ? "delta-up" : r.delta < 0 ? "delta-down" : "") }, r.delta === null ? "–" : (r.delta > 0 ? "+" : "") + fmt(r.delta)))))));
+        el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ["Submission", "Before", "After", "Change", "Suite", "Sandbox image"].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, b.regrades.map(regradeRow))));
       if (b.finished === b.total) { refresh(); return; }
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+
+  // A finished regrade whose score moved is highlighted, with the signed change; suite and image read old → new
+  // so a changed score can be traced to a changed suite or sandbox.
+  function regradeRow(r) {
+    const done = !!r.finished_at;
+    const changed = done && r.new_score !== r.old_score;
+    const delta = r.delta === null || r.delta === undefined ? "–" : (r.delta > 0 ? "+" : r.delta < 0 ? "−" : "") + fmt(Math.abs(r.delta));
+    return el("tr", { class: changed ? "changed" : null },
+      el("td", {}, el("button", { type: "button", class: "cell-button", onclick: () => showReport(r.submission_id) }, r.submission_id.slice(0, 8))),
+      el("td", { class: "num" }, fmt(r.old_score)), el("td", { class: "num" }, done ? fmt(r.new_score) : "pending"),
+      el("td", { class: "num " + (r.delta > 0 ? "delta-up" : r.delta < 0 ? "delta-down" : "") }, delta),
+      versionCell(r.old_suite_version, r.new_suite_version, done), versionCell(r.old_sandbox_image, r.new_sandbox_image, done));
+  }
+
+  function versionCell(before, after, done) {
+    if (!done) return el("td", {}, before || "–", el("span", { class: "muted" }, " → pending"));
+    if (before === after) return el("td", {}, before || "–");
+    return el("td", { class: "version-changed" }, (before || "–") + " → " + (after || "–"));
   }
 
   // --- CSV ------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Student page: upload, live progress, the result, earlier submissions.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, signedIn } = Grader;
+  const { api, headers, say, el, fmt, when, lateText, signedIn } = Grader;
   const $ = (id) => document.getElementById(id);
   const FINAL = new Set(["graded", "failed"]);
   let watching = null; // the submission id whose progress is shown
@@ -101,6 +101,9 @@
     $("result").hidden = false;
     $("score").textContent = report.status === "graded" ? fmt(report.score) + " / " + fmt(report.max_score) : "not graded";
     $("score-status").textContent = report.status === "failed" ? "(grading failed: " + (report.error || "please resubmit") + ")" : "";
+    // The score above is the raw one (what the tests earned); this says what it counts for after the due date.
+    $("late").textContent = lateText(report.late, report.max_score);
+    $("late").hidden = !report.late;
     const body = $("priorities").tBodies[0];
     body.replaceChildren(...(report.priorities || []).map((p) =>
       el("tr", {}, el("td", {}, "P" + p.priority), el("td", {}, p.name), el("td", { class: "num" }, fmt(p.score) + " / " + fmt(p.max_score)))));

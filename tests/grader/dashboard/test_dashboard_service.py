@@ -132,8 +132,11 @@ def test_csv_export_has_one_row_per_student_and_assignment(db_session: Session, 
     ada_hw1 = next(r for r in rows if r["email"] == "ada@example.edu" and r["assignment"] == "hw1")
     assert (ada_hw1["score"], ada_hw1["max_score"], ada_hw1["status"]) == ("90", "100", "graded")
     assert ada_hw1["graded_at"].startswith("2026-03-01T12:01")
+    # The original six columns come first, unchanged; what the late policy did follows them.
+    assert list(service.CSV_COLUMNS[:6]) == ["email", "assignment", "score", "max_score", "status", "graded_at"]
+    assert (ada_hw1["raw_score"], ada_hw1["days_late"], ada_hw1["late_penalty"]) == ("90", "0", "0")
     cy_hw1 = next(r for r in rows if r["email"] == "cy@example.edu" and r["assignment"] == "hw1")
-    assert (cy_hw1["score"], cy_hw1["status"]) == ("", "missing")
+    assert (cy_hw1["score"], cy_hw1["status"], cy_hw1["raw_score"], cy_hw1["days_late"]) == ("", "missing", "", "")
 
 
 def test_submission_report_includes_every_test(db_session: Session, world: World) -> None:
@@ -192,3 +195,132 @@ def test_students_are_refused_and_other_instructors_see_nothing(db_session: Sess
     assert [c["slug"] for c in service.teaching_courses(db_session, world.other_teacher)] == ["cs2"]
     admin, _ = create_user(db_session, "root@example.edu", "admin")
     assert service.instructor_course(db_session, admin, "cs1") is world.course
+
+
+# --- late policy ------------------------------------------------------------------------------------------------
+
+def late_assignment(session: Session, world: World, score_policy: str = "best") -> int:
+    """hw3, due 30 minutes after T0, 10 % off per day late, nothing counts after 3 days."""
+    hw3 = create_assignment(session, world.course, "hw3", "Homework 3", score_policy=score_policy,
+                            due_at=T0 + timedelta(minutes=30), late_policy={"penalty_per_day": 0.1, "max_late_days": 3})
+    session.refresh(world.course)
+    return hw3.id
+
+
+def ada_hw3(session: Session, world: World) -> dict:  # type: ignore[type-arg]
+    table = service.grade_table(session, world.teacher, world.course)
+    return next(r for r in table["rows"] if r["email"] == "ada@example.edu")["grades"]["hw3"]
+
+
+DAY = 24 * 60
+
+
+def test_best_compares_late_adjusted_scores(db_session: Session, world: World) -> None:
+    hw3 = late_assignment(db_session, world)
+    add_submission(db_session, world.ada, hw3, 70, 0)            # on time: counts 70
+    late = add_submission(db_session, world.ada, hw3, 85, 2 * DAY)  # 2 days late: raw 85 counts 68
+    cell = ada_hw3(db_session, world)
+    assert (cell["score"], cell["raw_score"], cell["late"]) == (70, 70, None)
+    add_submission(db_session, world.ada, hw3, 100, 2 * DAY + 10)  # 2 days late: raw 100 counts 80
+    cell = ada_hw3(db_session, world)
+    assert cell["submission_id"] != str(late.id)
+    assert (cell["score"], cell["raw_score"]) == (80, 100)
+    assert (cell["late"]["days_late"], cell["late"]["penalty"], cell["late"]["counts"]) == (2, 0.2, True)
+
+
+def test_csv_counts_the_adjusted_score_and_says_why(db_session: Session, world: World) -> None:
+    hw3 = late_assignment(db_session, world)
+    add_submission(db_session, world.ada, hw3, 90, 31)  # one minute late is one day late
+    rows = list(csv.DictReader(io.StringIO(service.csv_export(db_session, world.teacher, world.course))))
+    row = next(r for r in rows if r["email"] == "ada@example.edu" and r["assignment"] == "hw3")
+    assert (row["score"], row["max_score"], row["status"]) == ("81", "100", "graded")
+    assert (row["raw_score"], row["days_late"], row["late_penalty"]) == ("90", "1", "0.1")
+
+
+def test_work_past_max_late_days_counts_zero_and_does_not_displace_a_counting_grade(db_session: Session,
+                                                                                   world: World) -> None:
+    hw3 = late_assignment(db_session, world, score_policy="latest")
+    add_submission(db_session, world.bob, hw3, 100, 5 * DAY)  # bob only handed in after the cutoff
+    add_submission(db_session, world.ada, hw3, 60, 0)
+    add_submission(db_session, world.ada, hw3, 100, 4 * DAY)  # past the 3-day limit: feedback only
+    table = service.grade_table(db_session, world.teacher, world.course)
+    rows = {r["email"]: r["grades"]["hw3"] for r in table["rows"]}
+    assert (rows["ada@example.edu"]["score"], rows["ada@example.edu"]["late"]) == (60, None)
+    bob = rows["bob@example.edu"]
+    assert (bob["score"], bob["raw_score"], bob["late"]["counts"], bob["late"]["days_late"]) == (0, 100, False, 5)
+    histogram = service.score_histogram(db_session, world.teacher, world.course, "hw3")
+    assert histogram["mean_percent"] == pytest.approx(30.0)  # (60 + 0) / 2, not (60 + 100) / 2
+    text = service.csv_export(db_session, world.teacher, world.course)
+    assert "bob@example.edu,hw3,0,100,graded," in text
+    bob_row = next(r for r in csv.DictReader(io.StringIO(text)) if r["email"] == "bob@example.edu"
+                   and r["assignment"] == "hw3")
+    assert (bob_row["raw_score"], bob_row["days_late"], bob_row["late_penalty"]) == ("100", "5", "1")
+
+
+def test_latest_takes_a_late_submission_within_the_limit_with_its_penalty(db_session: Session,
+                                                                        world: World) -> None:
+    hw3 = late_assignment(db_session, world, score_policy="latest")
+    add_submission(db_session, world.ada, hw3, 90, 0)
+    add_submission(db_session, world.ada, hw3, 80, DAY)  # 1 day late: counts 72, and latest means latest
+    cell = ada_hw3(db_session, world)
+    assert (cell["score"], cell["raw_score"], cell["late"]["adjusted_score"]) == (72, 80, 72)
+
+
+def test_instructor_report_shows_lateness_beside_the_raw_score(db_session: Session, world: World) -> None:
+    hw3 = late_assignment(db_session, world)
+    submission = add_submission(db_session, world.cy, hw3, 50, 3 * DAY)
+    report = service.submission_report(db_session, world.teacher, submission.id)
+    assert report["score"] == 50
+    assert report["late"] == {"days_late": 3, "penalty": 0.3, "adjusted_score": 35.0, "counts": True,
+                              "penalty_per_day": 0.1, "max_late_days": 3}
+    on_time = add_submission(db_session, world.cy, hw3, 50, 0)
+    assert service.submission_report(db_session, world.teacher, on_time.id)["late"] is None
+
+
+# --- regrade view -----------------------------------------------------------------------------------------------
+
+def finish(session: Session, submission: Submission, score: float, suite: str, image: str, at: datetime) -> None:
+    """What record_grade does when the worker regrades: the submission's new grade, pending regrades filled in."""
+    submission.score, submission.suite_version, submission.sandbox_image, submission.graded_at = score, suite, image, at
+    for row in session.scalars(select(Regrade).where(Regrade.submission_id == submission.id,
+                                                     Regrade.finished_at.is_(None))):
+        row.new_score, row.new_max_score, row.finished_at = score, 100.0, at
+    session.flush()
+
+
+def test_regrade_batch_shows_old_and_new_suite_and_image(db_session: Session, world: World) -> None:
+    hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
+    result = service.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=lambda _: None)
+    pending = service.regrade_batch(db_session, world.teacher, result["batch"])
+    assert all(r["new_suite_version"] is None and r["new_sandbox_image"] is None for r in pending["regrades"])
+    subs = {(s.user_id, s.score): s for s in db_session.scalars(select(Submission).where(
+        Submission.assignment_id == hw1.id, Submission.status == "graded"))}
+    finish(db_session, subs[(world.ada.id, 90)], 90, "v2", "img:2", T0 + timedelta(days=1))
+    finish(db_session, subs[(world.ada.id, 40)], 55, "v2", "img:2", T0 + timedelta(days=1))
+    batch = service.regrade_batch(db_session, world.teacher, result["batch"])
+    assert (batch["total"], batch["finished"], batch["changed"]) == (3, 2, 1)
+    by_old = {r["old_score"]: r for r in batch["regrades"]}
+    assert (by_old[40]["new_score"], by_old[40]["delta"]) == (55, 15)
+    assert (by_old[40]["old_suite_version"], by_old[40]["new_suite_version"]) == ("v1", "v2")
+    assert (by_old[40]["old_sandbox_image"], by_old[40]["new_sandbox_image"]) == ("img:1", "img:2")
+    assert (by_old[90]["delta"], by_old[90]["new_suite_version"]) == (0, "v2")
+    assert (by_old[100]["finished_at"], by_old[100]["new_suite_version"], by_old[100]["delta"]) == (None, None, None)
+
+
+def test_a_finished_regrade_keeps_its_versions_after_the_submission_is_regraded_again(db_session: Session,
+                                                                                    world: World) -> None:
+    hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
+    submission = add_submission(db_session, world.cy, hw1.id, 50, 0)
+    first = service.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
+    db_session.flush()
+    finish(db_session, submission, 60, "v2", "img:2", datetime.now(UTC))
+    second = service.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
+    db_session.flush()
+    finish(db_session, submission, 60, "v3", "img:3", datetime.now(UTC) + timedelta(seconds=1))
+    one = service.regrade_batch(db_session, world.teacher, first["batch"])["regrades"][0]
+    assert (one["old_suite_version"], one["new_suite_version"], one["delta"]) == ("v1", "v2", 10)
+    assert (one["old_sandbox_image"], one["new_sandbox_image"]) == ("img:1", "img:2")
+    two = service.regrade_batch(db_session, world.teacher, second["batch"])["regrades"][0]
+    assert (two["old_suite_version"], two["new_suite_version"], two["delta"]) == ("v2", "v3", 0)
+    history = service.submission_report(db_session, world.teacher, submission.id)["regrades"]
+    assert [(r["old_suite_version"], r["new_suite_version"]) for r in history] == [("v1", "v2"), ("v2", "v3")]

@@ -133,7 +133,10 @@ def test_dashboard_shows_table_charts_report_and_regrade(browser: Browser, site:
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     csv_text = Path(download.value.path()).read_text()
-    assert csv_text.splitlines()[0] == "email,assignment,score,max_score,status,graded_at"
+    # The late policy's columns come after the original six; nothing here is late.
+    assert csv_text.splitlines()[0] == ("email,assignment,score,max_score,status,graded_at,"
+                                        "raw_score,days_late,late_penalty")
+    assert csv_text.splitlines()[2].endswith(",50,0,0")
     assert "bob@example.edu,capstone,50,100,graded," in csv_text
     assert errors == []
     print(f"screenshots: {shots}")
