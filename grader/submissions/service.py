@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from ..courses.late import late_report
 from ..courses.service import course_role, get_assignment
 from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
@@ -107,7 +108,8 @@ def get_report(session: Session, user: User, submission_id: uuid.UUID | str,
 
 
 def report_of(submission: Submission, *, instructor: bool, now: datetime | None = None) -> dict[str, Any]:
-    """The public report shape (ARCHITECTURE.md); tests a student may not see yet have their outcome withheld."""
+    """The public report shape (ARCHITECTURE.md); tests a student may not see yet have their outcome withheld.
+    `late` is None for work on time, else how late it was and what the (unchanged) raw score counts for."""
     now = now or datetime.now(UTC)
     tests = []
     for result in submission.results:
@@ -126,6 +128,7 @@ def report_of(submission: Submission, *, instructor: bool, now: datetime | None 
         "assignment": submission.assignment.slug,
         "score": submission.score,
         "max_score": submission.max_score,
+        "late": late_report(submission.assignment, submission.created_at, submission.score),
         "priorities": list(submission.priorities or []),
         "tests": tests,
         "error": submission.error,
