@@ -20,11 +20,13 @@ from .db.commands import app as db_app
 from .grading.grade import GradeOptions, grade
 from .grading.report import public_report
 from .intake import IntakeError, unpack_submission
+from .submissions.commands import sweep_command
 from .users.commands import app as users_app
 
 app = typer.Typer(help="TinyTorch grader.", no_args_is_help=True, add_completion=False)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.command("sweep")(sweep_command)
 stderr = Console(stderr=True)
 
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Hard limit on one grading task (the soft limit is a little below it); a submission left 'running' this
     # long by a crashed worker may be claimed again.
     grading_time_limit_s: float = Field(default=1800.0, gt=60)
+    # How often each API process looks for submissions that never reached the broker or were abandoned by a
+    # dead worker (grader.submissions.sweeper); 0 turns that off, e.g. when `grader sweep` runs from cron.
+    sweep_interval_s: float = Field(default=30.0, ge=0)
     # The broker queue the API sends gradings to and workers consume; separate queues let several services
     # (or test runs) share one Redis.
     task_queue: str = "grader"

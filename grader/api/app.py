@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..errors import GraderError, TooManyRequests
+from ..settings import get_settings
 from ..submissions.routes import router as submissions_router
 from ..submissions.service import RejectedUpload
+from ..submissions.sweeper import PeriodicSweeper
 from . import health
 
 log = logging.getLogger(__name__)
 OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes")
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Every API process sweeps: no extra service to deploy, and the sweeps' claims keep replicas from
+    # sending a submission twice.
+    interval = get_settings().sweep_interval_s
+    sweeper = PeriodicSweeper(interval) if interval > 0 else None
+    if sweeper is not None:
+        sweeper.start()
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="TinyTorch grader", version="1")
+    app = FastAPI(title="TinyTorch grader", version="1", lifespan=_lifespan)
 
     @app.exception_handler(GraderError)
     async def grader_error(request: Request, error: GraderError) -> JSONResponse:

@@ -196,6 +196,9 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     graded_at: Mapped[datetime | None]
+    # When the grading task was last handed to the broker; None while no message is known to be out (the broker
+    # was down at upload time, or a sweeper gave the row back), which is what grader.submissions.sweeper finds.
+    enqueued_at: Mapped[datetime | None]
     # How many times a worker has started grading this submission (re-deliveries and regrades included).
     attempt: Mapped[int] = mapped_column(Integer, default=0)
 

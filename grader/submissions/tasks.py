@@ -15,11 +15,12 @@ from pathlib import Path
 from sqlalchemy import or_, update
 
 from ..db.models import Submission, SubmissionStatus
-from ..db.session import session_scope
+from ..db.session import get_sessionmaker, session_scope
 from ..grading.grade import GradeOptions, grade
 from ..intake import ArchiveStore, unpack_submission
 from ..settings import get_settings
 from . import progress
+from .dispatch import enqueue_or_leave
 from .service import record_grade
 
 
@@ -41,15 +42,16 @@ def claim(submission_id: uuid.UUID, now: datetime | None = None) -> bool:
 
 def requeue(submission_id: uuid.UUID) -> bool:
     """Put a graded or failed submission back on the queue (a regrade); False, and nothing sent, if it is
-    queued or running already (it is about to be graded anyway)."""
-    from ..worker import enqueue
-
+    queued or running already (it is about to be graded anyway). A broker that is down leaves it to the sweeper
+    (enqueued_at is cleared with the move), like an upload."""
     done = (SubmissionStatus.graded.value, SubmissionStatus.failed.value)
     with session_scope(write=True) as session:
         moved = session.execute(update(Submission).where(Submission.id == submission_id, Submission.status.in_(done))
-                                .values(status=SubmissionStatus.queued.value, error=None)).rowcount  # type: ignore[attr-defined]
+                                .values(status=SubmissionStatus.queued.value, error=None, enqueued_at=None)
+                                ).rowcount  # type: ignore[attr-defined]
     if moved:
-        enqueue(submission_id)  # after the commit above, so the worker finds it queued
+        with get_sessionmaker(write=True)() as session:  # after the commit above, so the worker finds it queued
+            enqueue_or_leave(session, submission_id, source="regrade")
     return bool(moved)
 
 

@@ -1,0 +1,67 @@
+"""Hand a committed submission's grading task to the broker, or leave it for the sweeper.
+
+    enqueue_or_leave(session, submission.id)   # after the row's commit: True if sent, False if left for later
+
+The row is committed before anything is sent, so an accepted upload is durable whatever the broker does. A
+broker that is down (or a process that dies before the send) leaves `enqueued_at` NULL, and
+grader.submissions.sweeper sends it later: the student waits a little longer instead of getting a 500 for an
+upload that was in fact accepted, and the row is never stranded in `queued`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from prometheus_client import Counter
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..db.models import Submission
+
+log = logging.getLogger(__name__)
+
+# What a send raises when the broker cannot take it (tried against a closed port, an unknown host, a missing
+# Redis database and an unopenable SQLite broker: Celery's publish retries, then kombu re-raises the transport's
+# connection and channel errors as its OperationalError). OSError is for a socket error that escapes that
+# wrapping. Anything else (say, an unserialisable argument) is a bug and should be a 500.
+BROKER_ERRORS: tuple[type[Exception], ...] = (BrokerUnavailable, OSError)
+
+SEND_FAILURES = Counter("grader_enqueue_failures", "Grading tasks the broker refused, left for the sweeper",
+                        ["source"])
+
+
+def send(submission_id: uuid.UUID, *, source: str) -> bool:
+    """Send the grading task; False, logged and counted under `source`, when the broker is unreachable."""
+    from ..worker import enqueue  # imported on use: the Celery app is only needed by whoever sends
+
+    try:
+        enqueue(submission_id)
+    except BROKER_ERRORS as error:
+        log.warning("broker unreachable, submission %s left for the sweeper (%s): %s", submission_id, source, error)
+        SEND_FAILURES.labels(source=source).inc()
+        return False
+    return True
+
+
+def enqueue_or_leave(session: Session, submission_id: uuid.UUID, *, source: str = "upload",
+                     now: datetime | None = None) -> bool:
+    """Send the task of a committed submission and record when; on a broker error leave enqueued_at NULL for
+    the sweeper. Sends before touching `session`, so no transaction (on SQLite, no write lock) is held while
+    the broker is slow. Raises nothing for broker or database trouble: the submission is safe either way."""
+    if not send(submission_id, source=source):
+        return False
+    try:
+        # Only if still NULL: a sweeper that claimed the row meanwhile keeps its own timestamp.
+        session.execute(update(Submission).where(Submission.id == submission_id, Submission.enqueued_at.is_(None))
+                        .values(enqueued_at=now or datetime.now(UTC)))
+        session.commit()
+    except SQLAlchemyError as error:
+        # The task is out; an unrecorded send only means the sweeper sends it once more, which the task's claim
+        # turns into a no-op. Not worth failing the request over.
+        session.rollback()
+        log.warning("submission %s sent but enqueued_at not recorded: %s", submission_id, error)
+    return True
