@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from ..db.models import Assignment, Course, CourseRole, Enrollment, Role, ScorePolicy, User, Visibility
 from ..errors import BadRequest, Conflict, NotFound
@@ -172,7 +172,9 @@ def get_assignment(
     """
     if course_slug is None and "/" in slug:
         course_slug, slug = slug.split("/", 1)
-    query = select(Assignment).join(Course).where(Assignment.slug == slug).order_by(Course.slug)
+    # contains_eager: the course comes with the assignment (every upload asks for it), not in a query of its own.
+    query = (select(Assignment).join(Course).options(contains_eager(Assignment.course))
+             .where(Assignment.slug == slug).order_by(Course.slug))
     if course_slug is not None:
         query = query.where(Course.slug == course_slug)
     found = list(session.scalars(query).all())

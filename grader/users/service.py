@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..db.base import utcnow
 from ..db.models import ApiToken, Role, User
@@ -92,7 +92,9 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> U
     digest = hash_token(token)
     # Rows are found by the non-secret prefix, then told apart by a constant-time comparison of the hashes,
     # so response timing says nothing about how close a guess came.
-    candidates = session.scalars(select(ApiToken).where(ApiToken.prefix == token[:PREFIX_LENGTH])).all()
+    # The user comes in the same query: every authenticated request needs it.
+    candidates = session.scalars(select(ApiToken).options(joinedload(ApiToken.user))
+                                 .where(ApiToken.prefix == token[:PREFIX_LENGTH])).all()
     match = None
     for candidate in candidates:
         if hmac.compare_digest(candidate.token_hash, digest):
