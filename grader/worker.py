@@ -10,7 +10,7 @@ import uuid
 from functools import lru_cache
 
 from celery import Celery, signals
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from sandbox import SandboxError
@@ -66,7 +66,13 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         if self.request.retries < MAX_RETRIES:
             # Back to queued so the retry can claim it again; exponential backoff for a sick sandbox or database.
             tasks.set_status(key, SubmissionStatus.queued)
-            raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
+            try:
+                raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
+            except Reject:
+                # Celery could not send the retry (the broker is down too) and drops this message: the row,
+                # queued again, is marked unsent so the sweeper sends it once the broker is back.
+                tasks.mark_unsent(key)
+                raise
         tasks.set_status(key, SubmissionStatus.failed, f"grading infrastructure failed: {error}")
         return "failed"
     except SoftTimeLimitExceeded:

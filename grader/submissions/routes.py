@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..api.deps import CurrentUser, DbSession
 from ..db.session import get_sessionmaker
-from . import dispatch, service
+from . import service
 from .schemas import Accepted, Report, SubmissionSummary
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
@@ -23,9 +23,7 @@ EVENT_POLL_S = 0.5
 @router.post("", status_code=202, response_model=Accepted)
 def submit(request: Request, session: DbSession, user: CurrentUser, file: UploadFile,
            assignment: Annotated[str, Form()] = "capstone") -> Accepted:
-    submission = service.accept_upload(session, user, file.file, file.filename or "upload", assignment)
-    session.commit()  # durable before it is enqueued (and before the 202), so the worker always finds it
-    dispatch.enqueue_or_leave(session, submission.id)  # a broker that is down delays it (the sweeper), still 202
+    submission = service.submit_upload(session, user, file.file, file.filename or "upload", assignment)
     url = str(request.url_for("get_submission", submission_id=str(submission.id)).path)
     return Accepted(id=str(submission.id), status=submission.status, status_url=url)
 

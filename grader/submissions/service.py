@@ -1,7 +1,8 @@
-"""Submission services: pure functions over a Session (they flush; the caller commits). No HTTP here.
+"""Submission services: functions over a Session (they flush; the caller commits; submit_upload alone commits,
+because the task may only be sent after the row is durable). No HTTP here.
 
     submission = accept_submission(session, user, upload_path, "x.zip", "capstone")   # status queued
-    # ... the route commits, THEN enqueues grade_submission(submission.id)
+    submission = submit_upload(session, user, request_body, "x.zip")                 # + commit + send
     report = get_report(session, user, submission.id)                                # the public shape
 """
 
@@ -22,6 +23,7 @@ from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionS
 from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, IntakeError, check_submission
 from ..settings import get_settings
+from . import dispatch
 from .visibility import visible_to_student
 
 RATE_WINDOW = timedelta(hours=1)
@@ -193,6 +195,16 @@ class RejectedUpload(BadUpload):
     def __init__(self, detail: str, reason: str, status_code: int = 400) -> None:
         super().__init__(detail, status_code=status_code)
         self.reason = reason
+
+
+def submit_upload(session: Session, user: User, source: BinaryIO, filename: str,
+                  assignment_slug: str = "capstone") -> Submission:
+    """The whole of an HTTP upload: accept it, commit (durable before anything is sent, and before the 202, so
+    the worker always finds the row), then send its task, or leave it for the sweeper if the broker is down."""
+    submission = accept_upload(session, user, source, filename, assignment_slug)
+    session.commit()
+    dispatch.enqueue_or_leave(session, submission.id)
+    return submission
 
 
 def accept_upload(session: Session, user: User, source: BinaryIO, filename: str,

@@ -55,6 +55,14 @@ def requeue(submission_id: uuid.UUID) -> bool:
     return bool(moved)
 
 
+def mark_unsent(submission_id: uuid.UUID) -> None:
+    """No message carries this queued submission any more: the sweeper's to send (enqueued_at NULL)."""
+    with session_scope(write=True) as session:
+        session.execute(update(Submission).where(Submission.id == submission_id,
+                                                 Submission.status == SubmissionStatus.queued.value)
+                        .values(enqueued_at=None))
+
+
 def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | None = None) -> None:
     with session_scope(write=True) as session:
         session.execute(update(Submission).where(Submission.id == submission_id)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
 from running_server import grader_process
 from sqlalchemy import func, select
@@ -19,7 +20,9 @@ from submission_helpers import new_user, wait_until
 from grader.bootstrap import prepare_database
 from grader.db.models import Regrade, Submission, TestResult
 from grader.db.session import session_scope
+from grader.settings import get_settings
 from grader.submissions import service
+from grader.submissions.sweeper import sweep
 from grader.submissions.tasks import claim
 from grader.worker import MAX_RETRIES
 
@@ -136,3 +139,50 @@ def test_claim_takes_a_queued_or_abandoned_submission_once(isolated_env: Path, i
     assert claim(submission_id) is False  # running, and recently started: someone is on it
     # A worker that died mid-grading: past the time limit, the submission may be claimed again.
     assert claim(submission_id, now=datetime.now(UTC) + timedelta(hours=2)) is True
+
+
+@pytest.fixture
+def broker_refusing_sends() -> Iterator[str]:
+    """The Redis broker URL of a user who may consume but not publish (ACL: LPUSH refused): a worker that can
+    take a task but cannot send its retry, as when the broker fails mid-grading."""
+    admin = redis.Redis.from_url(REDIS_URL)
+    user = f"grader-test-{secrets.token_hex(4)}"
+    admin.acl_setuser(user, enabled=True, nopass=True, keys=["*"], channels=["*"], commands=["+@all", "-lpush"])
+    try:
+        yield f"redis://{user}:unused@127.0.0.1:6379/13"
+    finally:
+        admin.acl_deluser(user)
+
+
+def test_a_retry_the_broker_cannot_take_is_left_for_the_sweeper(isolated_env: Path, isolated_url: str,
+                                                                 tmp_path: Path, reference_zip: Path,
+                                                                 broker_refusing_sends: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    prepare_database(isolated_url)
+    with session_scope(isolated_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        submission = service.accept_submission(session, student, reference_zip, "reference.zip")
+        submission.enqueued_at = datetime.now(UTC)  # as the upload route records a successful send
+        submission_id = submission.id
+    Celery("test-client", broker=REDIS_URL).send_task("grader.grade_submission", args=[str(submission_id)],
+                                                      queue=QUEUE)
+    broken = {"GRADER_SANDBOX": "docker", "TINYTORCH_SANDBOX_IMAGE": "grader-test-no-such-image:0",
+              "GRADER_BROKER_URL": broker_refusing_sends}
+    for log in _worker(isolated_env, isolated_url, tmp_path, broken):
+
+        def left_unsent() -> Submission | None:
+            with session_scope(isolated_url) as session:
+                row = session.get(Submission, submission_id)
+                return row if row is not None and row.attempt == 1 and row.enqueued_at is None else None
+
+        row = wait_until(left_unsent, 60, what="the failed retry to hand the submission to the sweeper")
+        assert row.status == "queued" and row.error is None
+        assert "NOPERM" in log.read_text() or "lpush" in log.read_text().lower()
+    # The sweeper, with a broker that takes sends, puts it back on the queue.
+    assert redis.Redis.from_url(REDIS_URL).llen(QUEUE) == 0
+    monkeypatch.setenv("GRADER_BROKER_URL", REDIS_URL)
+    monkeypatch.setenv("GRADER_TASK_QUEUE", QUEUE)
+    get_settings.cache_clear()
+    result = sweep(isolated_url, now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result.sent == 1
+    assert redis.Redis.from_url(REDIS_URL).llen(QUEUE) == 1
