@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Signs sessions and webhooks. Unset: a random key kept in <data_dir>/secret_key (see secret_key_value).
     secret_key: SecretStr | None = None
 
+    # Database connections each process keeps open (PostgreSQL: times the number of API and worker processes
+    # must stay under the server's max_connections).
+    db_pool_size: int = Field(default=20, ge=1)
+
     sandbox: SandboxKind = "auto"
     test_timeout_s: float = Field(default=60.0, gt=0)
     # The upload as sent, before decompression; matches IntakeLimits.max_archive_bytes by default.

@@ -33,11 +33,17 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     parsed = make_url(url)
     # NullPool for one-off engines (migrations, CLI): nothing stays connected after they finish, so e.g. a
     # test database can be dropped right away.
-    options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    # Pooled: enough kept-open connections for the API's thread pool (40 threads), so a burst of uploads does
+    # not open and close a connection per request beyond the pool (a PostgreSQL backend costs milliseconds
+    # to start); max_overflow covers the threads' peak above that.
+    options: dict[str, Any] = (
+        {"pool_size": get_settings().db_pool_size, "max_overflow": 20} if pooled else {"poolclass": NullPool})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **options)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if in_memory and pooled:
+        options = {}  # one connection per thread (SQLAlchemy's SingletonThreadPool): nothing to size
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **options)
