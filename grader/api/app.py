@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -30,11 +31,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sweeper = PeriodicSweeper(interval) if interval > 0 else None
     if sweeper is not None:
         sweeper.start()
+    _freeze_startup_objects()
     try:
         yield
     finally:
         if sweeper is not None:
             sweeper.stop()
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything startup made (modules, ORM mappings, the broker client) out of the collector's reach.
+
+    A full collection walks every tracked object while holding the GIL; with these libraries loaded that is
+    ~100 ms during which no request moves (measured: the p99 of upload acceptance was exactly those pauses).
+    They live as long as the process anyway. The modules requests import on first use are imported first."""
+    from .. import worker  # noqa: F401  (the broker client, imported by the first upload otherwise)
+
+    gc.collect()
+    gc.freeze()
 
 
 def create_app() -> FastAPI:
