@@ -183,7 +183,10 @@ def test_shell_fork_bomb_is_contained(sandbox: Sandbox, submission: Path) -> Non
                                  argv=["/bin/sh", "-c", f"f(){{ f|f& }}; f; sleep 1000 # {marker}"]))
     took = time.monotonic() - started
     assert_nothing_left(result)
-    assert result.timed_out and result.exit_code is None
+    # Either the wall limit ends it, or the bomb fills pids.max before the shell itself can fork `sleep` and
+    # the shell gives up (seen on an idle machine: exit 2, "Cannot fork", 20 ms in). Contained either way.
+    assert (result.timed_out and result.exit_code is None) or (
+        result.exit_code not in (0, None) and b"fork" in result.stderr.lower()), result
     assert took < limits.wall_seconds + 20
     # (that pids.max is what stops it is shown by test_fork_loop_stops_at_the_pids_limit; on a loaded machine the
     # bomb may not have reached it within the wall limit, so stderr's "Cannot fork" is not asserted here)
