@@ -7,6 +7,8 @@ side does that (see ARCHITECTURE.md, "The trust boundary").
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,11 +101,29 @@ class RunSpec:
     # PID 1, for a command that reaps its own children and must not be killable from inside (the kernel delivers
     # no signal from inside a PID namespace to its init unless init handles it).
     init: bool = True
-    # Called (in the calling thread) with each chunk of stdout as it arrives, e.g. for live progress. What it
-    # sees is raw and untrusted; the result's stdout is what counts.
+    # Called in the thread running run() (never another) with each chunk of stdout as it arrives, e.g. for live
+    # progress or the answers to what is written to `stdin`. What it sees is raw and untrusted; the result's stdout
+    # is what counts.
     on_stdout: Callable[[bytes], None] | None = field(default=None, compare=False)
+    # A live input stream for the command: a readable fd, typically the read end of an os.pipe() the caller made.
+    # The command's stdin delivers exactly the bytes written to the other end, as they are written, and EOF once
+    # every write end is closed. None: stdin is /dev/null. The CALLER owns the fd: run() never closes it, reads it
+    # only while the run lasts (nothing else may read it meanwhile; keep it blocking), and leaves it open when it
+    # returns. Bytes the command has not read when the run ends are never delivered. A writer blocked on a full
+    # pipe (a command that does not read) is released when the caller closes this read end after run() returned:
+    # its write then fails with EPIPE (BrokenPipeError), under either sandbox. See README.md, "Live stdin".
+    stdin: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if self.stdin is not None:
+            if not isinstance(self.stdin, int) or isinstance(self.stdin, bool) or self.stdin < 0:
+                raise ValueError(f"RunSpec.stdin must be a file descriptor (int) or None, got {self.stdin!r}")
+            try:
+                mode = fcntl.fcntl(self.stdin, fcntl.F_GETFL) & os.O_ACCMODE
+            except OSError as exc:
+                raise ValueError(f"RunSpec.stdin: fd {self.stdin} is not open") from exc
+            if mode not in (os.O_RDONLY, os.O_RDWR):
+                raise ValueError(f"RunSpec.stdin: fd {self.stdin} is not readable")
         if not self.argv or not all(isinstance(a, str) and "\0" not in a for a in self.argv):
             raise ValueError("RunSpec.argv must be a non-empty list of strings without NUL")
         # argv[0] goes through `env -u ... -- argv`: a '=' would make env read it as an assignment.

@@ -8,6 +8,8 @@ Layers, outside in (each one's job):
   bwrap                    namespaces (user, pid, net, ipc, uts, cgroup), read-only root made of the rootfs exported
                            from the docker image, size-capped tmpfs /tmp and /dev/shm, /out = a host tmpfs
   /bin/sh prologue         start marker (see launch.py), then env strips bwrap's PWD, then the command
+RunSpec.stdin (a live input stream) is the launcher's fd 0, inherited down to the command; none of the layers reads
+it. bwrap also mounts the run's own POSIX message-queue filesystem at /dev/mqueue, as runc does in a container.
 The cgroup (cgroups.py) carries memory (+swap), pids and CPU limits and measures CPU time, peak memory and OOM
 kills; bubblewrap itself sets none (recipe, section 3). When the command exits, bwrap's pid 1 exits and the kernel
 kills the whole pid namespace; at the wall limit the cgroup is frozen and killed. Either way the cgroup is emptied
@@ -120,6 +122,9 @@ class BubblewrapSandbox:
             "--proc", "/proc",
             "--dev", "/dev",
             "--bind", str(run.scratch("shm", limits.shm_bytes)), "/dev/shm",
+            # the run's own POSIX message queues, as runc mounts them in a container (before /dev turns read-only:
+            # bwrap creates the mount point in it)
+            "--mqueue", "/dev/mqueue",
             "--remount-ro", "/dev",
             "--bind", str(run.scratch("tmp", limits.tmpfs_bytes)), TMP_DIR,
             "--ro-bind", str(sub), SUB_DIR,
@@ -168,7 +173,10 @@ class BubblewrapSandbox:
             started = time.monotonic()
             try:
                 proc = subprocess.Popen(
-                    launcher, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    # RunSpec.stdin is the launcher's fd 0 and so the command's (nothing in between reads it);
+                    # Popen only dup2()s it in the child: the caller's fd stays open, and stays the caller's.
+                    launcher, stdin=subprocess.DEVNULL if spec.stdin is None else spec.stdin,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     env=dict(spec.env), cwd=run.path, pass_fds=passed, start_new_session=True,
                 )
             finally:

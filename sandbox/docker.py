@@ -6,7 +6,8 @@ cost (~15-20 ms per call) is small next to the ~250 ms runc needs to start a con
 
 Flow of one run:
   1. run folder (hostfs.RunDir): /out as a size-capped host tmpfs, the submission and code bind-mounted read-only
-     into it (so docker's mount sources are always our own plain paths), three FIFOs for stdout/stderr/marker.
+     into it (so docker's mount sources are always our own plain paths), three FIFOs for stdout/stderr/marker,
+     and a fourth as the command's stdin when RunSpec.stdin is set (fed by a StdinRelay thread; else /dev/null).
   2. `docker run -d` with all limits, --cgroup-parent a per-run cgroup (it outlives the container's own cgroup, so
      CPU time and peak memory can be read after exit), entrypoint /bin/sh running launch.prologue.
   3. stdout/stderr go to the host FIFOs, not through dockerd: the json-file log path managed ~90 MB/s and
@@ -43,6 +44,7 @@ from .base import (
 from .capture import OutputPump
 from .cgroups import CGROUP_ROOT, kill_tree, read_usage, remove_tree
 from .hostfs import RunDir, new_run_id, read_out_files
+from .stdin_relay import StdinRelay
 
 DEFAULT_IMAGE = "tinytorch-sandbox"
 LABEL = "org.tinytorch.sandbox"
@@ -149,6 +151,7 @@ class DockerSandbox:
         fds: list[int] = []
         created = False
         waiter: subprocess.Popen[bytes] | None = None
+        relay: StdinRelay | None = None
         try:
             sub = run.bind_readonly(spec.submission, "sub")
             code = [(run.bind_readonly(host, f"code/{i}"), dst) for i, (host, dst) in enumerate(spec.code.items())]
@@ -157,7 +160,7 @@ class DockerSandbox:
             # and only the prologue (gone by the time untrusted code runs) is told them. Otherwise any process of
             # the run could write into the stream the trusted side reads as the command's own stdout.
             io.chmod(0o711)
-            names = {stream: f"{stream}-{secrets.token_hex(16)}" for stream in ("stdout", "stderr", "status")}
+            names = {s: f"{s}-{secrets.token_hex(16)}" for s in ("stdout", "stderr", "status", "stdin")}
             readers: dict[str, int] = {}
             keep_open: list[int] = []
             for stream in ("stdout", "stderr", "status"):
@@ -168,6 +171,22 @@ class DockerSandbox:
                 # Our own idle writer: without it the reader would see EOF before the container has opened the FIFO.
                 keep_open.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
             fds += [*readers.values(), *keep_open]
+            redirects = f">{IO_DIR}/{names['stdout']} 2>{IO_DIR}/{names['stderr']}"
+            if spec.stdin is not None:
+                fifo = io / names["stdin"]
+                # 0400: the command may open it to read, but nothing inside can open it to write (chmod on the
+                # read-only mount fails), not even through /proc/self/fd/0: only the relay feeds it.
+                os.mkfifo(fifo, 0o400)
+                os.chown(fifo, SANDBOX_UID, SANDBOX_GID)
+                # O_RDWR: neither our open nor the container's (for reading) waits for the other side.
+                host_end = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    relay = StdinRelay(spec.stdin, host_end, opened=readers["status"])  # closes host_end from now
+                except BaseException:
+                    os.close(host_end)
+                    raise
+                redirects = f"<{IO_DIR}/{names['stdin']} {redirects}"
+                relay.start()  # what the caller writes before the container is up waits in the FIFO
             env_file = run.path / "env"
             env_file.write_text("".join(f"{k}={v}\n" for k, v in spec.env.items()))
             env_file.chmod(0o600)
@@ -179,9 +198,7 @@ class DockerSandbox:
             ]
             for staged, target in code:
                 mounts += ["--mount", f"type=bind,src={staged},dst={target},readonly"]
-            prologue = launch.prologue(
-                f"{IO_DIR}/{names['status']}", redirects=f">{IO_DIR}/{names['stdout']} 2>{IO_DIR}/{names['stderr']}"
-            )
+            prologue = launch.prologue(f"{IO_DIR}/{names['status']}", redirects=redirects)
             deadline_label = int(time.time() + limits.wall_seconds + 120)
             created = True  # from here on, `docker rm -f` in finally (a failed run may still have created it)
             self._cli(
@@ -216,6 +233,10 @@ class DockerSandbox:
                 if not finished:
                     self._cli("kill", name, check=False)
                     waiter.wait(timeout=30)
+                if relay is not None:  # nobody reads the FIFO any more; it must stop before the fds it polls close
+                    relay.stop()
+                    if relay.error is not None:
+                        runtime["stdin_relay_error"] = str(relay.error)
                 for fd in keep_open:  # all writers gone now: the remaining data ends in EOF
                     os.close(fd)
                     fds.remove(fd)
@@ -255,6 +276,8 @@ class DockerSandbox:
                 runtime=runtime,
             )
         finally:
+            if relay is not None:
+                relay.stop()
             self._cleanup(name if created else None, waiter, fds, run, cgroup_parent)
 
     def _cleanup(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,22 @@ def test_default_spec_env_is_the_safe_default_not_the_host(tmp_path: Path) -> No
 def test_runspec_rejects(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RunSpec(submission=tmp_path, **kwargs)
+
+
+def test_runspec_stdin_must_be_an_open_readable_fd(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        spec = RunSpec(submission=tmp_path, argv=["python3"], stdin=read_end)
+        assert spec.stdin == read_end and RunSpec(submission=tmp_path, argv=["python3"]).stdin is None
+        for bad, message in ((write_end, "not readable"), ("0", "file descriptor"), (True, "file descriptor"),
+                             (-1, "file descriptor")):
+            with pytest.raises(ValueError, match=message):
+                RunSpec(submission=tmp_path, argv=["python3"], stdin=bad)  # type: ignore[arg-type]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    with pytest.raises(ValueError, match="not open"):
+        RunSpec(submission=tmp_path, argv=["python3"], stdin=1_000_000)  # above any open fd (nofile limit)
 
 
 def test_limits_reject_nonsense() -> None:
