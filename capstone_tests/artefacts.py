@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .boundary.inside.protocol import Opaque
+
 ALLOWED_DTYPES = frozenset(
     {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "bool"}
 )
@@ -41,6 +43,8 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {str(k): encode(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [encode(v, depth + 1) for v in value]
+    if isinstance(value, Opaque):  # what the student's process answered where data was asked for
+        return {"__unsupported__": value.description} | ({"shape": list(value.shape)} if value.shape else {})
     return {"__unsupported__": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 

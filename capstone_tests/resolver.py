@@ -112,6 +112,25 @@ class Resolver:
         if callable(enable):
             enable()
 
+    # The probes' extras: the same calls work on a RemoteResolver, where the objects live in another process.
+    def new(self, container: str, *args: Any, **kwargs: Any) -> Any:
+        """One of the harness's containers (boundary/inside/adaptors.py), built beside the student's objects."""
+        from .boundary.inside.adaptors import HELPERS
+
+        return HELPERS[container](*args, **kwargs)
+
+    def seed_numpy(self, seed: int) -> None:
+        """Seed numpy's global generator where the student's code draws from it."""
+        import numpy as np
+
+        np.random.seed(seed)
+
+    def settle(self) -> None:
+        """Every call so far has run (here: at once), so a probe's try/except sees its errors in place."""
+
+    def materialize(self, value: Any) -> Any:
+        return value
+
     def edition(self) -> str:
         """Which edition's paths were found, from the three renamed ones."""
         later = [self.found_paths[n] for n in (13, 19, 20) if self.found_paths.get(n) not in (None,

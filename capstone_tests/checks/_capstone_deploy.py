@@ -159,15 +159,14 @@ def memory(c: dict[str, Any], a: dict[str, Any]) -> None:
 
 
 def performance(c: dict[str, Any], a: dict[str, Any]) -> None:
-    figures = _measured(a, ("seconds", "cpu_seconds"), "time")
+    # CPU seconds of 2 x steps training steps alone: a 3x longer run minus the short one, measured by the
+    # grader around every process of the test (remote.py), the reference under the same conditions.
+    student, reference = _measured(a, ("cpu_seconds",), "time")["cpu_seconds"]
     f64.falling(a.get("losses"), f"{c['steps']}-step Adam training")
-    # Wall time swings with the machine's load and CPU time with BLAS threads; a vectorized solution is
-    # well inside the limit on either, a Python loop over elements far outside both, so take the kinder.
-    key = min(figures, key=lambda k: figures[k][0] - TIME_RATIO * figures[k][1])
-    student, reference = figures[key]
+    steps = 2 * c["steps"]
     limit = TIME_RATIO * reference + TIME_ALLOWANCE
-    expect.that(student <= limit, f"{c['steps']} training steps of a {'-'.join(map(str, c['sizes']))} MLP on a batch "
-                f"of {c['batch']} took {student:.3f} s, {student / max(reference, 1e-9):.0f}x the reference's "
+    expect.that(student <= limit, f"{steps} training steps of a {'-'.join(map(str, c['sizes']))} MLP on a batch "
+                f"of {c['batch']} took {student:.3f} s of CPU, {student / max(reference, 1e-9):.0f}x the reference's "
                 f"{reference:.3f} s (at most {TIME_RATIO:.0f}x allowed): matmul and elementwise operations must be "
-                f"vectorized numpy, not Python loops over elements", 1, measure=key, seconds=round(student, 4),
-                reference_seconds=round(reference, 4))
+                f"vectorized numpy, not Python loops over elements", 1, cpu_seconds=round(student, 4),
+                reference_cpu_seconds=round(reference, 4))

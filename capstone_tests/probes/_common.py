@@ -1,10 +1,20 @@
-"""Helpers every probe uses to read a student's objects without trusting their types."""
+"""Helpers every probe uses to read a student's objects, the same way whether they are local or remote.
+
+In the plain-pytest form the student's objects live in this process; in the grader they live in the student's
+sandbox and probes hold proxies (boundary/proxy.py). Python cannot ask a proxy `x is None`, `a is b`,
+`isinstance(x, C)` or `type(x)`, so probes ask these helpers instead; they answer identically in both forms.
+Each read of a remote object waits for the student's process: read what you need, once, and prefer
+`later(...)` for what only goes into the artefacts (read in one batch at the end).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from ..boundary.proxy import later as _later
+from ..boundary.proxy import view
 
 
 def rng(challenge: dict[str, Any], stream: int = 0) -> np.random.Generator:
@@ -13,18 +23,49 @@ def rng(challenge: dict[str, Any], stream: int = 0) -> np.random.Generator:
 
 def values(x: Any) -> Any:
     """A Tensor's data (or a plain array / number) as numpy, keeping its dtype; None stays None."""
-    if x is None:
-        return None
-    data = getattr(x, "data", x)
-    if isinstance(data, memoryview):
-        data = np.asarray(data)
-    return np.asarray(data)
+    return view("values", x)
 
 
 def grad_of(x: Any) -> Any:
     """A tensor's gradient as numpy (editions store arrays or Tensors), or None when it has none."""
-    grad = getattr(x, "grad", None)
-    return None if grad is None else values(grad)
+    return view("grad_of", x)
+
+
+def values_later(x: Any) -> Any:
+    """values(x) for an artefact: for a remote x, read with all the others when the probe returns."""
+    return _later("values", x)
+
+
+def grad_later(x: Any) -> Any:
+    """grad_of(x) for an artefact, read with all the others when the probe returns."""
+    return _later("grad_of", x)
+
+
+def is_none(x: Any) -> bool:
+    return bool(view("is_none", x))
+
+
+def same(a: Any, b: Any) -> bool:
+    """`a is b` for the student's objects."""
+    return bool(view("same", a, b))
+
+
+def type_name(x: Any) -> str:
+    return str(view("type_name", x))
+
+
+def is_instance(x: Any, kind: Any) -> bool:
+    """isinstance(x, kind): kind is a student class (from the resolver) or a builtin's name ("dict", "list",
+    "tuple", "sequence", "int", "float", "str", "bool", "ndarray", "number")."""
+    return bool(view("is_instance", x, kind))
+
+
+def has(x: Any, name: str) -> bool:
+    return bool(view("has", x, name))
+
+
+def is_callable(x: Any) -> bool:
+    return bool(view("is_callable", x))
 
 
 def trainable(parameters: Any) -> list[Any]:
@@ -37,38 +78,3 @@ def trainable(parameters: Any) -> list[Any]:
 
 def float32(array: Any) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
-
-
-class Activation:
-    """A student's activation with an empty `parameters()`: the contract does not promise activations have
-    one, but profilers that walk `model.layers` call it on every layer."""
-
-    def __init__(self, activation: Any) -> None:
-        self.activation = activation
-
-    def forward(self, x: Any) -> Any:
-        return self.activation(x)
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return []
-
-
-class Stack:
-    """A model object with both `.layers` and `parameters()`, the form the course's tools walk."""
-
-    def __init__(self, layers: list[Any]) -> None:
-        self.layers = layers
-
-    def parameters(self) -> list[Any]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)

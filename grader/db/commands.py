@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
-
 from ..console import exit_on_grader_error
-from ..settings import get_settings
 
 app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 
 
 def _where() -> str:
+    from sqlalchemy.engine import make_url
+
+    from ..settings import get_settings
+
     return make_url(get_settings().database_url).render_as_string(hide_password=True)
 
 

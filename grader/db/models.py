@@ -27,13 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..roles import Role
 from .base import Base, utcnow
 
-
-class Role(StrEnum):
-    student = "student"
-    instructor = "instructor"
-    admin = "admin"
+__all__ = ["Role"]  # defined in grader.roles (importable without SQLAlchemy); models use and re-export it
 
 
 class CourseRole(StrEnum):

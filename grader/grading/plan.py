@@ -1,81 +1,50 @@
-"""Which probe runs happen in the sandbox, with which challenge, and in which order.
+"""Which tests run, with which challenge, and how long each may take.
 
-Every graded test runs once on the student's package. A test whose figure must be measured from
-outside (P7: time, memory) also runs on the reference, and each package gets a *baseline* run (import
-only), so the measured figure is the probe's own cost on both sides. The reference's runs happen in a
-sandbox of their own (grade.py): the reference must never be readable where student code runs.
+Every graded test runs once on the student's package, in a fresh object server, with a challenge drawn from a
+seed the grader picks (never sent into the sandbox: the probe that uses it runs here). P7 tests are measured again
+on the reference and the student, interleaved (capstone_tests/remote.py). Time limits come from limits.py.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from capstone_tests.harness import make_challenge
 from capstone_tests.registry import GradedTest, load_suite
 
-Package = Literal["student", "reference"]
-BASELINE = "__baseline__"
-STUDENT_DIR = "/sub"
-REFERENCE_DIR = "/ref"
+from .limits import test_limit
 
 
 @dataclass(frozen=True)
-class PlannedRun:
+class PlannedTest:
     index: int
-    test: GradedTest | None  # None for a baseline run
+    test: GradedTest
     challenge: dict[str, Any]
-    package: Package
-    timeout_s: float
+    limit_s: float
 
     @property
     def suite(self) -> str:
-        return self.test.suite if self.test else BASELINE
+        return self.test.suite
 
     @property
     def name(self) -> str:
-        return self.test.name if self.test else BASELINE
+        return self.test.name
 
 
 @dataclass(frozen=True)
 class Plan:
     seed: int
-    runs: tuple[PlannedRun, ...]
+    tests: tuple[PlannedTest, ...]
 
-    def graded(self) -> list[PlannedRun]:
-        return [r for r in self.runs if r.test is not None and r.package == "student"]
-
-    def calibration_for(self, run: PlannedRun) -> PlannedRun | None:
-        return next((r for r in self.runs if r.package == "reference" and r.test is run.test), None)
-
-    def baseline(self, package: Package) -> PlannedRun | None:
-        return next((r for r in self.runs if r.test is None and r.package == package), None)
-
-    def job(self, indexes: set[int] | None = None) -> dict[str, Any]:
-        """The job file the supervisor reads inside the sandbox."""
-        # "sandboxed": the supervisor may kill(-1) between probes (it owns the sandbox's PID namespace).
-        return {"sandboxed": True, "tests": [
-            {"index": r.index, "suite": r.suite, "name": r.name, "challenge": r.challenge, "timeout_s": r.timeout_s,
-             "package_dir": STUDENT_DIR if r.package == "student" else REFERENCE_DIR}
-            for r in self.runs if indexes is None or r.index in indexes
-        ]}
+    @property
+    def measured(self) -> bool:
+        return any(p.test.measure is not None for p in self.tests)
 
 
-def make_plan(suites: list[str], timeout_s: float, seed: int | None = None) -> Plan:
+def make_plan(suites: list[str], seed: int | None = None, limit_cap_s: float | None = None) -> Plan:
     seed = secrets.randbits(31) if seed is None else seed
     tests = [test for suite in suites for test in load_suite(suite)]
-    runs: list[PlannedRun] = []
-
-    def add(test: GradedTest | None, challenge: dict[str, Any], package: Package) -> None:
-        runs.append(PlannedRun(len(runs), test, challenge, package, timeout_s))
-
-    for test in tests:
-        add(test, make_challenge(test, seed), "student")
-    measured = [t for t in tests if t.measure is not None]
-    if measured:
-        add(None, {"seed": 0}, "student")
-        add(None, {"seed": 0}, "reference")
-        for test in measured:
-            add(test, make_challenge(test, seed), "reference")
-    return Plan(seed, tuple(runs))
+    return Plan(seed, tuple(PlannedTest(i, test, make_challenge(test, seed), test_limit(test, limit_cap_s))
+                            for i, test in enumerate(tests)))

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..console import exit_on_grader_error
-from ..db.models import Role
+from ..roles import Role
 
 app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 

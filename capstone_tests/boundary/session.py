@@ -1,0 +1,369 @@
+"""The harness's end of the boundary: a link to one supervisor, and one test's channel to its object server.
+
+A *link* carries frames to and from a supervisor: `SandboxLink` runs it in a sandbox (docker or bubblewrap, the
+run's stdin and stdout), `ProcessLink` as a plain local process (our own tests of the boundary). Either way the
+link's reader thread turns what arrives into items on a queue, and the harness thread reads them with deadlines.
+
+A `Channel` is one test: it assigns handles, buffers pipelined requests and sends them when it must wait for an
+answer, and checks every answer as untrusted data (protocol.decode_answer). Faults of the boundary itself are
+BaseExceptions, so a probe's own `except Exception` never swallows them: the test timed out (`TestTimeout`, with
+the call it was stuck in), the student's process went away (`ServerGone`), an answer was malformed
+(`MalformedAnswer`), or the link itself broke (`LinkBroken`, which ends the sandbox run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .inside import protocol
+
+READY_TIMEOUT_S = 60.0
+END_TIMEOUT_S = 15.0  # the supervisor's own patience for a keeper is 5 s
+MAX_TEST_ANSWER_BYTES = 256 * 1024 * 1024
+SEND_BATCH = 64 * 1024
+
+
+class BoundaryFault(BaseException):
+    """The test could not be run to its end through the boundary (never the probe's to catch)."""
+
+
+class TestTimeout(BoundaryFault):
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, waiting_for: str) -> None:
+        super().__init__(waiting_for)
+        self.waiting_for = waiting_for
+
+
+class ServerGone(BoundaryFault):
+    """The student's process closed its answer stream (it exited, was killed, or closed the pipe)."""
+
+
+class MalformedAnswer(BoundaryFault):
+    pass
+
+
+class LinkBroken(BoundaryFault):
+    """The supervisor's stream ended or broke: nothing more can run in this sandbox."""
+
+
+class RemoteError(Exception):
+    """An exception the student's code raised in its own process; a probe may catch it like a local one."""
+
+    def __init__(self, failure: protocol.RemoteFailure, during: str) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.during = during
+
+
+# ------------------------------------------------------------------------------------------------ links
+class Link:
+    """Frames out, items in: ("event", dict), ("data", bytes), ("broken", reason)."""
+
+    def __init__(self) -> None:
+        self.items: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._frames = protocol.FrameReader(protocol.EVENT + protocol.DATA)
+        self.dead = False  # the stream broke or ended: nothing more can run on this link
+
+    def fail(self, reason: str) -> None:
+        self.dead = True
+        self.items.put(("broken", reason))
+
+    def on_stdout(self, chunk: bytes) -> None:
+        if self.dead:
+            return
+        try:
+            frames = self._frames.feed(chunk)
+        except protocol.Malformed as error:
+            self.fail(f"the supervisor's stream is not framed: {error}")
+            return
+        for kind, payload in frames:
+            if kind == protocol.DATA:
+                self.items.put(("data", payload))
+                continue
+            try:
+                event = protocol.parse_json(payload, max_bytes=1 << 20)
+            except protocol.Malformed as error:
+                self.fail(f"a supervisor event is not JSON: {error}")
+                return
+            if not isinstance(event, dict):
+                self.fail("a supervisor event is not an object")
+                return
+            self.items.put(("event", event))
+
+    def send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Any:
+        raise NotImplementedError
+
+
+class ProcessLink(Link):
+    """The supervisor as a local child process (no sandbox): for tests of the boundary itself."""
+
+    def __init__(self, package_dir: Path) -> None:
+        super().__init__()
+        boundary = Path(__file__).resolve().parent  # holds inside/, importable as the package `inside`
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(boundary),
+               "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "inside.supervisor", str(package_dir)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(package_dir))
+        assert self.process.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self.process.stdout.fileno(),), daemon=True)
+        self._reader.start()
+
+    def _read(self, fd: int) -> None:
+        while chunk := os.read(fd, 1 << 16):
+            self.on_stdout(chunk)
+        self.fail("the supervisor's stream ended")
+
+    def send(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as error:
+            raise LinkBroken(f"the supervisor no longer reads: {error}") from None
+
+    def close(self) -> int:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            self._reader.join(timeout=5)
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+class SandboxLink(Link):
+    """The supervisor as the command of a sandbox run (`make_spec(stdin_fd, on_stdout)` builds its RunSpec);
+    the run goes on in a thread of its own until `close()` sends EOF and collects its RunResult."""
+
+    def __init__(self, sandbox: Any, make_spec: Any) -> None:
+        super().__init__()
+        read_end, self._write_end = os.pipe()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        spec = make_spec(read_end, self.on_stdout)
+
+        def run() -> None:
+            try:
+                self.result = sandbox.run(spec)
+            except BaseException as error:  # noqa: BLE001 - handed to the harness thread
+                self.error = error
+            finally:
+                os.close(read_end)
+                self.fail("the sandbox run ended")
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._write_end, view):]
+        except OSError as error:
+            raise LinkBroken(f"the sandbox no longer reads its input: {error}") from None
+
+    def close(self) -> Any:
+        if self._write_end >= 0:
+            os.close(self._write_end)
+            self._write_end = -1
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+# ------------------------------------------------------------------------------------------------ session
+@dataclass(frozen=True)
+class TestEnd:
+    """What the supervisor measured for one test (never anything the student's process said)."""
+
+    __test__ = False  # not a pytest test class
+
+    timed_out: bool
+    keeper: str  # "ok", or "killed"/"stuck": the measuring process did not report, so no figures
+    cpu_seconds: float | None
+    peak_rss_bytes: int | None  # above the keeper's own size when the test started
+    exit: int | None
+    output: str
+    output_dropped: int
+
+
+class Session:
+    """One supervisor: tests run one after another, each with a fresh object server."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.info = self._event("ready", time.monotonic() + READY_TIMEOUT_S)
+
+    def _event(self, kind: str, deadline: float) -> dict[str, Any]:
+        while True:
+            item = self._next(deadline, f"the sandbox's {kind} event")
+            if item[0] == "event" and item[1].get("event") == kind:
+                return item[1]
+            if item[0] == "broken":
+                raise LinkBroken(item[1])
+
+    def _next(self, deadline: float, waiting_for: str) -> tuple[str, Any]:
+        try:
+            return self.link.items.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise LinkBroken(f"no answer from the sandbox while waiting for {waiting_for}") from None
+
+    def start(self, number: int, timeout_s: float) -> Channel:
+        self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
+                                                              "timeout_s": timeout_s}))
+        self._event("started", time.monotonic() + READY_TIMEOUT_S)
+        return Channel(self, number, time.monotonic() + timeout_s)
+
+    def end(self, channel: Channel) -> TestEnd:
+        channel.closed = True
+        self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "end"}))
+        event = channel.ended or self._event("ended", time.monotonic() + END_TIMEOUT_S)
+        return _test_end(event)
+
+    def close(self) -> Any:
+        return self.link.close()
+
+
+def _test_end(event: dict[str, Any]) -> TestEnd:
+    def number(key: str) -> float | None:
+        value = event.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+
+    rss, baseline = number("max_rss_bytes"), number("baseline_rss_bytes")
+    exit_code = event.get("exit")
+    return TestEnd(
+        timed_out=event.get("timed_out") is True,
+        keeper=event.get("keeper") if event.get("keeper") in ("ok", "killed", "stuck") else "killed",
+        cpu_seconds=number("cpu_seconds"),
+        peak_rss_bytes=int(max(0.0, rss - baseline)) if rss is not None and baseline is not None else None,
+        exit=exit_code if type(exit_code) is int else None,
+        output=event.get("output") if isinstance(event.get("output"), str) else "",
+        output_dropped=event.get("output_dropped") if type(event.get("output_dropped")) is int else 0,
+    )
+
+
+class Channel:
+    """One test's requests and answers. Handles are ours to assign; requests wait in `_out` until an answer is
+    needed (or the batch is large), then go in one frame."""
+
+    def __init__(self, session: Session, number: int, deadline: float) -> None:
+        self.session = session
+        self.number = number
+        self.deadline = deadline
+        self.closed = False
+        self.ended: dict[str, Any] | None = None
+        self._next_handle = 1
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._labels: list[str] = []  # label of request n at index n - 1
+        self._answers = bytearray()
+        self._answer_bytes = 0
+        self._busy: int | None = None
+        self.round_trips = 0
+
+    # -------------------------------------------------------------------------------------- sending
+    def new_handle(self, count: int = 1) -> int:
+        handle = self._next_handle
+        self._next_handle += count
+        return handle
+
+    def send(self, request: dict[str, Any], label: str) -> None:
+        if self.closed:
+            raise ServerGone("the test has already ended")
+        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
+        self._out.append(line)
+        self._out_bytes += len(line)
+        self._labels.append(label)
+        if self._out_bytes >= SEND_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._out_bytes = 0
+            self.session.link.send(protocol.frame(protocol.DATA, data))
+
+    # -------------------------------------------------------------------------------------- answers
+    def ask(self, request: dict[str, Any], label: str) -> dict[str, Any]:
+        """Send `request` (with everything pipelined before it) and wait for its answer."""
+        self.send(request, label)
+        self.flush()
+        self.round_trips += 1
+        answer = self._answer(label)
+        if answer["r"] == "error":
+            failure = answer["failure"]
+            during = self._labels[failure.op - 1] if 0 < failure.op <= len(self._labels) else label
+            raise RemoteError(failure, during)
+        return answer
+
+    def _answer(self, label: str) -> dict[str, Any]:
+        while True:
+            end = self._answers.find(b"\n")
+            if end >= 0:
+                line = bytes(self._answers[:end])
+                del self._answers[:end + 1]
+                try:
+                    answer = protocol.decode_answer(line)
+                except protocol.Malformed as error:
+                    raise MalformedAnswer(f"while waiting for {label}: {error}") from None
+                if answer["r"] == "busy":
+                    self._busy = answer["op"]
+                    continue
+                return answer
+            if len(self._answers) > protocol.MAX_ANSWER_BYTES:
+                raise MalformedAnswer(f"an answer longer than {protocol.MAX_ANSWER_BYTES} bytes")
+            kind, payload = self._wait(label)
+            if kind == "data":
+                self._answer_bytes += len(payload)
+                if self._answer_bytes > MAX_TEST_ANSWER_BYTES:
+                    raise MalformedAnswer(f"the test's answers exceed {MAX_TEST_ANSWER_BYTES} bytes")
+                self._answers += payload
+
+    def _wait(self, label: str) -> tuple[str, Any]:
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TestTimeout(self.stuck_in(label))
+            try:
+                kind, payload = self.session.link.items.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if kind == "data":
+                return kind, payload
+            if kind == "broken":
+                raise LinkBroken(payload)
+            event = payload.get("event")
+            if event == "closed":
+                raise ServerGone(f"the student's process ended while running {label}")
+            if event == "ended":  # the supervisor's own backstop ended the test
+                self.ended = payload
+                raise TestTimeout(self.stuck_in(label))
+
+    def stuck_in(self, label: str) -> str:
+        if self._busy is not None and 0 < self._busy <= len(self._labels):
+            return self._labels[self._busy - 1]
+        return label

@@ -1,0 +1,78 @@
+"""The wire format: values survive the round trip, and every untrusted answer is bounded before it is believed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from capstone_tests.boundary.inside import protocol
+from capstone_tests.boundary.inside.protocol import Malformed, Opaque
+
+
+def _round_trip(value: object) -> object:
+    return protocol.decode(json.loads(json.dumps(protocol.encode(value))))
+
+
+@pytest.mark.parametrize("dtype", sorted(protocol.ALLOWED_DTYPES))
+def test_arrays_keep_dtype_shape_and_values(dtype: str) -> None:
+    array = (np.arange(24) % 3).astype(dtype).reshape(2, 3, 4)
+    back = _round_trip(array)
+    assert isinstance(back, np.ndarray) and back.dtype == array.dtype and back.shape == (2, 3, 4)
+    assert np.array_equal(back, array)
+
+
+def test_plain_values_tuples_dicts_slices_and_specials_round_trip() -> None:
+    value = {"a": (1, 2.5, None, True), 3: [slice(1, None, 2), Ellipsis, "x"], "f": float("nan")}
+    back = _round_trip(value)
+    assert back["a"] == (1, 2.5, None, True) and back[3] == [slice(1, None, 2), Ellipsis, "x"]
+    assert np.isnan(back["f"])
+    scalar = _round_trip(np.float32(1.5))
+    assert isinstance(scalar, np.float32) and scalar == 1.5
+
+
+def test_objects_that_are_not_data_become_descriptions() -> None:
+    class Weird:
+        pass
+
+    assert _round_trip(Weird()).description.endswith("Weird")
+    assert _round_trip(np.array([object()], dtype=object)) == Opaque("numpy array of dtype object", (1,))
+    assert _round_trip(10**400) == Opaque("an integer too large to send")
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    line = ("[" * 100_000 + "]" * 100_000).encode()
+    with pytest.raises(Malformed, match="nested 100000 deep"):
+        protocol.parse_json(line)
+    # brackets inside strings do not count
+    assert protocol.nesting_depth(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "b": [1]}') == 2
+
+
+@pytest.mark.parametrize("text, why", [
+    (b'{"r": "values", "values": [' + b"9" * 400 + b"]}", "out of range"),
+    (b'{"r": "values", "values": [1e400]}', "overflows"),
+    (b'{"r": "values", "values": [NaN]}', "NaN"),
+    (b'{"r": "values", "values": [{"$a": ["object", [1], "AA=="]}]}', "not allowed"),
+    (b'{"r": "values", "values": [{"$a": ["float32", [4], "AAAA"]}]}', "needs 16"),
+    (b'{"r": "values", "values": [{"$a": ["float32", [100000, 100000], ""]}]}', "over the limit"),
+    (b'{"r": "values", "values": [{"$h": 3}]}', "tagged"),
+    (b'{"r": "nonsense"}', "not an answer"),
+    (b'{"r": "count", "n": -1}', "count"),
+    (b"not json", "not JSON"),
+    (b'{"r": "values", "values": ["' + b"x" * 200_000 + b'"]}', "string of"),
+])
+def test_malformed_answers_raise_malformed_and_nothing_else(text: bytes, why: str) -> None:
+    with pytest.raises(Malformed, match=why):
+        protocol.decode_answer(text)
+
+
+def test_frames_split_and_refuse_garbage() -> None:
+    reader = protocol.FrameReader(protocol.EVENT + protocol.DATA)
+    stream = protocol.frame(protocol.DATA, b"abc") + protocol.frame_json(protocol.EVENT, {"event": "x"})
+    assert reader.feed(stream[:5]) == []
+    assert reader.feed(stream[5:]) == [(b"D", b"abc"), (b"E", b'{"event":"x"}')]
+    with pytest.raises(Malformed):
+        protocol.FrameReader(protocol.EVENT).feed(b"D00000001\nx")
+    with pytest.raises(Malformed):
+        protocol.FrameReader(protocol.EVENT).feed(b'{"event":"done"}\n')
