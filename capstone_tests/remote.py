@@ -5,9 +5,9 @@ the plain form's, plus "timeout", "gone" and "malformed" for faults of the stude
 supervisor measured. `measure_remote` takes the P7 figures: the same probe on the reference's and the student's
 sessions, interleaved, under the same conditions, from the supervisor's per-test counters of every process of
 the test (never a figure the student's process reports, and no baseline the student's code controls):
-- time: CPU seconds of `steps` and of 3 x `steps` training steps; the difference is the cost of the extra
-  steps alone (imports and set-up cancel out); the smallest of ROUNDS;
-- memory: peak resident memory of the test above the supervisor's own, the smallest of ROUNDS.
+- time: CPU seconds of `steps` and of 3 x `steps` training steps, each the least of ROUNDS; the difference is the
+  cost of the extra steps alone (imports and set-up cancel out);
+- memory: peak resident memory of the test above the supervisor's own, the least of ROUNDS.
 `grade_through_boundary` is the whole loop on local processes (no sandbox), for our tests and for debugging.
 """
 
@@ -31,14 +31,15 @@ LONG_RUN = 3  # the long time run does this many times the challenge's steps
 @dataclass(frozen=True)
 class RemoteRun:
     envelope: dict[str, Any]
-    end: TestEnd
+    end: TestEnd | None  # None when not waited for: Session.collect(number) has it later
     round_trips: int
     seconds: float
 
 
 def run_remote(session: Session, number: int, test: GradedTest, challenge: dict[str, Any],
-               timeout_s: float) -> RemoteRun:
-    """One test in a fresh object server. A broken link (LinkBroken) is left to the caller: the sandbox is gone."""
+               timeout_s: float, wait_end: bool = True) -> RemoteRun:
+    """One test in a fresh object server. A broken link (LinkBroken) is left to the caller: the sandbox is gone.
+    Without wait_end the supervisor's cleanup overlaps with what the caller does next (end is then None)."""
     started = time.perf_counter()
     channel = session.start(number, timeout_s)
     try:
@@ -49,8 +50,8 @@ def run_remote(session: Session, number: int, test: GradedTest, challenge: dict[
         envelope = {"status": "gone", "during": str(gone).removeprefix("the student's process ended while running ")}
     except MalformedAnswer as malformed:
         envelope = {"status": "malformed", "message": str(malformed)}
-    end = session.end(channel)
-    if envelope["status"] == "gone":
+    end = session.end(channel, wait=wait_end or envelope["status"] == "gone")
+    if end is not None and envelope["status"] == "gone":
         envelope["how"] = f"exit code {end.exit}" if end.exit is not None and end.exit >= 0 else \
             f"killed by signal {-end.exit}" if end.exit is not None else "it was killed"
     return RemoteRun(envelope, end, channel.round_trips, time.perf_counter() - started)
@@ -60,20 +61,21 @@ def measure_remote(sessions: dict[str, Session], number: int, test: GradedTest, 
                    timeout_s: float) -> dict[str, Any]:
     """The P7 figure of `test` on both sides: {"student": {...}, "reference": {...}}, each with its "status"."""
     variants = _variants(test, challenge)
-    best: dict[str, dict[str, Any]] = {}
+    ends: dict[str, list[list[TestEnd]]] = {"reference": [], "student": []}
+    statuses: dict[str, str] = {"reference": "ok", "student": "ok"}
     for _ in range(ROUNDS):
         for side in ("reference", "student"):
             runs = [run_remote(sessions[side], number, test, variant, timeout_s) for variant in variants]
-            figure = _figure(test, [run.end for run in runs])
-            status = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), "ok")
-            if status == "ok" and figure is None:
-                status = "unmeasured"
-            entry = {"status": status, **({} if figure is None else figure)}
-            previous = best.get(side)
-            if previous is None or (entry["status"] == "ok" and (previous["status"] != "ok" or _value(entry) < _value(
-                    previous))):
-                best[side] = entry
-    return best
+            ends[side].append([run.end for run in runs if run.end is not None])
+            bad = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), None)
+            if bad is not None and statuses[side] == "ok":
+                statuses[side] = bad
+    measured = {}
+    for side in ("reference", "student"):
+        figure = _figure(test, ends[side])
+        status = statuses[side] if figure is not None or statuses[side] != "ok" else "unmeasured"
+        measured[side] = {"status": status, **(figure or {})}
+    return measured
 
 
 def _variants(test: GradedTest, challenge: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,18 +84,19 @@ def _variants(test: GradedTest, challenge: dict[str, Any]) -> list[dict[str, Any
     return [challenge]
 
 
-def _figure(test: GradedTest, ends: list[TestEnd]) -> dict[str, float] | None:
-    if any(end.keeper != "ok" for end in ends):
-        return None  # the measuring process was killed or stopped: no figure at all
+def _figure(test: GradedTest, rounds: list[list[TestEnd]]) -> dict[str, float] | None:
+    """The least of each run over the rounds (noise only ever adds), then the figure: a run whose measuring
+    process was killed or stopped, or that reported nothing, leaves the side without a figure."""
+    per_variant = list(zip(*rounds, strict=True)) if all(len(r) == len(rounds[0]) for r in rounds) else []
+    if not per_variant or any(end.keeper != "ok" for runs in per_variant for end in runs):
+        return None
     if test.measure == "time":
-        short, long = ends[0].cpu_seconds, ends[1].cpu_seconds
-        return None if short is None or long is None else {"cpu_seconds": max(0.0, long - short)}
-    peak = ends[0].peak_rss_bytes
-    return None if peak is None else {"peak_bytes": float(peak)}
-
-
-def _value(entry: dict[str, Any]) -> float:
-    return float(entry.get("cpu_seconds", entry.get("peak_bytes", float("inf"))))
+        cpu = [[end.cpu_seconds for end in runs] for runs in per_variant]
+        if any(c is None for runs in cpu for c in runs) or len(cpu) != 2:
+            return None
+        return {"cpu_seconds": max(0.0, min(cpu[1]) - min(cpu[0]))}  # type: ignore[type-var]
+    peaks = [end.peak_rss_bytes for end in per_variant[0]]
+    return None if any(p is None for p in peaks) else {"peak_bytes": float(min(peaks))}  # type: ignore[type-var]
 
 
 # ------------------------------------------------------------------------------------------------ local loop

@@ -2,7 +2,7 @@
 
 A sandbox runs one command against one untrusted package and reports facts measured from outside (exit status,
 time, memory, captured output, files written to /out). It never decides whether anything passed: the trusted
-side does that (see ARCHITECTURE.md, "The trust boundary").
+side does that (see docs/architecture.md, "The trust boundary").
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Hard limits for one run. Defaults follow sandbox-recipe.md (measured on this host)."""
+    """Hard limits for one run. Defaults follow docs/sandbox.md (measured on this host)."""
 
     memory_bytes: int = 1 * GiB  # RAM, and RAM+swap is set to the same value: no swap
     pids: int = 128  # processes + threads, the sandbox's init included

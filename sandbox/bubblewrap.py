@@ -11,7 +11,7 @@ Layers, outside in (each one's job):
 RunSpec.stdin (a live input stream) is the launcher's fd 0, inherited down to the command; none of the layers reads
 it. bwrap also mounts the run's own POSIX message-queue filesystem at /dev/mqueue, as runc does in a container.
 The cgroup (cgroups.py) carries memory (+swap), pids and CPU limits and measures CPU time, peak memory and OOM
-kills; bubblewrap itself sets none (recipe, section 3). When the command exits, bwrap's pid 1 exits and the kernel
+kills; bubblewrap itself sets none (docs/sandbox.md). When the command exits, bwrap's pid 1 exits and the kernel
 kills the whole pid namespace; at the wall limit the cgroup is frozen and killed. Either way the cgroup is emptied
 and removed, and the run folder unmounted and deleted, before run() returns.
 """

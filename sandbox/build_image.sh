@@ -42,7 +42,7 @@ mkdir -p "$STATE_DIR"
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # 1 + 2: base rootfs and base image. The tarball is written to a temporary name and imported only on success:
-# a failed `mmdebstrap - | docker import -` still creates a 0-byte image (recipe, pitfalls).
+# a failed `mmdebstrap - | docker import -` still creates a 0-byte image (docs/sandbox.md, pitfalls).
 if [ "$FORCE" = 1 ] || [ -z "$(image_id "$BASE_IMAGE")" ]; then
   command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install -y mmdebstrap, or run sandbox/setup.sh)"
   [ -f /etc/ssl/certs/ca-certificates.crt ] || die "/etc/ssl/certs/ca-certificates.crt missing (pip in the chroot needs it)"

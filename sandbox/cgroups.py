@@ -1,6 +1,6 @@
 """cgroup v1 plumbing: limits and measurements for a run, and killing everything in it.
 
-Bubblewrap sets no resource limits (recipe, section 3), so BubblewrapSandbox makes one cgroup per run in the memory,
+Bubblewrap sets no resource limits (docs/sandbox.md), so BubblewrapSandbox makes one cgroup per run in the memory,
 pids, cpu, cpuacct and freezer hierarchies, nested under the caller's own cgroup in each (an operator's limit on
 the worker then also bounds its sandboxes, and the accounting stays with the worker). DockerSandbox uses the same
 reader on the per-run parent cgroup it hands to docker (--cgroup-parent), which outlives the container's own

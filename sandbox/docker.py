@@ -1,7 +1,7 @@
-"""DockerSandbox: the production sandbox, one fresh container per run with every limit of sandbox-recipe.md.
+"""DockerSandbox: the production sandbox, one fresh container per run with every limit of docs/sandbox.md.
 
 Why the docker CLI through subprocess and not the docker SDK: no extra dependency in the worker, the commands are
-the ones measured in the recipe and can be replayed by hand when something looks wrong, and the client's start-up
+the ones measured in docs/sandbox.md and can be replayed by hand when something looks wrong, and the client's start-up
 cost (~15-20 ms per call) is small next to the ~250 ms runc needs to start a container.
 
 Flow of one run:
@@ -54,7 +54,7 @@ _RUNTIME_ENV = {"HOSTNAME", "HOME", "PATH", "TERM", "container"}
 
 
 def limit_args(limits: Limits) -> list[str]:
-    """Every limit from the recipe, plus the same rlimits the bubblewrap sandbox sets."""
+    """Every limit of docs/sandbox.md, plus the same rlimits the bubblewrap sandbox sets."""
     # twice the largest writable filesystem: never reached before ENOSPC there (EFBIG/SIGXFSZ would be confusing)
     fsize = 2 * max(limits.tmpfs_bytes, limits.out_bytes, limits.shm_bytes)
     cpu = math.ceil(limits.wall_seconds * max(limits.cpus, 1.0)) + 5
@@ -262,7 +262,7 @@ class DockerSandbox:
             return RunResult(
                 exit_code=int(state["ExitCode"]) if finished else None,
                 timed_out=not finished,
-                # OOMKilled is also set when only a child was killed (recipe); oom_kills is the cgroup's own count.
+                # OOMKilled is also set when only a child was killed (docs/sandbox.md); oom_kills is the cgroup's own count.
                 oom_killed=bool(state.get("OOMKilled")) or oom_kills > 0,
                 wall_seconds=wall,
                 cpu_seconds=cpu,

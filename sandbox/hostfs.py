@@ -2,7 +2,7 @@
 
 Every run gets a fresh run folder under the work dir (default $TMPDIR/tinytorch-sandbox, overridable with
 TINYTORCH_SANDBOX_WORKDIR) with a size-capped tmpfs mounted as its /out: a bind-mounted host folder would have no
-size cap (recipe, pitfalls), and a tmpfs is gone without a trace once unmounted. Mounts use mount(2) via ctypes
+size cap (docs/sandbox.md, pitfalls), and a tmpfs is gone without a trace once unmounted. Mounts use mount(2) via ctypes
 rather than the mount(8) binary: no process per mount and exact control over the flags.
 """
 

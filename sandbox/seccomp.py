@@ -1,6 +1,6 @@
 """A small seccomp denylist for BubblewrapSandbox, so it is not weaker than docker's default profile.
 
-Docker applies its default seccomp profile to every container (Seccomp: 2 in the recipe); bubblewrap applies none
+Docker applies its default seccomp profile to every container (Seccomp: 2, docs/sandbox.md); bubblewrap applies none
 unless given one. Grading needs nothing below, and each is kernel attack surface reachable without capabilities
 (io_uring, bpf, perf events, userfaultfd, keyrings) or a way to reach other processes (ptrace, process_vm_*).
 Namespace and mount calls are refused anyway (no capabilities, --disable-userns); they are listed as a second

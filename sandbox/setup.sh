@@ -2,7 +2,7 @@
 # Idempotent machine setup for the sandboxes (used by CI and by tests/sandbox/conftest.py):
 #   1. installs what is missing: docker.io, bubblewrap, mmdebstrap (+ util-linux for setpriv/prlimit)
 #   2. starts dockerd in the background if `docker info` fails (--iptables=false --bridge=none, as measured in
-#      sandbox-recipe.md; log in $TINYTORCH_SANDBOX_STATE/dockerd.log), waiting up to 60 s for it
+#      docs/sandbox.md; log in $TINYTORCH_SANDBOX_STATE/dockerd.log), waiting up to 60 s for it
 #   3. builds the images and the bubblewrap rootfs (sandbox/build_image.sh, itself idempotent)
 # Any step that cannot be done stops the script with a message saying which and why. Must run as root.
 set -euo pipefail

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..resolver import MODULE_OF_NAME, MODULES_BY_NUMBER, ModuleMissing
 from .inside import adaptors, protocol
-from .session import Channel, MalformedAnswer
+from .session import Channel, MalformedAnswer, RemoteError
 
 LABEL_LIMIT = 80
 
@@ -124,7 +124,12 @@ class Proxy:
         return int(view("to_int", self))
 
     def __len__(self) -> int:
-        return int(view("length", self))
+        try:
+            return int(view("length", self))
+        except RemoteError as error:
+            if error.failure.type == "TypeError":  # no len(): as locally, so list() goes on to iterate
+                raise TypeError(error.failure.message) from None
+            raise
 
     def __iter__(self) -> Any:
         return iter(self._channel_unpack())
@@ -140,6 +145,14 @@ class Proxy:
 
     def __repr__(self) -> str:
         return f"<student object {self._label}>"
+
+    def __str__(self) -> str:
+        return str(view("text", self))  # the student's own __str__, as str() of a local object
+
+    def __del__(self) -> None:
+        # The student's process keeps every object we have a handle to; let it go when we no longer can use it
+        # (a training loop's losses and graphs would otherwise pile up until the test ends).
+        self._channel.release(self._id)
 
     def _channel_unpack(self, limit: int = 10_000) -> list[Proxy]:
         channel = self._channel

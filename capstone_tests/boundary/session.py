@@ -13,6 +13,7 @@ the call it was stuck in), the student's process went away (`ServerGone`), an an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -137,10 +138,8 @@ class ProcessLink(Link):
 
     def close(self) -> int:
         if self.process.stdin is not None and not self.process.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
-            except BrokenPipeError:
-                pass
         try:
             return self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -167,7 +166,7 @@ class SandboxLink(Link):
         def run() -> None:
             try:
                 self.result = sandbox.run(spec)
-            except BaseException as error:  # noqa: BLE001 - handed to the harness thread
+            except BaseException as error:
                 self.error = error
             finally:
                 os.close(read_end)
@@ -215,33 +214,56 @@ class Session:
 
     def __init__(self, link: Link) -> None:
         self.link = link
+        self.ends: dict[Any, dict[str, Any]] = {}
+        self.waited_s = 0.0  # time spent waiting for the sandbox's side (the rest is the harness's own)
         self.info = self._event("ready", time.monotonic() + READY_TIMEOUT_S)
 
-    def _event(self, kind: str, deadline: float) -> dict[str, Any]:
+    def _event(self, kind: str, deadline: float, test: int | None = None) -> dict[str, Any]:
+        """Wait for the supervisor's next `kind` event (of `test`). Data still arriving from a test that has ended
+        is dropped (the supervisor relays a test's data before its "ended", so nothing of it can reach a later
+        test's channel), and "ended" events are kept for collect()."""
         while True:
             item = self._next(deadline, f"the sandbox's {kind} event")
-            if item[0] == "event" and item[1].get("event") == kind:
-                return item[1]
             if item[0] == "broken":
                 raise LinkBroken(item[1])
+            if item[0] != "event":
+                continue
+            event = item[1]
+            if event.get("event") == "ended":
+                self.ends[event.get("test")] = event
+            if event.get("event") == kind and (test is None or event.get("test") == test):
+                return event
 
     def _next(self, deadline: float, waiting_for: str) -> tuple[str, Any]:
+        started = time.perf_counter()
         try:
             return self.link.items.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise LinkBroken(f"no answer from the sandbox while waiting for {waiting_for}") from None
+        finally:
+            self.waited_s += time.perf_counter() - started
 
     def start(self, number: int, timeout_s: float) -> Channel:
         self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
                                                               "timeout_s": timeout_s}))
-        self._event("started", time.monotonic() + READY_TIMEOUT_S)
+        self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
         return Channel(self, number, time.monotonic() + timeout_s)
 
-    def end(self, channel: Channel) -> TestEnd:
+    def end(self, channel: Channel, wait: bool = True) -> TestEnd | None:
+        """End the test. Without wait, the supervisor cleans up while we go on (the next start() or collect()
+        picks up what it measured)."""
         channel.closed = True
-        self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "end"}))
-        event = channel.ended or self._event("ended", time.monotonic() + END_TIMEOUT_S)
-        return _test_end(event)
+        if channel.ended is not None:  # the supervisor's backstop already ended it
+            self.ends[channel.number] = channel.ended
+        else:
+            self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "end"}))
+        return self.collect(channel.number) if wait else None
+
+    def collect(self, number: int) -> TestEnd:
+        """What the supervisor measured for an ended test (waits for it if it has not arrived yet)."""
+        if number not in self.ends:
+            self._event("ended", time.monotonic() + END_TIMEOUT_S, number)
+        return _test_end(self.ends.pop(number))
 
     def close(self) -> Any:
         return self.link.close()
@@ -282,6 +304,7 @@ class Channel:
         self._answers = bytearray()
         self._answer_bytes = 0
         self._busy: int | None = None
+        self._released: list[int] = []
         self.round_trips = 0
 
     # -------------------------------------------------------------------------------------- sending
@@ -300,7 +323,16 @@ class Channel:
         if self._out_bytes >= SEND_BATCH:
             self.flush()
 
+    def release(self, handle: int) -> None:
+        """Called when a proxy dies; sent with the next batch of requests (never on its own)."""
+        if not self.closed:
+            self._released.append(handle)
+
     def flush(self) -> None:
+        if self._released and not self.closed:
+            released, self._released = self._released, []
+            self._out.append(json.dumps({"op": "release", "ids": released}, separators=(",", ":")).encode() + b"\n")
+            self._labels.append("release")
         if self._out:
             data = b"".join(self._out)
             self._out.clear()
@@ -348,18 +380,23 @@ class Channel:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise TestTimeout(self.stuck_in(label))
+            started = time.perf_counter()
             try:
                 kind, payload = self.session.link.items.get(timeout=remaining)
             except queue.Empty:
                 continue
+            finally:
+                self.session.waited_s += time.perf_counter() - started
             if kind == "data":
                 return kind, payload
             if kind == "broken":
                 raise LinkBroken(payload)
-            event = payload.get("event")
-            if event == "closed":
+            event, test = payload.get("event"), payload.get("test")
+            if event == "ended" and test != self.number:  # a test we ended without waiting
+                self.session.ends[test] = payload
+            elif event == "closed" and test == self.number:
                 raise ServerGone(f"the student's process ended while running {label}")
-            if event == "ended":  # the supervisor's own backstop ended the test
+            elif event == "ended":  # the supervisor's own backstop ended the test
                 self.ended = payload
                 raise TestTimeout(self.stuck_in(label))
 

@@ -26,6 +26,9 @@ COMBINED_ACCURACY_DROP = 0.07
 SPARSITY_SLACK = 0.03
 MEMORY_RATIO, MEMORY_ALLOWANCE = 4.0, 1 << 20
 TIME_RATIO, TIME_ALLOWANCE = 60.0, 0.1
+# A reference figure below this per training step is noise, not speed (the reference takes ~1.3 ms a step on a
+# 2-core development machine): never compare with less.
+REFERENCE_FLOOR_PER_STEP_S = 0.0004
 
 
 # ------------------------------------------------------------------------------------------- P5
@@ -113,7 +116,7 @@ def memory_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 def performance_challenge(r: np.random.Generator) -> dict[str, Any]:
     return {"sizes": [int(r.integers(700, 785)), 256, 128, 10], "batch": 64, "lr": 1e-3,
-            "steps": int(r.integers(6, 9))}
+            "steps": int(r.integers(10, 15))}
 
 
 def _measured(a: dict[str, Any], keys: tuple[str, ...], what: str) -> dict[str, tuple[float, float]]:
@@ -164,6 +167,7 @@ def performance(c: dict[str, Any], a: dict[str, Any]) -> None:
     student, reference = _measured(a, ("cpu_seconds",), "time")["cpu_seconds"]
     f64.falling(a.get("losses"), f"{c['steps']}-step Adam training")
     steps = 2 * c["steps"]
+    reference = max(reference, REFERENCE_FLOOR_PER_STEP_S * steps)
     limit = TIME_RATIO * reference + TIME_ALLOWANCE
     expect.that(student <= limit, f"{steps} training steps of a {'-'.join(map(str, c['sizes']))} MLP on a batch "
                 f"of {c['batch']} took {student:.3f} s of CPU, {student / max(reference, 1e-9):.0f}x the reference's "

@@ -13,10 +13,10 @@ import numpy as np
 
 from ..resolver import Resolver
 from . import _capstone_models as m
-from ._common import float32, rng, trainable, values
+from ._common import float32, rng, trainable, values_later, view_later
 
 
-def _prunable_model(tt: Resolver, c: dict[str, Any]) -> m.Stack:
+def _prunable_model(tt: Resolver, c: dict[str, Any]) -> m.Mlp:
     return m.build_mlp(tt, m.prunable_init(c, c["sizes"], c["sparsity"]), ["relu"])
 
 
@@ -24,32 +24,42 @@ def eval_inputs(c: dict[str, Any]) -> np.ndarray:
     return float32(rng(c, m.INPUTS).standard_normal((c["n_eval"], c["sizes"][0])))
 
 
-def _quantize(tt: Resolver, model: m.Stack) -> dict[str, Any]:
+def _quantize(tt: Resolver, model: m.Mlp) -> dict[str, Any]:
     """quantize_model on the model; afterwards `model.layers` holds quantized layers in every edition."""
-    before = list(model.layers)
-    report = tt.quantize_model(model)
-    in_place = any(a is not b for a, b in zip(before, model.layers, strict=False))
+    stack = model.stack
+    before = list(stack.layers)
+    report = tt.quantize_model(stack)
+    after = list(stack.layers)
+    # The report by value (a dict of numbers, or what the edition returns instead), read with the identities.
+    kept, report = tt.materialize([[view_later("same", a, b) for a, b in zip(before, after, strict=False)], report])
+    in_place = not all(kept)
     if not in_place:
         # Editions whose quantize_model only reports totals: quantize each Linear through QuantizedLinear.
-        model.layers = [tt.QuantizedLinear(layer) if isinstance(layer, tt.Linear) else layer
-                        for layer in model.layers]
+        linear = tt.Linear
+        is_linear = tt.materialize([view_later("is_instance", layer, linear) for layer in after])
+        stack.layers = [tt.QuantizedLinear(layer) if found else layer for layer, found in zip(after, is_linear,
+                                                                                               strict=True)]
     ratio = report.get("compression_ratio") if isinstance(report, dict) else None
     if ratio is None:
         # Editions whose quantize_model returns None: the layers' own memory reports give the ratio.
-        usages = [layer.memory_usage() for layer in model.layers if callable(getattr(layer, "memory_usage", None))]
+        layers = list(stack.layers)
+        reporting = tt.materialize([view_later("is_callable", view_later("attr_or_none", layer, "memory_usage"))
+                                  for layer in layers])
+        usages = tt.materialize([layer.memory_usage() for layer, found in zip(layers, reporting, strict=True)
+                                 if found])
         original = sum(u["original_bytes"] for u in usages)
         quantized = sum(u["quantized_bytes"] for u in usages)
         ratio = original / quantized if quantized else None
     return {"compression_ratio": None if ratio is None else float(ratio), "replaced_in_place": in_place}
 
 
-def _prune(tt: Resolver, model: m.Stack, sparsity: float) -> list[np.ndarray]:
-    tt.magnitude_prune(model, sparsity=sparsity)
+def _prune(tt: Resolver, model: m.Mlp, sparsity: float) -> list[Any]:
+    tt.magnitude_prune(model.stack, sparsity=sparsity)
     return m.weights_of(model)
 
 
-def _logits(tt: Resolver, model: m.Stack, c: dict[str, Any]) -> np.ndarray:
-    return values(model.forward(tt.Tensor(eval_inputs(c))))
+def _logits(tt: Resolver, model: m.Mlp, c: dict[str, Any]) -> Any:
+    return values_later(model.forward(tt.Tensor(eval_inputs(c))))
 
 
 # ------------------------------------------------------------------------------------------- P5
@@ -76,7 +86,7 @@ def test_combined_optimization_deployment(tt: Resolver, challenge: dict[str, Any
 
 
 # ------------------------------------------------------------------------------------------- P7
-def _training_setup(tt: Resolver, c: dict[str, Any]) -> tuple[m.Stack, Any, Any, Any, Any]:
+def _training_setup(tt: Resolver, c: dict[str, Any]) -> tuple[m.Mlp, Any, Any, Any, Any]:
     tt.enable_autograd()
     model = m.build_mlp(tt, m.mlp_init(c, c["sizes"]), ["relu"] * (len(c["sizes"]) - 2))
     optimizer = tt.Adam(trainable(model.parameters()), lr=c["lr"])
@@ -86,12 +96,13 @@ def _training_setup(tt: Resolver, c: dict[str, Any]) -> tuple[m.Stack, Any, Any,
     return model, optimizer, tt.CrossEntropyLoss(), x, y
 
 
-def _step(model: m.Stack, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
+def _step(model: m.Mlp, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> Any:
+    """One training step; its loss's values, read later (nothing waits between steps)."""
     optimizer.zero_grad()
     loss = loss_fn(model.forward(x), y)
     loss.backward()
     optimizer.step()
-    return m.scalar(loss)
+    return values_later(loss)
 
 
 def test_memory_efficiency(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -99,9 +110,11 @@ def test_memory_efficiency(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     loss = _step(model, optimizer, loss_fn, x, y)
     # The raw .data of a Tensor the student's ops made (a forward pass with the updated weights), not a
     # numpy copy of it: the check wants to see what Tensors really hold.
-    return {"loss": loss, "outputs": model.forward(x).data}
+    read = tt.materialize({"loss": loss, "outputs": model.forward(x).data})
+    return {"loss": m.scalar(read["loss"]), "outputs": read["outputs"]}
 
 
 def test_training_performance(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     model, optimizer, loss_fn, x, y = _training_setup(tt, challenge)
-    return {"losses": np.asarray([_step(model, optimizer, loss_fn, x, y) for _ in range(challenge["steps"])])}
+    losses = [_step(model, optimizer, loss_fn, x, y) for _ in range(challenge["steps"])]
+    return {"losses": m.scalars(tt.materialize(losses))}

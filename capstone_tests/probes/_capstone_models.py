@@ -1,5 +1,4 @@
-"""Shared pieces of the capstone probes: data and weights made from the challenge seed, and a model
-container.
+"""Shared pieces of the capstone probes: data and weights made from the challenge seed, and the MLPs they train.
 
 Everything here is a pure function of the challenge, so the trusted side rebuilds the same data, the
 same initial weights and the held-out stream (which no probe reads) from the seed alone. Weights are set
@@ -10,12 +9,13 @@ recompute forward and backward passes in float64 for exactly the parameters the 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, rng, trainable, values
+from ._common import float32, rng, values_snapshot
 
 # Random streams of one challenge seed. HELD_OUT is only ever read by checks.
 TRAIN, HELD_OUT, WEIGHTS, CENTERS, INPUTS, EXTRA = 1, 2, 3, 4, 5, 6
@@ -23,35 +23,23 @@ TRAIN, HELD_OUT, WEIGHTS, CENTERS, INPUTS, EXTRA = 1, 2, 3, 4, 5, 6
 Weights = list[tuple[np.ndarray, np.ndarray]]
 
 
-class Stack:
-    """The model object pruning and quantization expect: `.layers`, `forward` and `parameters()`.
+@dataclass(frozen=True)
+class Mlp:
+    """An MLP as the course's tools expect it: `stack` is the harness's Stack container (`.layers`, `forward`,
+    `parameters()`, built beside the student's objects), which is what goes to the student's pruning,
+    quantization and Trainer; `linear_at` says where its Linear layers sit in `stack.layers`.
 
-    `forward` reads `self.layers` on every call, so layers that quantize_model swaps in place are used.
+    `stack.forward` reads `stack.layers` on every call, so layers that quantize_model swaps in place are used.
     """
 
-    def __init__(self, layers: list[Any], dropout_type: Any = None) -> None:
-        self.layers = list(layers)
-        self.training = True
-        self._dropout_type = dropout_type
+    stack: Any
+    linear_at: tuple[int, ...]
 
     def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            if self._dropout_type is not None and isinstance(layer, self._dropout_type):
-                x = layer.forward(x, training=self.training)
-            else:
-                x = layer.forward(x)
-        return x
+        return self.stack.forward(x)
 
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        found: list[Any] = []
-        for layer in self.layers:
-            get = getattr(layer, "parameters", None)
-            if callable(get):
-                found.extend(get())
-        return found
+    def parameters(self) -> Any:
+        return self.stack.parameters()
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -217,7 +205,10 @@ def linear(tt: Resolver, w: np.ndarray, b: np.ndarray) -> Any:
     # Copies: some Tensors keep the array they are given, and pruning writes into .data in place.
     layer.weight.data = float32(w).copy()
     layer.bias.data = float32(b).copy()
-    trainable(layer.parameters())
+    # Linear's parameters are [weight, bias] (the contract); marking them by name sends no question to the
+    # student's process, where reading parameters() would wait for its answer.
+    layer.weight.requires_grad = True
+    layer.bias.requires_grad = True
     return layer
 
 
@@ -225,30 +216,32 @@ def activation(tt: Resolver, name: str) -> Any:
     return {"relu": tt.ReLU, "sigmoid": tt.Sigmoid, "softmax": tt.Softmax}[name]()
 
 
-def build_mlp(tt: Resolver, weights: Weights, activations: list[str]) -> Stack:
+def build_mlp(tt: Resolver, weights: Weights, activations: list[str]) -> Mlp:
     """Linear layers with `activations[i]` after layer i (fewer names than layers: the rest are bare)."""
     layers: list[Any] = []
+    linear_at: list[int] = []
     for i, (w, b) in enumerate(weights):
+        linear_at.append(len(layers))
         layers.append(linear(tt, w, b))
         if i < len(activations):
             layers.append(activation(tt, activations[i]))
-    return Stack(layers)
+    return Mlp(tt.new("Stack", layers), tuple(linear_at))
 
 
-def linears(model: Stack) -> list[Any]:
-    return [layer for layer in model.layers if hasattr(layer, "weight") and hasattr(layer, "bias")]
+def weights_of(model: Mlp) -> list[Any]:
+    """[W1, b1, W2, b2, ...] of the Linear layers now in the model, as copies of their current values (for a
+    remote model, copied now where they live and read with the artefacts: nothing waits here)."""
+    found = []
+    for index in model.linear_at:
+        layer = model.stack.layers[index]
+        found += [values_snapshot(layer.weight), values_snapshot(layer.bias)]
+    return found
 
 
-def weights_of(model: Stack) -> list[np.ndarray]:
-    """[W1, b1, W2, b2, ...] of the model's Linear layers, as copies of their current values."""
-    return [np.array(values(p), copy=True) for layer in linears(model) for p in (layer.weight, layer.bias)]
+def scalar(value: Any) -> float:
+    """A loss as a float, from its values (`values(loss)`, read already)."""
+    return float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
 
 
-def scalar(loss: Any) -> float:
-    return float(np.asarray(values(loss), dtype=np.float64).reshape(-1)[0])
-
-
-def grad_copy(parameter: Any) -> Any:
-    """The parameter's gradient as a copy (an in-place accumulation must not change what we saw)."""
-    grad = getattr(parameter, "grad", None)
-    return None if grad is None else np.array(values(grad), copy=True)
+def scalars(read: list[Any]) -> np.ndarray:
+    return np.asarray([scalar(v) for v in read])

@@ -41,6 +41,24 @@ def grad_later(x: Any) -> Any:
     return _later("grad_of", x)
 
 
+def values_snapshot(x: Any) -> Any:
+    """values_later(x), but copied as they are now: for reading one tensor again and again while the student's
+    code updates it in place (an optimizer's steps). Read with the others when the probe returns."""
+    return _later("values_copy", x)
+
+
+def grad_snapshot(x: Any) -> Any:
+    """grad_later(x), copied as it is now (a later backward may add into the same array)."""
+    return _later("grad_copy", x)
+
+
+def view_later(name: str, *args: Any) -> Any:
+    """adaptors.<name>(*args) (a view such as "to_float", "is_instance", "length", "type_name", "first") without
+    waiting: for remote objects a Proxy of its result, read with the artefacts or by `tt.materialize` (one round
+    trip for a whole list of them); for local ones, the result at once."""
+    return _later(name, *args)
+
+
 def is_none(x: Any) -> bool:
     return bool(view("is_none", x))
 
@@ -68,9 +86,15 @@ def is_callable(x: Any) -> bool:
     return bool(view("is_callable", x))
 
 
+def plain(x: Any) -> Any:
+    """A value the student's code returned (a number, a dict, a list of ints...) as plain data; an object that is
+    not data reads as a `protocol.Opaque` describing its type."""
+    return view("plain", x)
+
+
 def trainable(parameters: Any) -> list[Any]:
     """The parameter list, each marked requires_grad (one edition leaves it unset)."""
-    params = list(parameters)
+    params = list(iter(parameters))  # iter first: a proxy's len() would cost a round trip of its own
     for p in params:
         p.requires_grad = True
     return params

@@ -20,7 +20,7 @@ from ._capstone_deploy import (
     test_quantization_pipeline,
     test_training_performance,
 )
-from ._common import float32, grad_of, rng, trainable, values
+from ._common import float32, grad_later, grad_snapshot, rng, trainable, values_later, view_later
 
 __all__ = [
     "test_binary_classification_convergence", "test_cnn_architecture_integration",
@@ -31,6 +31,9 @@ __all__ = [
     "test_xor_convergence",
 ]
 
+# Probes here drive the student's objects without waiting: what they read (losses, weights, gradients) is
+# collected as values_later / snapshots and read in one batch, by `tt.materialize` or when the probe returns.
+
 
 def _labels(tt: Resolver, y: np.ndarray) -> Any:
     return tt.Tensor(float32(y))
@@ -39,7 +42,7 @@ def _labels(tt: Resolver, y: np.ndarray) -> Any:
 # ------------------------------------------------------------------------------------------- P1
 def test_complete_ml_pipeline_end_to_end(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
-    np.random.seed(challenge["seed"] % 2**32)  # DataLoader shuffling draws from numpy's global generator
+    tt.seed_numpy(challenge["numpy_seed"])  # DataLoader shuffling draws from numpy's global generator
     x, y = m.blobs(challenge, m.TRAIN, challenge["n_train"])
     model = m.build_mlp(tt, m.mlp_init(challenge, challenge["sizes"]), ["relu", "relu"])
     params = trainable(model.parameters())
@@ -54,14 +57,15 @@ def test_complete_ml_pipeline_end_to_end(tt: Resolver, challenge: dict[str, Any]
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        early_losses.append(m.scalar(loss))
+        early_losses.append(values_later(loss))
         early_weights.append(m.weights_of(model))
     loader = tt.DataLoader(tt.TensorDataset(tt.Tensor(x), _labels(tt, y)), batch_size=batch, shuffle=True)
-    trainer = tt.Trainer(model, optimizer, loss_fn)
-    epoch_losses = [float(trainer.train_epoch(loader)) for _ in range(challenge["epochs"])]
-    return {"first_loss": early_losses[0], "after_first_step": early_weights[0],
-            "after_second_step": early_weights[1], "epoch_losses": np.asarray(epoch_losses),
-            "weights": m.weights_of(model)}
+    trainer = tt.Trainer(model.stack, optimizer, loss_fn)
+    epoch_losses = [view_later("to_float", trainer.train_epoch(loader)) for _ in range(challenge["epochs"])]
+    read = tt.materialize({"first_loss": early_losses[0], "after_first_step": early_weights[0],
+                           "after_second_step": early_weights[1], "epoch_losses": epoch_losses,
+                           "weights": m.weights_of(model)})
+    return read | {"first_loss": m.scalar(read["first_loss"]), "epoch_losses": np.asarray(read["epoch_losses"])}
 
 
 # ------------------------------------------------------------------------------------------- P2
@@ -74,8 +78,10 @@ def test_mlp_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -
     logits = model.forward(tt.Tensor(x))
     loss = tt.CrossEntropyLoss()(logits, _labels(tt, y))
     loss.backward()
-    return {"logits": values(logits), "loss": m.scalar(loss), "grads": [grad_of(p) for p in params],
-            "param_count": int(sum(values(p).size for p in params)), "param_tensors": len(params)}
+    read = tt.materialize({"logits": values_later(logits), "loss": values_later(loss),
+                           "grads": [grad_later(p) for p in params], "params": [values_later(p) for p in params]})
+    return {"logits": read["logits"], "loss": m.scalar(read["loss"]), "grads": read["grads"],
+            "param_count": int(sum(p.size for p in read["params"])), "param_tensors": len(params)}
 
 
 def test_cnn_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -85,18 +91,20 @@ def test_cnn_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -
     conv = tt.Conv2d(c["in_channels"], c["out_channels"], c["kernel"], stride=c["stride"], padding=c["padding"])
     conv.weight.data, conv.bias.data = conv_w, conv_b
     fc = m.linear(tt, fc_w, fc_b)
-    params = trainable([conv.weight, conv.bias]) + fc.parameters()
+    params = trainable([conv.weight, conv.bias]) + list(fc.parameters())
     x, y = m.cnn_batch(c)
     conv_out = conv.forward(tt.Tensor(x))
     pooled = tt.MaxPool2d(2).forward(tt.ReLU().forward(conv_out))
-    facts: dict[str, Any] = {"conv_shape": list(conv_out.shape), "pooled_shape": list(pooled.shape)}
-    if int(np.prod(pooled.shape)) != c["batch"] * c["flat"]:
+    conv_shape, pooled_shape = (list(shape) for shape in tt.materialize([conv_out.shape, pooled.shape]))
+    facts: dict[str, Any] = {"conv_shape": conv_shape, "pooled_shape": pooled_shape}
+    if int(np.prod(pooled_shape)) != c["batch"] * c["flat"]:
         return facts  # the check names the wrong shape; the rest cannot be built
     logits = fc.forward(pooled.reshape(c["batch"], -1))
     loss = tt.CrossEntropyLoss()(logits, _labels(tt, y))
     loss.backward()
-    return facts | {"conv_out": values(conv_out), "logits": values(logits), "loss": m.scalar(loss),
-                    "grads": [grad_of(p) for p in params]}
+    read = tt.materialize({"conv_out": values_later(conv_out), "logits": values_later(logits),
+                           "loss": values_later(loss), "grads": [grad_later(p) for p in params]})
+    return facts | read | {"loss": m.scalar(read["loss"])}
 
 
 def test_transformer_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +120,7 @@ def test_transformer_architecture_integration(tt: Resolver, challenge: dict[str,
         projection.weight.data, projection.bias.data = weights[1 + 2 * i], weights[2 + 2 * i]
     head = m.linear(tt, weights[-2], weights[-1])
     params = trainable([embedding.weight] + [p for proj in projections for p in (proj.weight, proj.bias)])
-    params += head.parameters()
+    params += list(head.parameters())
     positions = tt.PositionalEncoding(seq + 2, d)
     tokens, targets, altered = m.lm_batch(c)
     mask = tt.create_causal_mask(seq)
@@ -125,35 +133,43 @@ def test_transformer_architecture_integration(tt: Resolver, challenge: dict[str,
     loss = tt.CrossEntropyLoss()(logits.reshape(batch * seq, vocab), _labels(tt, targets.reshape(-1)))
     loss.backward()
     # The learned position table is the student's own (random) one; the check reads it off here.
-    table = values(positions.forward(tt.Tensor(np.zeros((1, seq, d), dtype=np.float32))))
+    table = values_later(positions.forward(tt.Tensor(np.zeros((1, seq, d), dtype=np.float32))))
     # A whole pre-norm block: only its shape and causality are checked (LayerNorm's gradient is not in
     # the safe subset, and its internal weights are not in the contract).
     block = tt.TransformerBlock(d, c["heads"], mlp_ratio=2, dropout_prob=0.0)
     x_block = float32(rng(c, m.EXTRA).standard_normal((batch, seq, d)))
     x_altered = x_block.copy()
     x_altered[:, c["cut"]:] += float32(rng(c, m.CENTERS).standard_normal((batch, seq - c["cut"], d)))
-    return {"logits": values(logits), "altered_logits": values(logits_of(altered)), "loss": m.scalar(loss),
-            "grads": [grad_of(p) for p in params], "position_table": table,
-            "attention_parameters": len(attention.parameters()),
-            "block_out": values(block.forward(tt.Tensor(x_block), mask)),
-            "block_altered": values(block.forward(tt.Tensor(x_altered), mask))}
+    read = tt.materialize({
+        "logits": values_later(logits), "altered_logits": values_later(logits_of(altered)),
+        "loss": values_later(loss), "grads": [grad_later(p) for p in params], "position_table": table,
+        "attention_parameters": view_later("length", attention.parameters()),
+        "block_out": values_later(block.forward(tt.Tensor(x_block), mask)),
+        "block_altered": values_later(block.forward(tt.Tensor(x_altered), mask))})
+    return read | {"loss": m.scalar(read["loss"])}
 
 
 # ------------------------------------------------------------------------------------------- P3
-def _full_batch_training(tt: Resolver, model: m.Stack, optimizer: Any, loss_fn: Any, x: np.ndarray,
+def _full_batch_training(tt: Resolver, model: m.Mlp, optimizer: Any, loss_fn: Any, x: np.ndarray,
                          y: np.ndarray, steps: int) -> dict[str, Any]:
-    """Losses of every step, the weights after the first two steps and at the end."""
+    """Losses of every step, the weights after the first two steps and at the end. Nothing here waits for the
+    student's process: the losses are values_later and the weights snapshots, read by the caller all at once."""
     inputs, targets = tt.Tensor(x), tt.Tensor(float32(y).reshape(-1, 1))
-    losses, early = np.empty(steps), []
+    losses, early = [], []
     for step in range(steps):
         optimizer.zero_grad()
         loss = loss_fn(model.forward(inputs), targets)
         loss.backward()
         optimizer.step()
-        losses[step] = m.scalar(loss)
+        losses.append(values_later(loss))
         if step < 2:
             early.append(m.weights_of(model))
     return {"losses": losses, "early_weights": early, "weights": m.weights_of(model)}
+
+
+def _read_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run of _full_batch_training, read already (by tt.materialize), with its losses as a float array."""
+    return run | {"losses": m.scalars(run["losses"])}
 
 
 def xor_init(challenge: dict[str, Any], stream: int) -> m.Weights:
@@ -179,7 +195,7 @@ def test_xor_convergence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, A
             tt.Adam(params, lr=challenge["adam_lr"])
         facts[name] = _full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), m.XOR_X, m.XOR_Y,
                                            challenge["steps"])
-    return facts
+    return {name: _read_run(run) for name, run in tt.materialize(facts).items()}
 
 
 def test_binary_classification_convergence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +206,8 @@ def test_binary_classification_convergence(tt: Resolver, challenge: dict[str, An
     model = m.build_mlp(tt, m.binary_init(challenge), ["sigmoid", "sigmoid"])
     params = trainable(model.parameters())
     optimizer = tt.SGD(params, lr=challenge["lr"], momentum=challenge["momentum"])
-    return _full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), x, y, challenge["steps"])
+    return _read_run(tt.materialize(_full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), x, y,
+                                                        challenge["steps"])))
 
 
 # ------------------------------------------------------------------------------------------- P4
@@ -199,18 +216,17 @@ def test_inference_pipeline(tt: Resolver, challenge: dict[str, Any]) -> dict[str
     c = challenge
     weights = m.confident_init(c)
     dropout = tt.Dropout(c["p"])
-    model = m.Stack([m.linear(tt, *weights[0]), tt.ReLU(), dropout, m.linear(tt, *weights[1]),
-                     tt.Softmax()], dropout_type=tt.Dropout)
+    model = tt.new("Stack", [m.linear(tt, *weights[0]), tt.ReLU(), dropout, m.linear(tt, *weights[1]),
+                             tt.Softmax()], dropout_type=tt.Dropout)
     model.training = False
     x = m.inference_inputs(c)
-    batch = values(model.forward(tt.Tensor(x)))
-    again = values(model.forward(tt.Tensor(x)))
-    one_by_one = np.concatenate([values(model.forward(tt.Tensor(x[i:i + 1]))).reshape(1, -1)
-                                 for i in range(c["batch"])])
     ones = tt.Tensor(np.ones((8, c["hidden"]), dtype=np.float32))
-    return {"batch": batch, "again": again, "one_by_one": one_by_one,
-            "dropout_train": values(dropout.forward(ones, training=True)),
-            "dropout_eval": values(dropout.forward(ones, training=False))}
+    read = tt.materialize({
+        "batch": values_later(model.forward(tt.Tensor(x))), "again": values_later(model.forward(tt.Tensor(x))),
+        "one_by_one": [values_later(model.forward(tt.Tensor(x[i:i + 1]))) for i in range(c["batch"])],
+        "dropout_train": values_later(dropout.forward(ones, training=True)),
+        "dropout_eval": values_later(dropout.forward(ones, training=False))})
+    return read | {"one_by_one": np.concatenate([row.reshape(1, -1) for row in read["one_by_one"]])}
 
 
 # ------------------------------------------------------------------------------------------- P6
@@ -222,7 +238,8 @@ def test_deep_network_gradient_flow(tt: Resolver, challenge: dict[str, Any]) -> 
     params = trainable(model.parameters())
     loss = tt.MSELoss()(model.forward(tt.Tensor(x)), tt.Tensor(target))
     loss.backward()
-    return {"loss": m.scalar(loss), "grads": [grad_of(p) for p in params]}
+    read = tt.materialize({"loss": values_later(loss), "grads": [grad_later(p) for p in params]})
+    return read | {"loss": m.scalar(read["loss"])}
 
 
 def test_gradient_accumulation_correctness(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -238,15 +255,16 @@ def test_gradient_accumulation_correctness(tt: Resolver, challenge: dict[str, An
     def backward(rows: slice) -> None:
         loss_fn(model.forward(tt.Tensor(x[rows])), _labels(tt, y[rows])).backward()
 
+    # Gradients as copies taken at each point (an in-place accumulation must not change what we saw).
     optimizer.zero_grad()
     backward(slice(None))
-    full = [m.grad_copy(p) for p in params]
+    full = [grad_snapshot(p) for p in params]
     optimizer.zero_grad()
     for part in range(parts):  # no zero_grad in between: gradients must add up
         backward(slice(part * micro, (part + 1) * micro))
-    accumulated = [m.grad_copy(p) for p in params]
+    accumulated = [grad_snapshot(p) for p in params]
     optimizer.zero_grad()
-    after_reset = [m.grad_copy(p) for p in params]
+    after_reset = [grad_snapshot(p) for p in params]
     backward(slice(0, micro))
     return {"full": full, "accumulated": accumulated, "after_reset": after_reset,
-            "first_micro": [m.grad_copy(p) for p in params]}
+            "first_micro": [grad_snapshot(p) for p in params]}

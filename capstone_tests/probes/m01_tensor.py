@@ -11,11 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, values
-
-
-def _dtype(t: Any) -> str:
-    return str(np.asarray(values(t)).dtype)
+from ._common import float32, grad_later, grad_snapshot, values_later, view_later
 
 
 def test_construction_float32(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -24,13 +20,13 @@ def test_construction_float32(tt: Resolver, challenge: dict[str, Any]) -> dict[s
     from_lists = tt.Tensor(challenge["matrix"])
     big = tt.Tensor(np.zeros(challenge["big"], dtype=np.float64))
     return {
-        "ints": values(from_ints),
-        "float64_input": values(from_float64),
-        "list_input": values(from_lists),
-        "shape": list(from_float64.shape),
-        "size": int(from_float64.size),
-        "dtype_attribute": str(from_float64.dtype),
-        "big_nbytes": int(values(big).nbytes),
+        "ints": values_later(from_ints),
+        "float64_input": values_later(from_float64),
+        "list_input": values_later(from_lists),
+        "shape": view_later("as_list", from_float64.shape),
+        "size": view_later("to_int", from_float64.size),
+        "dtype_attribute": view_later("text", from_float64.dtype),
+        "big_nbytes": values_later(big).nbytes,  # read beside the data: only the number crosses
     }
 
 
@@ -49,7 +45,7 @@ def test_arithmetic_broadcasting(tt: Resolver, challenge: dict[str, Any]) -> dic
         "a * s": a * s,
         "a / s": a / s,
     }
-    return {name: values(t) for name, t in results.items()}
+    return {name: values_later(t) for name, t in results.items()}
 
 
 def test_matmul_shapes(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -57,15 +53,17 @@ def test_matmul_shapes(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any
     b = tt.Tensor(float32(challenge["b"]))
     batch_a = tt.Tensor(float32(challenge["batch_a"]))
     batch_b = tt.Tensor(float32(challenge["batch_b"]))
+    tt.settle()  # a Tensor that cannot be built fails here, not as the mismatch below
     try:
         a @ a  # (n, k) @ (n, k) with n != k: the inner sizes disagree
+        tt.settle()
         mismatch_raised = False
     except Exception:  # any error is the right reaction to incompatible shapes
         mismatch_raised = True
     return {
-        "operator": values(a @ b),
-        "method": values(a.matmul(b)),
-        "batched": values(batch_a @ batch_b),
+        "operator": values_later(a @ b),
+        "method": values_later(a.matmul(b)),
+        "batched": values_later(batch_a @ batch_b),
         "mismatch_raised": mismatch_raised,
     }
 
@@ -75,27 +73,27 @@ def test_reshape_transpose(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     a, b, c = challenge["a"], challenge["b"], challenge["c"]
     cube = x.reshape(a, b, -1)
     return {
-        "flat_rows": values(x.reshape(-1, c)),
-        "cube": values(cube),
-        "flat": values(x.reshape(-1)),
-        "transposed": values(x.transpose()),
-        "swapped_0_2": values(cube.transpose(0, 2)),
-        "original_after": values(x),
+        "flat_rows": values_later(x.reshape(-1, c)),
+        "cube": values_later(cube),
+        "flat": values_later(x.reshape(-1)),
+        "transposed": values_later(x.transpose()),
+        "swapped_0_2": values_later(cube.transpose(0, 2)),
+        "original_after": values_later(x),
     }
 
 
 def test_reductions_axis_keepdims(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = tt.Tensor(float32(challenge["x"]))
     return {
-        "sum": values(x.sum()),
-        "sum_axis0": values(x.sum(axis=0)),
-        "sum_axis1_keepdims": values(x.sum(axis=1, keepdims=True)),
-        "mean": values(x.mean()),
-        "mean_axis0": values(x.mean(axis=0)),
-        "mean_axis1_keepdims": values(x.mean(axis=1, keepdims=True)),
-        "max": values(x.max()),
-        "max_axis1": values(x.max(axis=1)),
-        "max_axis0_keepdims": values(x.max(axis=0, keepdims=True)),
+        "sum": values_later(x.sum()),
+        "sum_axis0": values_later(x.sum(axis=0)),
+        "sum_axis1_keepdims": values_later(x.sum(axis=1, keepdims=True)),
+        "mean": values_later(x.mean()),
+        "mean_axis0": values_later(x.mean(axis=0)),
+        "mean_axis1_keepdims": values_later(x.mean(axis=1, keepdims=True)),
+        "max": values_later(x.max()),
+        "max_axis1": values_later(x.max(axis=1)),
+        "max_axis0_keepdims": values_later(x.max(axis=0, keepdims=True)),
     }
 
 
@@ -104,11 +102,11 @@ def test_indexing(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     i, j, lo, hi = challenge["i"], challenge["j"], challenge["lo"], challenge["hi"]
     rows = np.asarray(challenge["rows"], dtype=np.int64)
     return {
-        "row": values(x[i]),
-        "element": values(x[i, j]),
-        "slice": values(x[lo:hi]),
-        "column": values(x[:, j]),
-        "gather_rows": values(x[rows]),
+        "row": values_later(x[i]),
+        "element": values_later(x[i, j]),
+        "slice": values_later(x[lo:hi]),
+        "column": values_later(x[:, j]),
+        "gather_rows": values_later(x[rows]),
     }
 
 
@@ -118,14 +116,14 @@ def test_backward_accumulates_float32(tt: Resolver, challenge: dict[str, Any]) -
     first = tt.Tensor(float32(challenge["c1"]))
     second = tt.Tensor(float32(challenge["c2"]))
     (x * first).sum().backward()
-    after_one = grad_of(x)
-    after_one = None if after_one is None else np.array(after_one)  # a copy: the next backward may add in place
+    after_one = grad_snapshot(x)  # a copy: the next backward may add in place
+    after_one_dtype = view_later("dtype_name", after_one)
     (x * second).sum().backward()
-    after_two = grad_of(x)
+    after_two = grad_later(x)
     return {
         "after_one": after_one,
-        "after_one_dtype": None if after_one is None else str(after_one.dtype),
+        "after_one_dtype": after_one_dtype,
         "after_two": after_two,
-        "after_two_dtype": None if after_two is None else str(after_two.dtype),
-        "data_dtype": _dtype(x),
+        "after_two_dtype": view_later("dtype_name", after_two),
+        "data_dtype": view_later("dtype_name", x),
     }

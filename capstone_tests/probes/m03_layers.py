@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, trainable, values
+from ._common import float32, grad_later, trainable, values_later, view_later
+
+
+def _items(iterable: Any) -> list[Any]:
+    """list(iterable) in one read: list() of a remote object would first ask its len(), which a generator lacks."""
+    return list(iter(iterable))
 
 
 def _linear(tt: Resolver, weight: Any, bias: Any) -> Any:
@@ -22,63 +27,63 @@ def _linear(tt: Resolver, weight: Any, bias: Any) -> Any:
 def test_linear_shapes_and_parameters(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     n_in, n_out = challenge["n_in"], challenge["n_out"]
     layer = tt.Linear(n_in, n_out)
-    params = list(layer.parameters())
+    params = _items(layer.parameters())
     plain = tt.Linear(n_in, n_out, bias=False)
-    plain_params = list(plain.parameters())
+    plain_params = _items(plain.parameters())
     return {
-        "weight_shape": list(values(layer.weight).shape),
-        "weight_dtype": str(values(layer.weight).dtype),
-        "bias_shape": None if layer.bias is None else list(values(layer.bias).shape),
+        "weight_shape": values_later(layer.weight).shape,
+        "weight_dtype": view_later("dtype_name", layer.weight),
+        "bias_shape": view_later("shape_of", layer.bias),  # None when there is no bias
         "parameter_count": len(params),
-        "first_is_weight": len(params) > 0 and params[0] is layer.weight,
-        "second_is_bias": len(params) > 1 and params[1] is layer.bias,
-        "no_bias_is_none": plain.bias is None,
+        "first_is_weight": len(params) > 0 and view_later("same", params[0], layer.weight),
+        "second_is_bias": len(params) > 1 and view_later("same", params[1], layer.bias),
+        "no_bias_is_none": view_later("is_none", plain.bias),
         "no_bias_parameter_count": len(plain_params),
-        "no_bias_first_is_weight": len(plain_params) > 0 and plain_params[0] is plain.weight,
+        "no_bias_first_is_weight": len(plain_params) > 0 and view_later("same", plain_params[0], plain.weight),
     }
 
 
 def test_linear_forward(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     layer = _linear(tt, challenge["weight"], challenge["bias"])
     x = tt.Tensor(float32(challenge["x"]))
-    return {"called": values(layer(x)), "forward": values(layer.forward(x))}
+    return {"called": values_later(layer(x)), "forward": values_later(layer.forward(x))}
 
 
 def test_linear_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
     layer = _linear(tt, challenge["weight"], challenge["bias"])
-    trainable(layer.parameters())
+    trainable(_items(layer.parameters()))
     x = tt.Tensor(float32(challenge["x"]), requires_grad=True)
     (layer(x) * tt.Tensor(float32(challenge["c"]))).sum().backward()
-    return {"weight_grad": grad_of(layer.weight), "bias_grad": grad_of(layer.bias), "x_grad": grad_of(x)}
+    return {"weight_grad": grad_later(layer.weight), "bias_grad": grad_later(layer.bias), "x_grad": grad_later(x)}
 
 
 def test_two_layer_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
     first = _linear(tt, challenge["w1"], challenge["b1"])
     second = _linear(tt, challenge["w2"], challenge["b2"])
-    trainable(list(first.parameters()) + list(second.parameters()))
+    trainable(_items(first.parameters()) + _items(second.parameters()))
     x = tt.Tensor(float32(challenge["x"]))
     out = second(tt.ReLU()(first(x)))
     (out * tt.Tensor(float32(challenge["c"]))).sum().backward()
     return {
-        "w1": grad_of(first.weight), "b1": grad_of(first.bias),
-        "w2": grad_of(second.weight), "b2": grad_of(second.bias),
+        "w1": grad_later(first.weight), "b1": grad_later(first.bias),
+        "w2": grad_later(second.weight), "b2": grad_later(second.bias),
     }
 
 
 def test_linear_init_breaks_symmetry(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    np.random.seed(challenge["seed"] % 2**32)  # editions draw initial weights from numpy's global RNG
+    tt.seed_numpy(challenge["numpy_seed"])  # editions draw initial weights from numpy's global RNG
     a = tt.Linear(challenge["n_in"], challenge["n_out"])
     b = tt.Linear(challenge["n_in"], challenge["n_out"])
-    return {"a": values(a.weight), "b": values(b.weight)}
+    return {"a": values_later(a.weight), "b": values_later(b.weight)}
 
 
 def test_dropout_eval_is_identity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = tt.Tensor(float32(challenge["x"]))
     return {
-        "eval": values(tt.Dropout(challenge["p"]).forward(x, training=False)),
-        "p_zero_training": values(tt.Dropout(0.0).forward(x, training=True)),
+        "eval": values_later(tt.Dropout(challenge["p"]).forward(x, training=False)),
+        "p_zero_training": values_later(tt.Dropout(0.0).forward(x, training=True)),
     }
 
 
@@ -91,8 +96,8 @@ def dropout_input(rows: int, cols: int) -> np.ndarray:
 
 def test_dropout_training_scaling(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = dropout_input(challenge["rows"], challenge["cols"])
-    np.random.seed(challenge["seed"] % 2**32)
+    tt.seed_numpy(challenge["numpy_seed"])
     dropout = tt.Dropout(challenge["p"])
-    first = values(dropout.forward(tt.Tensor(x), training=True))
-    second = values(dropout.forward(tt.Tensor(x), training=True))
+    first = values_later(dropout.forward(tt.Tensor(x), training=True))
+    second = values_later(dropout.forward(tt.Tensor(x), training=True))
     return {"first": first, "second": second}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, values
+from ._common import float32, grad_later, values_later
 
 
 def _labels(tt: Resolver, challenge: dict[str, Any]) -> Any:
@@ -17,30 +17,31 @@ def _labels(tt: Resolver, challenge: dict[str, Any]) -> Any:
 def test_mse_value(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     loss_fn = tt.MSELoss()
     predictions, targets = tt.Tensor(float32(challenge["predictions"])), tt.Tensor(float32(challenge["targets"]))
-    return {"called": values(loss_fn(predictions, targets)), "forward": values(loss_fn.forward(predictions, targets))}
+    return {"called": values_later(loss_fn(predictions, targets)),
+            "forward": values_later(loss_fn.forward(predictions, targets))}
 
 
 def test_cross_entropy_value(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     loss = tt.CrossEntropyLoss()(tt.Tensor(float32(challenge["logits"])), _labels(tt, challenge))
-    return {"loss": values(loss)}
+    return {"loss": values_later(loss)}
 
 
 def test_bce_value(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     probabilities, targets = tt.Tensor(float32(challenge["probabilities"])), tt.Tensor(float32(challenge["targets"]))
-    return {"loss": values(tt.BinaryCrossEntropyLoss()(probabilities, targets))}
+    return {"loss": values_later(tt.BinaryCrossEntropyLoss()(probabilities, targets))}
 
 
 def test_log_softmax_stable(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     log_softmax = tt.log_softmax
     return {
-        "moderate": values(log_softmax(tt.Tensor(float32(challenge["moderate"])))),
-        "large": values(log_softmax(tt.Tensor(float32(challenge["large"])))),
+        "moderate": values_later(log_softmax(tt.Tensor(float32(challenge["moderate"])))),
+        "large": values_later(log_softmax(tt.Tensor(float32(challenge["large"])))),
     }
 
 
 def test_cross_entropy_large_logits(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     loss = tt.CrossEntropyLoss()(tt.Tensor(float32(challenge["logits"])), _labels(tt, challenge))
-    return {"loss": values(loss)}
+    return {"loss": values_later(loss)}
 
 
 def test_cross_entropy_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def test_cross_entropy_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict
     logits = tt.Tensor(float32(challenge["logits"]), requires_grad=True)
     loss = tt.CrossEntropyLoss()(logits, _labels(tt, challenge))
     loss.backward()
-    return {"loss": values(loss), "grad": grad_of(logits)}
+    return {"loss": values_later(loss), "grad": grad_later(logits)}
 
 
 def test_mse_bce_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -57,4 +58,4 @@ def test_mse_bce_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     tt.MSELoss()(predictions, tt.Tensor(float32(challenge["targets"]))).backward()
     probabilities = tt.Tensor(float32(challenge["probabilities"]), requires_grad=True)
     tt.BinaryCrossEntropyLoss()(probabilities, tt.Tensor(float32(challenge["labels01"]))).backward()
-    return {"mse_grad": grad_of(predictions), "bce_grad": grad_of(probabilities)}
+    return {"mse_grad": grad_later(predictions), "bce_grad": grad_later(probabilities)}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, rng, values
+from ._common import float32, grad_later, grad_snapshot, rng, values_later, view_later
 
 
 def test_scalar_chain_rule(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def test_scalar_chain_rule(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     w = tt.Tensor(float32([challenge["w"]]), requires_grad=True)
     y = (w * w + w).sum()
     y.backward()
-    return {"value": values(y), "grad": grad_of(w)}
+    return {"value": values_later(y), "grad": grad_later(w)}
 
 
 def test_broadcast_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def test_broadcast_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str
     x = tt.Tensor(float32(r.standard_normal((rows, cols))), requires_grad=True)
     b = tt.Tensor(float32(r.standard_normal((cols,))), requires_grad=True)
     ((x + b) * (x + b)).sum().backward()
-    return {"x_grad": grad_of(x), "b_grad": grad_of(b)}
+    return {"x_grad": grad_later(x), "b_grad": grad_later(b)}
 
 
 def test_shared_parameter_accumulates(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def test_shared_parameter_accumulates(tt: Resolver, challenge: dict[str, Any]) -
     w = tt.Tensor(float32(r.standard_normal((challenge["n"], challenge["n"]))), requires_grad=True)
     x = tt.Tensor(float32(r.standard_normal((2, challenge["n"]))))
     ((x @ w) @ w).sum().backward()
-    return {"w_grad": grad_of(w)}
+    return {"w_grad": grad_later(w)}
 
 
 def test_matmul_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def test_matmul_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, A
     a = tt.Tensor(float32(challenge["a"]), requires_grad=True)
     b = tt.Tensor(float32(challenge["b"]), requires_grad=True)
     ((a @ b) * tt.Tensor(float32(challenge["c"]))).sum().backward()
-    return {"a_grad": grad_of(a), "b_grad": grad_of(b)}
+    return {"a_grad": grad_later(a), "b_grad": grad_later(b)}
 
 
 def test_gradient_dtype_float32(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -55,9 +55,9 @@ def test_gradient_dtype_float32(tt: Resolver, challenge: dict[str, Any]) -> dict
     for rounds in (1, 2):  # the second backward adds to the gradients the first one left
         ((x @ w + b) * c).sum().backward()
         for name, t in (("x", x), ("w", w), ("b", b)):
-            grad = grad_of(t)
-            facts[f"{name}_dtype_{rounds}"] = None if grad is None else str(grad.dtype)
-            facts[f"{name}_{rounds}"] = None if grad is None else np.array(grad)
+            grad = grad_snapshot(t)  # a copy: the second backward may add in place
+            facts[f"{name}_dtype_{rounds}"] = view_later("dtype_name", grad)
+            facts[f"{name}_{rounds}"] = grad
     return facts
 
 
@@ -70,7 +70,7 @@ def test_reshape_transpose_indexing_gradients(tt: Resolver, challenge: dict[str,
     sliced = swapped[1:]
     loss = (picked * tt.Tensor(float32(challenge["w"]))).sum() + (sliced * tt.Tensor(float32(challenge["v"]))).sum()
     loss.backward()
-    return {"x_grad": grad_of(x)}
+    return {"x_grad": grad_later(x)}
 
 
 def test_mlp_gradients_vs_finite_differences(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -81,4 +81,4 @@ def test_mlp_gradients_vs_finite_differences(tt: Resolver, challenge: dict[str, 
     diff = hidden @ params["w2"] + params["b2"] - y
     loss = (diff * diff).mean()
     loss.backward()
-    return {"loss": values(loss), **{name: grad_of(p) for name, p in params.items()}}
+    return {"loss": values_later(loss), **{name: grad_later(p) for name, p in params.items()}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, values
+from ._common import float32, grad_snapshot, values_later, values_snapshot
 
 
 def _parameters(tt: Resolver, challenge: dict[str, Any]) -> list[Any]:
@@ -27,21 +27,22 @@ def _backward(tt: Resolver, params: list[Any], grads: list[Any]) -> None:
 
 
 def _grads(params: list[Any]) -> list[Any]:
-    """Copies of the current gradients (the next backward may add into the same arrays)."""
-    return [None if grad_of(p) is None else grad_of(p).copy() for p in params]
+    """Copies of the current gradients (the next backward may add into the same arrays), read at the end."""
+    return [grad_snapshot(p) for p in params]
 
 
 def _trajectory(tt: Resolver, challenge: dict[str, Any], name: str, **options: Any) -> list[list[Any]]:
-    """The parameters before the first step, then after each step of optimizer `name`."""
+    """The parameters before the first step, then after each step of optimizer `name` (copies, read at the end:
+    an optimizer may update .data in place)."""
     params = _parameters(tt, challenge)
     optimizer = tt.get(name)(params, **options)
-    history = [[values(p).copy() for p in params]]
+    history = [[values_snapshot(p) for p in params]]
     for grads in challenge["grads"]:
         for p in params:
             p.grad = None
         _backward(tt, params, grads)
         optimizer.step()
-        history.append([values(p).copy() for p in params])
+        history.append([values_snapshot(p) for p in params])
     return history
 
 
@@ -117,5 +118,5 @@ def test_step_skips_params_without_grad(tt: Resolver, challenge: dict[str, Any])
                 p.grad = None
             _backward(tt, params[:-1], grads[:-1])
             optimizer.step()
-        facts[name] = [values(p).copy() for p in params]
+        facts[name] = [values_later(p) for p in params]
     return facts

@@ -12,26 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, trainable, values
-
-
-class _Stack:
-    """The smallest model object every Trainer edition accepts: forward, parameters(), training."""
-
-    def __init__(self, layers: list[Any]) -> None:
-        self.layers = layers
-        self.training = True
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return [p for layer in self.layers for p in (getattr(layer, "parameters", list)())]
+from ._common import float32, grad_later, trainable, values_later, values_snapshot, view_later
 
 
 def _linear(tt: Resolver, weight: Any, bias: Any) -> Any:
@@ -51,13 +32,24 @@ def _batches(tt: Resolver, challenge: dict[str, Any], labels: bool = False) -> l
 
 def _linear_model(tt: Resolver, challenge: dict[str, Any]) -> tuple[Any, Any]:
     layer = _linear(tt, challenge["weight"], challenge["bias"])
-    model = _Stack([layer])
+    model = _stack(tt, [layer])
     trainable(model.parameters())
     return model, layer
 
 
-def _number(value: Any) -> float:
-    return float(np.asarray(values(value), dtype=np.float64).reshape(-1)[0])
+def _stack(tt: Resolver, layers: list[Any]) -> Any:
+    """The smallest model object every Trainer edition accepts: forward (calling each layer), parameters(),
+    training; built beside the student's objects."""
+    return tt.new("Stack", layers, call_layers=True)
+
+
+def _read(tt: Resolver, numbers: dict[str, Any], **arrays: Any) -> dict[str, Any]:
+    """The artefacts, read in one round trip: each of `numbers` (a float, an array or a Tensor the student's
+    code returned) as its first number, and `arrays` (values_later(...) of the layer's parameters) as they are."""
+    read = tt.materialize({"numbers": {key: values_snapshot(value) for key, value in numbers.items()},
+                           "arrays": arrays})
+    return {**{key: float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+               for key, value in read["numbers"].items()}, **read["arrays"]}
 
 
 def test_train_epoch_sgd_updates(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -65,18 +57,19 @@ def test_train_epoch_sgd_updates(tt: Resolver, challenge: dict[str, Any]) -> dic
     model, layer = _linear_model(tt, challenge)
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss())
     loss = trainer.train_epoch(_batches(tt, challenge))
-    return {"loss": _number(loss), "weight": values(layer.weight), "bias": values(layer.bias)}
+    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias))
 
 
 def test_loss_falls_over_epochs(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
-    model = _Stack([_linear(tt, challenge["w1"], challenge["b1"]), tt.ReLU(),
-                    _linear(tt, challenge["w2"], challenge["b2"])])
+    model = _stack(tt, [_linear(tt, challenge["w1"], challenge["b1"]), tt.ReLU(),
+                        _linear(tt, challenge["w2"], challenge["b2"])])
     trainable(model.parameters())
     optimizer = tt.SGD(model.parameters(), lr=challenge["lr"], momentum=challenge["momentum"])
     trainer = tt.Trainer(model, optimizer, tt.MSELoss())
     batches = _batches(tt, challenge)
-    return {"losses": [_number(trainer.train_epoch(batches)) for _ in range(challenge["epochs"])]}
+    losses = _read(tt, {str(epoch): trainer.train_epoch(batches) for epoch in range(challenge["epochs"])})
+    return {"losses": list(losses.values())}
 
 
 def test_gradient_accumulation_equals_big_batch(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +77,7 @@ def test_gradient_accumulation_equals_big_batch(tt: Resolver, challenge: dict[st
     model, layer = _linear_model(tt, challenge)
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss())
     loss = trainer.train_epoch(_batches(tt, challenge), accumulation_steps=challenge["accumulation_steps"])
-    return {"loss": _number(loss), "weight": values(layer.weight), "bias": values(layer.bias)}
+    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias))
 
 
 def test_trainer_clips_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +86,7 @@ def test_trainer_clips_gradients(tt: Resolver, challenge: dict[str, Any]) -> dic
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss(),
                          grad_clip_norm=challenge["max_norm"])
     trainer.train_epoch(_batches(tt, challenge))
-    return {"weight": values(layer.weight), "bias": values(layer.bias)}
+    return {"weight": values_later(layer.weight), "bias": values_later(layer.bias)}
 
 
 def test_evaluate_loss_and_accuracy(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -102,13 +95,14 @@ def test_evaluate_loss_and_accuracy(tt: Resolver, challenge: dict[str, Any]) -> 
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=0.1), tt.CrossEntropyLoss())
     result = trainer.evaluate(_batches(tt, challenge, labels=True))
     loss, accuracy = result  # the contract: a (loss, accuracy) pair
-    return {"loss": _number(loss), "accuracy": _number(accuracy), "weight": values(layer.weight),
-            "bias": values(layer.bias)}
+    return _read(tt, {"loss": loss, "accuracy": accuracy}, weight=values_later(layer.weight),
+                 bias=values_later(layer.bias))
 
 
 def test_clip_grad_norm(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
     facts: dict[str, Any] = {}
+    norms: dict[str, Any] = {}
     for case in ("large", "small"):
         params = [tt.Tensor(float32(p), requires_grad=True) for p in challenge["params"]]
         loss = None
@@ -117,12 +111,12 @@ def test_clip_grad_norm(tt: Resolver, challenge: dict[str, Any]) -> dict[str, An
             loss = term if loss is None else loss + term
         loss.backward()
         norm = tt.clip_grad_norm(params, max_norm=challenge["max_norm"])
-        facts[f"{case}_norm"] = _number(norm)
-        facts[f"{case}_grads"] = [grad_of(p) for p in params]
-    return facts
+        norms[f"{case}_norm"] = norm
+        facts[f"{case}_grads"] = [grad_later(p) for p in params]
+    return _read(tt, norms, **facts)
 
 
 def test_cosine_schedule(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     schedule = tt.CosineSchedule(max_lr=challenge["max_lr"], min_lr=challenge["min_lr"],
                                  total_epochs=challenge["total_epochs"])
-    return {"lrs": [float(schedule.get_lr(epoch)) for epoch in challenge["epochs"]]}
+    return {"lrs": [view_later("to_float", schedule.get_lr(epoch)) for epoch in challenge["epochs"]]}

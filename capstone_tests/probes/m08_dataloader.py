@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, rng, values
+from ._common import float32, rng, values_later, view_later
 
 
 def sample_data(challenge: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -30,59 +30,66 @@ def _loader(tt: Resolver, challenge: dict[str, Any], shuffle: bool) -> Any:
     return tt.DataLoader(dataset, batch_size=challenge["batch_size"], shuffle=shuffle)
 
 
-def _batches(loader: Any) -> list[dict[str, Any]]:
-    """Each batch as raw facts: how many fields, their types, and their values."""
-    found = []
-    for batch in loader:
-        fields = list(batch) if isinstance(batch, (tuple, list)) else [batch]
-        found.append({
-            "fields": len(fields),
-            "types": [type(f).__name__ for f in fields],
-            "values": [values(f) for f in fields],
-        })
-    return found
+def _fields(tt: Resolver, items: list[Any]) -> list[list[Any]]:
+    """Each batch's (or sample's) fields: the items of a tuple or list, else the object itself as its one field.
+    Two round trips for all the items together."""
+    sequences = tt.materialize([view_later("is_instance", item, "sequence") for item in items])
+    counts = tt.materialize([view_later("length", item) if sequence else 1
+                             for item, sequence in zip(items, sequences, strict=True)])
+    return [[item[i] for i in range(count)] if sequence else [item]
+            for item, sequence, count in zip(items, sequences, counts, strict=True)]
+
+
+def _facts(fields: list[Any]) -> dict[str, Any]:
+    """One batch as raw facts: how many fields, their types, and their values (read when the probe returns)."""
+    return {"fields": len(fields), "types": [view_later("type_name", f) for f in fields],
+            "values": [values_later(f) for f in fields]}
+
+
+def _epochs(tt: Resolver, loader: Any, epochs: int) -> list[list[dict[str, Any]]]:
+    """`epochs` passes over the loader, each a list of its batches' facts."""
+    passes = [list(loader) for _ in range(epochs)]
+    fields = iter(_fields(tt, [batch for batches in passes for batch in batches]))
+    return [[_facts(next(fields)) for _ in batches] for batches in passes]
 
 
 def test_tensor_dataset_indexing(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x, y = sample_data(challenge)
     dataset = tt.TensorDataset(tt.Tensor(x), tt.Tensor(y))
-    items = []
-    for index in challenge["indices"]:
-        sample = dataset[index]
-        fields = list(sample) if isinstance(sample, (tuple, list)) else [sample]
-        items.append({"fields": len(fields), "values": [values(f) for f in fields]})
-    return {"length": len(dataset), "items": items}
+    samples = [dataset[index] for index in challenge["indices"]]
+    items = [{"fields": len(fields), "values": [values_later(f) for f in fields]} for fields in _fields(tt, samples)]
+    return {"length": view_later("length", dataset), "items": items}
 
 
 def test_batch_count_is_ceil(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     counts = []
     for case in challenge["cases"]:
         loader = _loader(tt, {**challenge, **case}, shuffle=False)
-        counts.append({"len": len(loader), "iterated": sum(1 for _ in loader)})
+        counts.append({"len": view_later("length", loader),
+                       "iterated": view_later("length", view_later("as_list", loader))})
     return {"counts": counts}
 
 
 def test_last_partial_batch(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"batches": _batches(_loader(tt, challenge, shuffle=False))}
+    return {"batches": _epochs(tt, _loader(tt, challenge, shuffle=False), 1)[0]}
 
 
 def test_batches_are_tensors(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     loader = _loader(tt, challenge, shuffle=False)
-    tensor_type = type(tt.Tensor(float32([0.0])))
-    batch = next(iter(loader))
-    fields = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    batch = view_later("first", loader)
+    [fields] = _fields(tt, [batch])
     return {
-        "batch_type": type(batch).__name__,
+        "batch_type": view_later("type_name", batch),
         "fields": len(fields),
-        "are_tensors": [isinstance(f, tensor_type) for f in fields],
-        "types": [type(f).__name__ for f in fields],
+        "are_tensors": [view_later("is_instance", f, tt.Tensor) for f in fields],
+        "types": [view_later("type_name", f) for f in fields],
     }
 
 
 def test_shuffle_covers_every_sample_once(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"batches": _batches(_loader(tt, challenge, shuffle=True))}
+    return {"batches": _epochs(tt, _loader(tt, challenge, shuffle=True), 1)[0]}
 
 
 def test_shuffle_reorders(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     loader = _loader(tt, challenge, shuffle=True)
-    return {"epochs": [_batches(loader) for _ in range(challenge["epochs"])]}
+    return {"epochs": _epochs(tt, loader, challenge["epochs"])}

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ..boundary.session import RemoteError
 from ..resolver import Resolver
-from ._common import float32, grad_of, rng, trainable, values
+from ._common import float32, grad_later, rng, trainable, values, values_later
 
 
 def upstream(challenge: dict[str, Any], shape: tuple[int, ...]) -> np.ndarray:
@@ -47,11 +48,11 @@ def _pool(cls: Any, challenge: dict[str, Any]) -> Any:
 
 
 def test_conv2d_output_shapes(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    shapes = []
+    outputs = []
     for config in challenge["configs"]:
         x = float32(np.ones((config["n"], config["c_in"], config["h"], config["w"])))
-        shapes.append(list(values(_conv(tt, config)(tt.Tensor(x))).shape))
-    return {"shapes": shapes}
+        outputs.append(values_later(_conv(tt, config)(tt.Tensor(x))))
+    return {"shapes": [list(out.shape) for out in tt.materialize(outputs)]}
 
 
 def test_conv2d_values(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def test_conv2d_values(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any
     # A non-zero bias, so that adding it (once per output channel) is part of what is checked.
     conv.bias.data = float32(rng(challenge, 2).standard_normal(challenge["c_out"]))
     out = conv(tt.Tensor(conv_input(challenge)))
-    return {"weight": values(conv.weight), "bias": values(conv.bias), "out": values(out)}
+    return {"weight": values_later(conv.weight), "bias": values_later(conv.bias), "out": values_later(out)}
 
 
 def test_conv2d_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +71,12 @@ def test_conv2d_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, 
     out = conv(x)
     shape = values(out).shape
     weighted_sum(tt, out, upstream(challenge, shape)).backward()
-    return {"out_shape": list(shape), "weight": values(conv.weight), "weight_grad": grad_of(conv.weight),
-            "bias_grad": grad_of(conv.bias), "x_grad": grad_of(x)}
+    return {"out_shape": list(shape), "weight": values_later(conv.weight), "weight_grad": grad_later(conv.weight),
+            "bias_grad": grad_later(conv.bias), "x_grad": grad_later(x)}
 
 
 def test_maxpool2d_values(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"out": values(_pool(tt.MaxPool2d, challenge)(tt.Tensor(pool_input(challenge))))}
+    return {"out": values_later(_pool(tt.MaxPool2d, challenge)(tt.Tensor(pool_input(challenge))))}
 
 
 def test_maxpool2d_gradient_routing(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +85,11 @@ def test_maxpool2d_gradient_routing(tt: Resolver, challenge: dict[str, Any]) -> 
     out = _pool(tt.MaxPool2d, challenge)(x)
     shape = values(out).shape
     weighted_sum(tt, out, upstream(challenge, shape)).backward()
-    return {"out_shape": list(shape), "x_grad": grad_of(x)}
+    return {"out_shape": list(shape), "x_grad": grad_later(x)}
 
 
 def test_avgpool2d_values(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"out": values(_pool(tt.AvgPool2d, challenge)(tt.Tensor(pool_input(challenge))))}
+    return {"out": values_later(_pool(tt.AvgPool2d, challenge)(tt.Tensor(pool_input(challenge))))}
 
 
 def test_avgpool2d_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +100,15 @@ def test_avgpool2d_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str
     # The course's own AvgPool2d builds no graph; what backward() then does is itself the finding.
     try:
         weighted_sum(tt, out, upstream(challenge, shape)).backward()
+        tt.settle()
         error = None
     except Exception as failure:  # the failure is reported to the check as a fact
-        error = f"{type(failure).__name__}: {failure}"[:300]
-    return {"out_shape": list(shape), "x_grad": grad_of(x), "backward_error": error}
+        error = _error_text(failure)[:300]
+    return {"out_shape": list(shape), "x_grad": grad_later(x), "backward_error": error}
+
+
+def _error_text(error: Exception) -> str:
+    """"Type: message" of the student's exception, also when it was raised in the student's process."""
+    if isinstance(error, RemoteError):
+        return f"{error.failure.type}: {error.failure.message}"
+    return f"{type(error).__name__}: {error}"

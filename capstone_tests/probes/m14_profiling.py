@@ -5,48 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from ..resolver import Resolver
-from ._common import Activation, Stack, float32, rng, values
+from ._common import float32, rng, values_later
 
 
-class _CountingModel:
-    """Counts forward passes, so a check can tell whether the latency was measured on real runs."""
-
-    def __init__(self, layer: Any) -> None:
-        self.layer = layer
-        self.calls = 0
-
-    def forward(self, x: Any) -> Any:
-        self.calls += 1
-        return self.layer.forward(x)
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def parameters(self) -> list[Any]:
-        return self.layer.parameters()
-
-
-def _shapes(parameters: Any) -> list[list[int]]:
-    return [list(values(p).shape) for p in parameters]
+def _counted(tt: Resolver, count: Any, *layers: Any) -> dict[str, Any]:
+    """count_parameters' answer and the shape of every parameter of `layers`, read in one round trip."""
+    count, arrays = tt.materialize([count, [values_later(p) for layer in layers for p in layer.parameters()]])
+    return {"count": count, "shapes": [list(array.shape) for array in arrays]}
 
 
 def test_count_parameters_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     sizes = challenge["sizes"]
     first, second = tt.Linear(sizes[0], sizes[1]), tt.Linear(sizes[1], sizes[2])
-    model = Stack([first, Activation(tt.ReLU()), second])
-    count = tt.Profiler().count_parameters(model)
-    return {"count": count, "shapes": _shapes(first.parameters()) + _shapes(second.parameters())}
+    model = tt.new("Stack", [first, tt.new("Activation", tt.ReLU()), second])
+    return _counted(tt, tt.Profiler().count_parameters(model), first, second)
 
 
 def test_count_parameters_linear(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     layer = tt.Linear(challenge["in_features"], challenge["out_features"])
-    return {"count": tt.Profiler().count_parameters(layer), "shapes": _shapes(layer.parameters())}
+    return _counted(tt, tt.Profiler().count_parameters(layer), layer)
 
 
 def test_count_parameters_without_bias(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     layer = tt.Linear(challenge["in_features"], challenge["out_features"], bias=False)
-    model = Stack([layer])
-    return {"count": tt.Profiler().count_parameters(model), "shapes": _shapes(layer.parameters())}
+    model = tt.new("Stack", [layer])
+    return _counted(tt, tt.Profiler().count_parameters(model), layer)
 
 
 def test_count_flops_linear(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +58,8 @@ def test_measure_latency_positive(tt: Resolver, challenge: dict[str, Any]) -> di
 def test_measure_latency_runs_the_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
     r = rng(challenge)
-    model = _CountingModel(tt.Linear(challenge["in_features"], challenge["out_features"]))
+    # Counts forward passes, so a check can tell whether the latency was measured on real runs.
+    model = tt.new("CountingModel", tt.Linear(challenge["in_features"], challenge["out_features"]))
     x = tt.Tensor(float32(r.standard_normal((challenge["batch"], challenge["in_features"]))))
     latency = tt.Profiler().measure_latency(model, x, warmup=challenge["warmup"],
                                             iterations=challenge["iterations"])

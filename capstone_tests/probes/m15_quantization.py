@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import Activation, Stack, float32, rng, values
+from ._common import float32, is_instance, plain, rng, type_name, values_later, view_later
 
 
 def data(challenge: dict[str, Any]) -> np.ndarray:
@@ -47,7 +47,7 @@ def _set(layer: Any, weight: np.ndarray, bias: np.ndarray) -> Any:
 
 def _quantized(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     q, scale, zero_point = tt.quantize_int8(tt.Tensor(data(challenge)))
-    return {"q": values(q), "scale": values(scale), "zero_point": values(zero_point)}
+    return {"q": values_later(q), "scale": values_later(scale), "zero_point": values_later(zero_point)}
 
 
 def test_quantize_int8_codes_in_range(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -67,11 +67,13 @@ def test_dequantize_int8_formula(tt: Resolver, challenge: dict[str, Any]) -> dic
     # Hand the codes over in the form this package's own quantize_int8 returns them (a Tensor in the
     # course, a numpy array in other editions).
     try:
-        as_array = isinstance(tt.quantize_int8(tt.Tensor(float32([[-1.0, 2.0]])))[0], np.ndarray)
+        sample = tt.quantize_int8(tt.Tensor(float32([[-1.0, 2.0]])))[0]
+        tt.settle()
+        as_array = is_instance(sample, "ndarray")
     except Exception:
         as_array = False
     out = tt.dequantize_int8(codes if as_array else tt.Tensor(codes), challenge["scale"], challenge["zero_point"])
-    return {"dequantized": values(out)}
+    return {"dequantized": values_later(out)}
 
 
 def test_quantized_linear_matches_float(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -80,17 +82,18 @@ def test_quantized_linear_matches_float(tt: Resolver, challenge: dict[str, Any])
     quantized = tt.QuantizedLinear(layer)
     x = tt.Tensor(inputs(challenge, d_in))
     quantized.calibrate([x])
-    return {"output": values(quantized.forward(x))}
+    return {"output": values_later(quantized.forward(x))}
 
 
 def test_quantized_linear_memory_usage(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     d_in, d_out = challenge["in_features"], challenge["out_features"]
     layer = _set(tt.Linear(d_in, d_out), *linear_weights(challenge, d_in, d_out, 1))
     usage = tt.QuantizedLinear(layer).memory_usage()
-    if not isinstance(usage, dict):
-        return {"usage_type": type(usage).__name__}
+    if not is_instance(usage, "dict"):
+        return {"usage_type": type_name(usage)}
+    present = plain(view_later("as_list", usage))  # its keys, in one round trip
     keys = ("original_bytes", "quantized_bytes", "compression_ratio")
-    return {"usage_type": "dict", "usage": {k: values(usage[k]) for k in keys if k in usage}}
+    return {"usage_type": "dict", "usage": {k: values_later(usage[k]) for k in keys if k in present}}
 
 
 def test_quantize_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -98,12 +101,16 @@ def test_quantize_model(tt: Resolver, challenge: dict[str, Any]) -> dict[str, An
     sizes = challenge["sizes"]
     first = _set(tt.Linear(sizes[0], sizes[1]), *linear_weights(challenge, sizes[0], sizes[1], 1))
     second = _set(tt.Linear(sizes[1], sizes[2]), *linear_weights(challenge, sizes[1], sizes[2], 2))
-    model = Stack([first, Activation(tt.ReLU()), second])
+    model = tt.new("Stack", [first, tt.new("Activation", tt.ReLU()), second])
     x = inputs(challenge, sizes[0])
     result = tt.quantize_model(model, [tt.Tensor(x)])
-    replaced = [model.layers[0] is not first, model.layers[2] is not second]
-    artefacts: dict[str, Any] = {"result_type": type(result).__name__, "replaced": replaced,
-                                 "output": values(model.forward(tt.Tensor(x)))}
-    if isinstance(result, dict) and "compression_ratio" in result:
-        artefacts["compression_ratio"] = values(result["compression_ratio"])
+    layers = model.layers
+    about = [view_later("same", layers[0], first), view_later("same", layers[2], second),
+             view_later("type_name", result), view_later("is_instance", result, "dict")]
+    output = values_later(model.forward(tt.Tensor(x)))
+    kept_first, kept_second, result_type, result_is_dict = tt.materialize(about)  # one round trip
+    artefacts: dict[str, Any] = {"result_type": result_type, "replaced": [not kept_first, not kept_second],
+                                 "output": output}
+    if result_is_dict and "compression_ratio" in plain(view_later("as_list", result)):
+        artefacts["compression_ratio"] = values_later(result["compression_ratio"])
     return artefacts

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import Activation, Stack, float32, rng, values
+from ._common import float32, rng, values_later, values_snapshot
 
 
 def original_parameters(challenge: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -39,12 +39,13 @@ def _model(tt: Resolver, challenge: dict[str, Any]) -> tuple[Any, list[Any]]:
         layer.weight.data = weight.copy()
         layer.bias.data = bias.copy()
         linears.append(layer)
-    return Stack([linears[0], Activation(tt.ReLU()), linears[1]]), linears
+    return tt.new("Stack", [linears[0], tt.new("Activation", tt.ReLU()), linears[1]]), linears
 
 
 def _after(linears: list[Any]) -> dict[str, Any]:
-    return {"weights": [np.array(values(layer.weight), copy=True) for layer in linears],
-            "biases": [np.array(values(layer.bias), copy=True) for layer in linears]}
+    """Every parameter as it is now, copied (read with the artefacts)."""
+    return {"weights": [values_snapshot(layer.weight) for layer in linears],
+            "biases": [values_snapshot(layer.bias) for layer in linears]}
 
 
 def test_magnitude_prune_sparsity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def test_magnitude_prune_in_place(tt: Resolver, challenge: dict[str, Any]) -> di
     tt.enable_autograd()
     model, linears = _model(tt, challenge)
     tt.magnitude_prune(model, challenge["sparsity"])
-    return {**_after(linears), "output": values(model.forward(tt.Tensor(inputs(challenge))))}
+    return {**_after(linears), "output": values_later(model.forward(tt.Tensor(inputs(challenge))))}
 
 
 def test_measure_sparsity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +78,9 @@ def test_measure_sparsity(tt: Resolver, challenge: dict[str, Any]) -> dict[str, 
     dense = tt.measure_sparsity(model)
     # Zero a known set of weights directly, so this test does not depend on magnitude_prune.
     r = rng(challenge, 2)
-    for layer, fraction in zip(linears, challenge["zero_fractions"], strict=True):
-        data = np.array(values(layer.weight), copy=True)
+    weights = tt.materialize([values_later(layer.weight) for layer in linears])  # one round trip
+    for layer, weight, fraction in zip(linears, weights, challenge["zero_fractions"], strict=True):
+        data = np.array(weight, copy=True)
         flat = data.reshape(-1)
         flat[r.choice(flat.size, size=round(fraction * flat.size), replace=False)] = 0.0
         layer.weight.data = data

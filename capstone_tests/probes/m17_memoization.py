@@ -1,6 +1,6 @@
 """Module 17 (memoization) probes: drive a KVCache the way generation does (update every layer, then
 advance) and copy what `get` returns at once: the course's `get` hands out views that a later `reset`
-zeroes, which is allowed."""
+zeroes, which is allowed. The copies are read with the artefacts, all in one round trip."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, rng, values
+from ._common import float32, rng, values_later, values_snapshot
 
 
 def keys_and_values(challenge: dict[str, Any], stream: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -37,9 +37,10 @@ def _step(tt: Resolver, cache: Any, keys: np.ndarray, vals: np.ndarray, position
     cache.advance()
 
 
-def _get(cache: Any, layer: int) -> list[np.ndarray]:
-    k, v = cache.get(layer)
-    return [np.array(values(k), copy=True), np.array(values(v), copy=True)]
+def _get(cache: Any, layer: int) -> list[Any]:
+    """[K, V] from get(layer), copied now."""
+    pair = cache.get(layer)
+    return [values_snapshot(pair[0]), values_snapshot(pair[1])]
 
 
 def test_get_returns_filled_positions(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +65,9 @@ def test_length_grows_with_advance(tt: Resolver, challenge: dict[str, Any]) -> d
     lengths = []
     for position in range(challenge["steps"]):
         _step(tt, cache, keys, vals, position)
-        lengths.append([list(values(cache.get(layer)[0]).shape) for layer in range(challenge["layers"])])
-    return {"shapes": lengths}
+        lengths.append([values_later(cache.get(layer)[0]) for layer in range(challenge["layers"])])
+    # Each K was taken right after its step (only its shape is kept), all read in one round trip.
+    return {"shapes": [[list(k.shape) for k in per_layer] for per_layer in tt.materialize(lengths)]}
 
 
 def test_update_writes_current_position(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -89,10 +91,11 @@ def test_reset_starts_over(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     for position in range(challenge["steps"]):
         _step(tt, cache, old, old, position)
     cache.reset()
-    empty = [list(values(cache.get(layer)[0]).shape) for layer in range(challenge["layers"])]
+    empty = [values_later(cache.get(layer)[0]) for layer in range(challenge["layers"])]
     for position in range(challenge["fresh_steps"]):
         _step(tt, cache, keys, vals, position)
-    return {"empty_shapes": empty, "cached": _get(cache, 0)}
+    empty, cached = tt.materialize([empty, _get(cache, 0)])  # one round trip
+    return {"empty_shapes": [list(k.shape) for k in empty], "cached": cached}
 
 
 def test_fills_to_max_seq_len(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from ..console import exit_on_grader_error
 
 app = typer.Typer(help="The database: migrations.", no_args_is_help=True)

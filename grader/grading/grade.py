@@ -49,6 +49,7 @@ class GradeOptions:
     seed: int | None = None
     timeout_per_test_s: float | None = None  # a cap on every test's limit (limits.py derives them)
     limits: Limits = field(default_factory=Limits)
+    only: frozenset[str] | None = None  # grade only the tests of these names (scores then cover only them)
 
 
 @dataclass(frozen=True)
@@ -76,20 +77,24 @@ class GradeReport:
 def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: ProgressCallback | None = None) -> GradeReport:
     """Grade the package folder `root` (which contains `tinytorch/`) with `sandbox`."""
     started_at = datetime.now(UTC)
-    plan = make_plan(options.suites, options.seed, options.timeout_per_test_s)
+    plan = make_plan(options.suites, options.seed, options.timeout_per_test_s, options.only)
     notify = progress or (lambda kind, data: None)
     notify("planned", {"tests": [(p.suite, p.name) for p in plan.tests], "seed": plan.seed})
     grading = _Grading(root, sandbox, options, plan)
     try:
-        results = {}
+        verdicts = {}
         for planned in plan.tests:
-            verdict, run = grading.run(planned)
-            results[(planned.suite, planned.name)] = GradedTestResult(
-                planned.suite, planned.name, verdict, diagnose(verdict, planned.test.module),
-                run.end.output if run else "", round(run.seconds, 4) if run else None)
+            verdicts[planned.index] = grading.run(planned)
             notify("test_finished", {"suite": planned.suite, "name": planned.name})
+        outputs = grading.outputs()
     finally:
         grading.close()
+    results = {}
+    for planned in plan.tests:
+        verdict, run = verdicts[planned.index]
+        results[(planned.suite, planned.name)] = GradedTestResult(
+            planned.suite, planned.name, verdict, diagnose(verdict, planned.test.module),
+            outputs.get(planned.index, ""), round(run.seconds, 4) if run else None)
     sheet = score({key: r.verdict for key, r in results.items()}, load_rubric(), options.suites)
     return GradeReport(plan.seed, options.suites, sheet, results, grading.runtime, suite_version(), started_at,
                        datetime.now(UTC))
@@ -105,7 +110,10 @@ class _Grading:
         self.strikes = 0
         self.started = time.monotonic()
         self.round_trips = 0
+        self.waited_s = 0.0
         self.runtime: dict[str, Any] = {}
+        self.pending: list[tuple[int, Session]] = []  # tests ended without waiting for the supervisor's figures
+        self.ended: dict[int, str] = {}  # test index -> its captured output
         # The reference's sandbox starts now, beside the student's, so its start-up overlaps; used for P7 only.
         self.reference_link = self._link(REFERENCE_ROOT) if plan.measured else None
 
@@ -150,6 +158,7 @@ class _Grading:
         session = self.sessions.pop(side, None)
         if session is None:
             return None
+        self.waited_s += session.waited_s
         try:
             return session.close()
         except SandboxError:
@@ -170,13 +179,20 @@ class _Grading:
         if self.starts >= MAX_SANDBOX_STARTS and "student" not in self.sessions:
             return Verdict("error", "not run: the package stopped its sandbox in every earlier test", module), None
         limit = self.limit(planned)
+        session = None
         try:
-            run = run_remote(self._session("student"), planned.index, planned.test, planned.challenge, limit)
+            session = self._session("student")
+            # The supervisor cleans up after the test while the check below runs.
+            run = run_remote(session, planned.index, planned.test, planned.challenge, limit, wait_end=False)
         except LinkBroken:
             result = self._drop("student")
             why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
             return Verdict("error", f"the sandbox {why} during this test", module), None
         self.round_trips += run.round_trips
+        if run.end is None:
+            self.pending.append((planned.index, session))
+        else:
+            self.ended[planned.index] = run.end.output
         if run.envelope["status"] == "timeout":
             self.strikes += 1
         measured = None
@@ -195,8 +211,21 @@ class _Grading:
             self._drop("student")
             return None
         if measured.get("reference", {}).get("status") != "ok":
-            raise SandboxError(f"the reference could not be measured for {planned.test.id}: {measured.get('reference')}")
+            raise SandboxError(f"the reference could not be measured for {planned.test.id}: "
+                               f"{measured.get('reference')}")
         return measured
+
+    def outputs(self) -> dict[int, str]:
+        """Each test's captured output (stdout and stderr of its processes), from what the supervisors reported."""
+        for index, session in self.pending:
+            if session not in self.sessions.values():
+                continue  # its sandbox died: what it captured is gone with it
+            try:
+                self.ended[index] = session.collect(index).output
+            except LinkBroken:
+                self._drop("student")
+        self.pending.clear()
+        return self.ended
 
     def close(self) -> None:
         self.runtime["sandbox_runs"] = self.starts
@@ -205,5 +234,8 @@ class _Grading:
             result = self._drop(side)
             if side == "student" and result is not None:
                 self.runtime.update(result.runtime)
+        # Time the grader spent waiting for the sandboxes' side (start-up, the student's code, transport); the
+        # rest of a grading's wall time is the harness's own (probes, encoding, checks).
+        self.runtime["waited_s"] = round(self.waited_s, 3)
         if self.reference_link is not None:  # started for P7 but never used (the P7 tests did not run)
             self.reference_link.close()

@@ -43,8 +43,10 @@ class Plan:
         return any(p.test.measure is not None for p in self.tests)
 
 
-def make_plan(suites: list[str], seed: int | None = None, limit_cap_s: float | None = None) -> Plan:
+def make_plan(suites: list[str], seed: int | None = None, limit_cap_s: float | None = None,
+              only: frozenset[str] | None = None) -> Plan:
+    """Every test of `suites` (or, with `only`, those of these names)."""
     seed = secrets.randbits(31) if seed is None else seed
-    tests = [test for suite in suites for test in load_suite(suite)]
+    tests = [test for suite in suites for test in load_suite(suite) if only is None or test.name in only]
     return Plan(seed, tuple(PlannedTest(i, test, make_challenge(test, seed), test_limit(test, limit_cap_s))
                             for i, test in enumerate(tests)))

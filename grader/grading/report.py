@@ -1,4 +1,4 @@
-"""A GradeReport in the public shape of `GET /api/v1/submissions/{id}` (ARCHITECTURE.md)."""
+"""A GradeReport in the public shape of `GET /api/v1/submissions/{id}` (docs/architecture.md)."""
 
 from __future__ import annotations
 

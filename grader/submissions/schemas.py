@@ -1,4 +1,4 @@
-"""Response models of the submissions API (the public shapes of ARCHITECTURE.md)."""
+"""Response models of the submissions API (the public shapes of docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Report(BaseModel):
     assignment: str
     score: float | None
     max_score: float | None
-    # None when handed in on time (or the assignment has no due date). Added after ARCHITECTURE.md's shape.
+    # None when handed in on time (or the assignment has no due date). Listed in docs/architecture.md.
     late: LateReport | None = None
     priorities: list[PriorityScore]
     tests: list[TestReport]

@@ -110,7 +110,7 @@ def get_report(session: Session, user: User, submission_id: uuid.UUID | str,
 
 
 def report_of(submission: Submission, *, instructor: bool, now: datetime | None = None) -> dict[str, Any]:
-    """The public report shape (ARCHITECTURE.md); tests a student may not see yet have their outcome withheld.
+    """The public report shape (docs/architecture.md); tests a student may not see yet have their outcome withheld.
     `late` is None for work on time, else how late it was and what the (unchanged) raw score counts for."""
     now = now or datetime.now(UTC)
     tests = []

@@ -1,7 +1,7 @@
 """`grader users ...`: add users, list them, issue and revoke tokens.
 
-`add` and `token` print the new API token as the LAST line of stdout (ARCHITECTURE.md), so scripts can take
-it with `| tail -n1`; everything before it is for people.
+`add` and `token` print the new API token as the LAST line of stdout (docs/architecture.md, "Public interface"),
+so scripts can take it with `| tail -n1`; everything before it is for people.
 """
 
 from __future__ import annotations

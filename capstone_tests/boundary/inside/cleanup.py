@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
+import stat
 import time
 
 KILL_PATIENCE_S = 5.0
@@ -101,28 +101,89 @@ def kill_all(sandboxed: bool) -> dict[int, int]:
         time.sleep(0.001)
 
 
+def _modes() -> dict[str, int]:
+    modes = {}
+    for folder in WRITABLE:
+        with contextlib.suppress(OSError):
+            modes[folder] = stat.S_IMODE(os.stat(folder).st_mode)
+    return modes
+
+
+# The writable places' own modes, taken when the supervisor imports us (before any student code runs): a test
+# that chmods /tmp to 000 (it owns it under bubblewrap) must not keep the next test's cleaner out of it.
+MODES = _modes()
+
+
 def empty_writable(sandboxed: bool) -> None:
     """Empty every writable place of the sandbox, and remove System V IPC objects (POSIX ones are files in
-    /dev/shm and /dev/mqueue)."""
+    /dev/shm and /dev/mqueue). Runs once every process of the test is dead, so nothing changes under it.
+    Raises SystemExit if something is left that cannot be removed: it would reach the next test."""
     if not sandboxed:
         return
-    for folder in WRITABLE:
-        if not os.path.isdir(folder):
-            continue
+    left = []
+    for folder, mode in MODES.items():
+        with contextlib.suppress(OSError):
+            if stat.S_IMODE(os.stat(folder).st_mode) != mode:
+                os.chmod(folder, mode)
         try:
             entries = os.listdir(folder)
-        except OSError:
+        except OSError as error:
+            left.append(f"{folder} ({error})")
             continue
         for entry in entries:
-            path = os.path.join(folder, entry)
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o700, follow_symlinks=False)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, onerror=lambda f, p, e: (os.chmod(os.path.dirname(p), 0o700), f(p)))
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+            remove_tree(folder, entry)
+        with contextlib.suppress(OSError):
+            left += [os.path.join(folder, entry) for entry in os.listdir(folder)]
+    if left:
+        raise SystemExit(f"cannot empty the writable places: {left[:5]}")
     remove_sysv_ipc()
+
+
+def remove_tree(folder: str, name: str) -> None:
+    """Delete folder/name and everything below it, whatever the modes of its directories (each is made ours
+    again) and however deep: no recursion, and no long paths (every step works relative to an open directory,
+    going back up through ".."). Never follows a symlink. Stops at the first entry it cannot remove (the caller
+    sees it is still there). Each entry is looked at once, each directory listed once."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    pending = [[name]]  # pending[i]: entries left to remove in the directory fd is open on when at depth i
+    try:
+        while pending:
+            if not pending[-1]:  # the directory we are in is empty now: back to its parent, and remove it
+                pending.pop()
+                if not pending:
+                    return
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                os.rmdir(pending[-1].pop(), dir_fd=fd)
+                continue
+            current = pending[-1][-1]
+            try:
+                info = os.stat(current, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pending[-1].pop()
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                os.unlink(current, dir_fd=fd)
+                pending[-1].pop()
+                continue
+            os.chmod(current, 0o700, dir_fd=fd)  # a directory (checked above without following links)
+            inner = os.open(current, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            try:
+                children = os.listdir(inner)
+            except OSError:
+                os.close(inner)
+                raise
+            os.close(fd)
+            fd = inner
+            pending.append(children)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
 
 
 def remove_sysv_ipc() -> None:

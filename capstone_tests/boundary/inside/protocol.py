@@ -17,8 +17,9 @@ error; the server then skips requests until the next one that wants an answer, a
 
 Values (arguments, and what `fetch` answers) are JSON with tagged forms: `{"$h": id}` a handle (harness ->
 server only), `{"$a": [dtype, shape, base64]}` an array, `{"$g": [dtype, base64]}` a numpy scalar, `{"$t": [...]}`
-a tuple, `{"$d": [[k, v], ...]}` a dict, `{"$s": [start, stop, step]}` a slice, `{"$e": null}` Ellipsis, `{"$f": "nan"}` a non-finite float, `{"$o": description}` an object that
-is not plain data (server -> harness only). Everything the server sends is untrusted: `decode_answer` checks size
+a tuple, `{"$d": [[k, v], ...]}` a dict, `{"$s": [start, stop, step]}` a slice, `{"$e": null}` Ellipsis,
+`{"$f": "nan"}` a non-finite float, `{"$o": description}` an object that is not plain data (server -> harness
+only). Everything the server sends is untrusted: `decode_answer` checks size
 and nesting depth *before* parsing, bounds every number, and raises `Malformed` for anything off the schema.
 
 This module runs on both sides (it is mounted into the sandbox with the server): stdlib and numpy only.
@@ -86,6 +87,7 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "unpack": ("id", "obj", "limit"),  # ids id, id+1, ... = the items of obj; answers how many
     "fetch": ("objs",),  # answers the values of objs, by value
     "sync": (),  # answers ok, or the first error since the last answer
+    "release": ("ids",),  # forget these handles (the harness dropped its proxies), so their objects can be freed
 }
 ANSWERED = frozenset({"import", "unpack", "fetch", "sync"})
 OPERATORS = frozenset({

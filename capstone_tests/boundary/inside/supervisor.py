@@ -143,7 +143,7 @@ def run_server(package_dir: str, codes: dict[str, CodeType], pipes: dict[str, in
         from . import server
 
         server.serve(package_dir, REQUESTS_FD, ANSWERS_FD)
-    except BaseException:  # noqa: BLE001 - nothing may escape into the supervisor's code after fork
+    except BaseException:
         pass
     os._exit(0)
 
