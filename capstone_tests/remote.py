@@ -31,17 +31,18 @@ LONG_RUN = 3  # the long time run does this many times the challenge's steps
 @dataclass(frozen=True)
 class RemoteRun:
     envelope: dict[str, Any]
+    number: int  # the session's number of this test
     end: TestEnd | None  # None when not waited for: Session.collect(number) has it later
     round_trips: int
     seconds: float
 
 
-def run_remote(session: Session, number: int, test: GradedTest, challenge: dict[str, Any],
+def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
                timeout_s: float, wait_end: bool = True) -> RemoteRun:
     """One test in a fresh object server. A broken link (LinkBroken) is left to the caller: the sandbox is gone.
     Without wait_end the supervisor's cleanup overlaps with what the caller does next (end is then None)."""
     started = time.perf_counter()
-    channel = session.start(number, timeout_s)
+    channel = session.start(timeout_s)
     try:
         envelope = run_probe(test.probe, challenge, RemoteResolver(channel))
     except TestTimeout as timeout:
@@ -54,10 +55,10 @@ def run_remote(session: Session, number: int, test: GradedTest, challenge: dict[
     if end is not None and envelope["status"] == "gone":
         envelope["how"] = f"exit code {end.exit}" if end.exit is not None and end.exit >= 0 else \
             f"killed by signal {-end.exit}" if end.exit is not None else "it was killed"
-    return RemoteRun(envelope, end, channel.round_trips, time.perf_counter() - started)
+    return RemoteRun(envelope, channel.number, end, channel.round_trips, time.perf_counter() - started)
 
 
-def measure_remote(sessions: dict[str, Session], number: int, test: GradedTest, challenge: dict[str, Any],
+def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: dict[str, Any],
                    timeout_s: float) -> dict[str, Any]:
     """The P7 figure of `test` on both sides: {"student": {...}, "reference": {...}}, each with its "status"."""
     variants = _variants(test, challenge)
@@ -65,7 +66,7 @@ def measure_remote(sessions: dict[str, Session], number: int, test: GradedTest, 
     statuses: dict[str, str] = {"reference": "ok", "student": "ok"}
     for _ in range(ROUNDS):
         for side in ("reference", "student"):
-            runs = [run_remote(sessions[side], number, test, variant, timeout_s) for variant in variants]
+            runs = [run_remote(sessions[side], test, variant, timeout_s) for variant in variants]
             ends[side].append([run.end for run in runs if run.end is not None])
             bad = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), None)
             if bad is not None and statuses[side] == "ok":
@@ -107,14 +108,14 @@ def grade_through_boundary(package_root: Path, suites: list[str], seed: int, tim
     sessions = {"student": Session(ProcessLink(package_root))}
     results = []
     try:
-        for number, test in enumerate(t for suite in suites for t in load_suite(suite)):
+        for test in (t for suite in suites for t in load_suite(suite)):
             challenge = make_challenge(test, seed)
-            run = run_remote(sessions["student"], number, test, challenge, timeout_s)
+            run = run_remote(sessions["student"], test, challenge, timeout_s)
             measured = None
             if test.measure is not None and run.envelope["status"] == "ok":
                 if "reference" not in sessions:
                     sessions["reference"] = Session(ProcessLink(reference_root))
-                measured = measure_remote(sessions, number, test, challenge, timeout_s)
+                measured = measure_remote(sessions, test, challenge, timeout_s)
             results.append((test, judge(test, challenge, run.envelope, measured), run))
     finally:
         for session in sessions.values():

@@ -262,7 +262,7 @@ class DockerSandbox:
             return RunResult(
                 exit_code=int(state["ExitCode"]) if finished else None,
                 timed_out=not finished,
-                # OOMKilled is also set when only a child was killed (docs/sandbox.md); oom_kills is the cgroup's own count.
+                # OOMKilled is also set when only a child was killed (docs/sandbox.md); oom_kills: the cgroup counts.
                 oom_killed=bool(state.get("OOMKilled")) or oom_kills > 0,
                 wall_seconds=wall,
                 cpu_seconds=cpu,

@@ -215,6 +215,7 @@ class Session:
     def __init__(self, link: Link) -> None:
         self.link = link
         self.ends: dict[Any, dict[str, Any]] = {}
+        self.started = 0  # tests started so far; each test's number
         self.waited_s = 0.0  # time spent waiting for the sandbox's side (the rest is the harness's own)
         self.info = self._event("ready", time.monotonic() + READY_TIMEOUT_S)
 
@@ -243,7 +244,11 @@ class Session:
         finally:
             self.waited_s += time.perf_counter() - started
 
-    def start(self, number: int, timeout_s: float) -> Channel:
+    def start(self, timeout_s: float) -> Channel:
+        """A fresh object server for one test. Tests are numbered by the session (never reused), so what the
+        supervisor reports about a test can never be taken for another's."""
+        self.started += 1
+        number = self.started
         self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
                                                               "timeout_s": timeout_s}))
         self._event("started", time.monotonic() + READY_TIMEOUT_S, number)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import rng
+from ._common import is_none, rng, view_later
 
 
 def char_corpus(challenge: dict[str, Any]) -> list[str]:
@@ -41,10 +41,16 @@ def bpe_corpus(challenge: dict[str, Any]) -> list[str]:
 
 
 def _ids(encoded: Any) -> Any:
-    """An encoding as a plain list (numpy ints become ints on the way out); other types pass as they are."""
+    """An encoding, already read, as a plain list (numpy ints become ints on the way out); other types pass as
+    they are."""
     if isinstance(encoded, np.ndarray):
         return encoded.tolist()
     return list(encoded) if isinstance(encoded, (list, tuple)) else encoded
+
+
+def _read_ids(tt: Resolver, encodings: list[Any]) -> list[Any]:
+    """Each of the student's encodings (proxies when remote: read in one round trip) as `_ids` gives it."""
+    return [_ids(encoded) for encoded in tt.materialize(list(encodings))]
 
 
 def _char_tokenizer(tt: Resolver, challenge: dict[str, Any]) -> Any:
@@ -53,10 +59,12 @@ def _char_tokenizer(tt: Resolver, challenge: dict[str, Any]) -> Any:
     return tokenizer
 
 
-def _vocab_size(tokenizer: Any) -> Any:
-    size = getattr(tokenizer, "vocab_size", None)
-    if size is None and getattr(tokenizer, "vocab", None) is not None:
-        size = len(tokenizer.vocab)
+def _vocab_size(tt: Resolver, tokenizer: Any) -> Any:
+    size = tt.materialize(view_later("attr_or_none", tokenizer, "vocab_size"))
+    if size is None:
+        vocab = view_later("attr_or_none", tokenizer, "vocab")
+        if not is_none(vocab):
+            size = len(vocab)
     return int(size) if isinstance(size, (int, np.integer)) else None
 
 
@@ -66,49 +74,58 @@ def _bpe(tt: Resolver, challenge: dict[str, Any]) -> Any:
     return tokenizer
 
 
+def _decodable(ids: Any, encoded: Any) -> Any:
+    """What to hand decode: the ids as a plain list, or (not a list) the student's own encoding unchanged."""
+    return ids if isinstance(ids, list) else encoded
+
+
 def test_char_round_trip(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _char_tokenizer(tt, challenge)
-    ids = _ids(tokenizer.encode(char_text(challenge)))
-    return {"ids": ids, "decoded": tokenizer.decode(ids)}
+    encoded = tokenizer.encode(char_text(challenge))
+    [ids] = _read_ids(tt, [encoded])
+    return {"ids": ids, "decoded": tokenizer.decode(_decodable(ids, encoded))}
 
 
 def test_char_vocab_covers_corpus(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _char_tokenizer(tt, challenge)
     chars = sorted(set("".join(char_corpus(challenge))))
-    return {"per_char": [_ids(tokenizer.encode(c)) for c in chars], "vocab_size": _vocab_size(tokenizer)}
+    encoded = [tokenizer.encode(c) for c in chars]
+    return {"vocab_size": _vocab_size(tt, tokenizer), "per_char": _read_ids(tt, encoded)}
 
 
 def test_char_encode_ids_stable(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _char_tokenizer(tt, challenge)
     text = char_text(challenge)
-    return {
-        "first": _ids(tokenizer.encode(text)),
-        "again": _ids(tokenizer.encode(text)),
-        "per_char": [_ids(tokenizer.encode(c)) for c in text],
-        "rebuilt": _ids(_char_tokenizer(tt, challenge).encode(text)),
-    }
+    first, again = tokenizer.encode(text), tokenizer.encode(text)
+    per_char = [tokenizer.encode(c) for c in text]
+    rebuilt = _char_tokenizer(tt, challenge).encode(text)
+    first, again, rebuilt, *per_char = _read_ids(tt, [first, again, rebuilt, *per_char])
+    return {"first": first, "again": again, "per_char": per_char, "rebuilt": rebuilt}
 
 
 def test_bpe_round_trip(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _bpe(tt, challenge)
-    encoded = [_ids(tokenizer.encode(w)) for w in challenge["words"]]
-    return {"encoded": encoded, "decoded": [tokenizer.decode(ids) for ids in encoded]}
+    encodings = [tokenizer.encode(w) for w in challenge["words"]]
+    encoded = _read_ids(tt, encodings)
+    return {"encoded": encoded,
+            "decoded": [tokenizer.decode(_decodable(ids, raw)) for ids, raw in zip(encoded, encodings, strict=True)]}
 
 
 def test_bpe_compresses(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _bpe(tt, challenge)
-    return {"encoded": [_ids(tokenizer.encode(w)) for w in bpe_corpus(challenge)]}
+    return {"encoded": _read_ids(tt, [tokenizer.encode(w) for w in bpe_corpus(challenge)])}
 
 
 def test_bpe_merges_frequent_word(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _bpe(tt, challenge)
     frequent = challenge["words"][int(np.argmax(challenge["counts"]))]
-    return {"encoded": _ids(tokenizer.encode(frequent))}
+    [encoded] = _read_ids(tt, [tokenizer.encode(frequent)])
+    return {"encoded": encoded}
 
 
 def test_bpe_ids_within_vocab(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tokenizer = _bpe(tt, challenge)
-    return {
-        "first": [_ids(tokenizer.encode(w)) for w in challenge["words"]],
-        "again": [_ids(tokenizer.encode(w)) for w in challenge["words"]],
-    }
+    first = [tokenizer.encode(w) for w in challenge["words"]]
+    again = [tokenizer.encode(w) for w in challenge["words"]]
+    read = _read_ids(tt, first + again)
+    return {"first": read[:len(first)], "again": read[len(first):]}

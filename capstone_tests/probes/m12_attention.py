@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, rng, trainable, values
+from ._common import float32, grad_later, rng, trainable, values, values_later
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
@@ -60,35 +60,35 @@ def _mha(tt: Resolver, challenge: dict[str, Any]) -> tuple[Any, dict[str, np.nda
         projection = getattr(attention, name)
         projection.weight.data = float32(r.standard_normal((dim, dim)) / np.sqrt(dim))
         projection.bias.data = float32(r.standard_normal(dim) * 0.3)
-        written[f"{name}.weight"] = values(projection.weight)
-        written[f"{name}.bias"] = values(projection.bias)
+        written[f"{name}.weight"] = values_later(projection.weight)
+        written[f"{name}.bias"] = values_later(projection.bias)
     return attention, written
 
 
 def test_sdpa_matches_float64(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     q, k, v = qkv(challenge)
     out, weights = tt.scaled_dot_product_attention(tt.Tensor(q), tt.Tensor(k), tt.Tensor(v))
-    return {"out": values(out), "weights": values(weights)}
+    return {"out": values_later(out), "weights": values_later(weights)}
 
 
 def test_sdpa_weights_rows_sum_to_one(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     q, k, v = qkv(challenge, scale=challenge["scale"])
     _, weights = tt.scaled_dot_product_attention(tt.Tensor(q), tt.Tensor(k), tt.Tensor(v))
-    return {"weights": values(weights)}
+    return {"weights": values_later(weights)}
 
 
 def test_sdpa_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     q, k, v = qkv(challenge)
     out, weights = tt.scaled_dot_product_attention(tt.Tensor(q), tt.Tensor(k), tt.Tensor(v),
                                                    tt.Tensor(causal_mask(challenge)))
-    return {"out": values(out), "weights": values(weights)}
+    return {"out": values_later(out), "weights": values_later(weights)}
 
 
 def test_sdpa_padding_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     q, k, v = qkv(challenge)
     out, weights = tt.scaled_dot_product_attention(tt.Tensor(q), tt.Tensor(k), tt.Tensor(v),
                                                    tt.Tensor(padding_mask(challenge)))
-    return {"out": values(out), "weights": values(weights)}
+    return {"out": values_later(out), "weights": values_later(weights)}
 
 
 def test_sdpa_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def test_sdpa_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, An
     q, k, v = (tt.Tensor(a, requires_grad=True) for a in qkv(challenge))
     out, _ = tt.scaled_dot_product_attention(q, k, v)
     _weighted_sum(tt, out, upstream(challenge, values(out).shape)).backward()
-    return {"q_grad": grad_of(q), "k_grad": grad_of(k), "v_grad": grad_of(v)}
+    return {"q_grad": grad_later(q), "k_grad": grad_later(k), "v_grad": grad_later(v)}
 
 
 def test_mha_output_shape(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +108,8 @@ def test_mha_output_shape(tt: Resolver, challenge: dict[str, Any]) -> dict[str, 
 def test_mha_has_eight_parameters(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     dim = challenge["heads"] * challenge["head_dim"]
     attention = tt.MultiHeadAttention(dim, challenge["heads"])
-    return {"shapes": [list(values(p).shape) for p in attention.parameters()]}
+    taken = tt.materialize([values_later(p) for p in attention.parameters()])
+    return {"shapes": [list(v.shape) for v in taken]}
 
 
 def test_mha_all_parameters_get_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -117,14 +118,14 @@ def test_mha_all_parameters_get_gradients(tt: Resolver, challenge: dict[str, Any
     params = trainable(attention.parameters())
     out = attention(tt.Tensor(mha_input(challenge)))
     _weighted_sum(tt, out, upstream(challenge, values(out).shape)).backward()
-    named = {f"{name}.{part}": grad_of(getattr(getattr(attention, name), part))
+    named = {f"{name}.{part}": grad_later(getattr(getattr(attention, name), part))
              for name in PROJECTIONS for part in ("weight", "bias")}
-    return {"parameter_grads": [grad_of(p) for p in params], "named": named}
+    return {"parameter_grads": [grad_later(p) for p in params], "named": named}
 
 
 def test_mha_matches_float64(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     attention, written = _mha(tt, challenge)
-    return {"params": written, "out": values(attention(tt.Tensor(mha_input(challenge))))}
+    return {"params": written, "out": values_later(attention(tt.Tensor(mha_input(challenge))))}
 
 
 def test_mha_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -133,12 +134,12 @@ def test_mha_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, A
     changed = x.copy()
     changed[:, challenge["cut"]:] = mha_input(challenge, stream=1)[:, challenge["cut"]:]
     mask = tt.Tensor(causal_mask(challenge))
-    return {"params": written, "out": values(attention(tt.Tensor(x), mask)),
-            "out_changed": values(attention(tt.Tensor(changed), mask))}
+    return {"params": written, "out": values_later(attention(tt.Tensor(x), mask)),
+            "out_changed": values_later(attention(tt.Tensor(changed), mask))}
 
 
 def test_mha_permutation_equivariant(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     attention, _ = _mha(tt, challenge)
     x = mha_input(challenge)
-    return {"out": values(attention(tt.Tensor(x))),
-            "out_permuted": values(attention(tt.Tensor(x[:, challenge["perm"]])))}
+    return {"out": values_later(attention(tt.Tensor(x))),
+            "out_permuted": values_later(attention(tt.Tensor(x[:, challenge["perm"]])))}

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
-from ._common import float32, grad_of, rng, trainable, values
+from ._common import float32, grad_later, is_callable, rng, trainable, values, values_later, view_later
 
 
 def inputs(challenge: dict[str, Any], stream: int = 0) -> np.ndarray:
@@ -45,15 +45,14 @@ def training_sequences(challenge: dict[str, Any]) -> tuple[np.ndarray, np.ndarra
 
 
 def _eval(model: Any) -> Any:
-    switch = getattr(model, "eval", None)
-    if callable(switch):
-        switch()
+    if is_callable(view_later("attr_or_none", model, "eval")):
+        model.eval()
     return model
 
 
-def _seed(challenge: dict[str, Any]) -> None:
+def _seed(tt: Resolver, challenge: dict[str, Any]) -> None:
     # Student layers initialise from numpy's global generator: seeding it makes a run repeatable.
-    np.random.seed(challenge["seed"] % 2**32)
+    tt.seed_numpy(challenge["numpy_seed"])
 
 
 def _weighted_sum(tt: Resolver, t: Any, weights: np.ndarray) -> Any:
@@ -61,50 +60,65 @@ def _weighted_sum(tt: Resolver, t: Any, weights: np.ndarray) -> Any:
     return t.reshape(1, n).matmul(tt.Tensor(float32(weights.reshape(n, 1)))).sum()
 
 
-def _scale_and_shift(norm: Any) -> tuple[Any, Any]:
+def _scale_and_shift(tt: Resolver, norm: Any) -> tuple[Any, Any]:
     """LayerNorm's (gamma, beta), by name where an edition names them, else in parameters() order."""
-    scale = next((getattr(norm, n) for n in ("gamma", "weight") if getattr(norm, n, None) is not None), None)
-    shift = next((getattr(norm, n) for n in ("beta", "bias") if getattr(norm, n, None) is not None), None)
+    names = ("gamma", "weight", "beta", "bias")
+    unset = dict(zip(names, tt.materialize([view_later("is_none", view_later("attr_or_none", norm, n))
+                                            for n in names]), strict=True))
+    scale = next((getattr(norm, n) for n in ("gamma", "weight") if not unset[n]), None)
+    shift = next((getattr(norm, n) for n in ("beta", "bias") if not unset[n]), None)
     if scale is None or shift is None:
-        scale, shift = list(norm.parameters())[:2]
+        scale, shift = _items(norm.parameters())[:2]
     return scale, shift
 
 
+def _items(sequence: Any) -> list[Any]:
+    """list(sequence); for a remote one in one round trip (list() would first ask its length in another)."""
+    return [item for item in sequence]
+
+
+def _shapes(taken: list[Any]) -> list[list[int]]:
+    """The shapes of values already read."""
+    return [list(v.shape) for v in taken]
+
+
 def _block(tt: Resolver, challenge: dict[str, Any]) -> Any:
-    _seed(challenge)
+    _seed(tt, challenge)
     dim = challenge["heads"] * challenge["head_dim"]
     return _eval(tt.TransformerBlock(dim, challenge["heads"]))
 
 
 def _gpt(tt: Resolver, challenge: dict[str, Any]) -> Any:
-    _seed(challenge)
+    _seed(tt, challenge)
     return _eval(tt.GPT(challenge["vocab"], challenge["heads"] * challenge["head_dim"], challenge["layers"],
                         challenge["heads"], max_seq_len=challenge["max_len"]))
 
 
 def test_layernorm_normalises(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     norm = tt.LayerNorm(challenge["dim"])
-    return {"out": values(norm(tt.Tensor(layer_norm_input(challenge))))}
+    return {"out": values_later(norm(tt.Tensor(layer_norm_input(challenge))))}
 
 
 def test_layernorm_matches_float64(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     norm = tt.LayerNorm(challenge["dim"])
-    scale, shift = _scale_and_shift(norm)
+    scale, shift = _scale_and_shift(tt, norm)
     gamma, beta = affine(challenge)
     scale.data, shift.data = gamma.copy(), beta.copy()
-    return {"out": values(norm(tt.Tensor(layer_norm_input(challenge)))),
-            "parameter_shapes": [list(values(p).shape) for p in norm.parameters()]}
+    out = values_later(norm(tt.Tensor(layer_norm_input(challenge))))
+    out, *parameters = tt.materialize([out, *(values_later(p) for p in norm.parameters())])
+    return {"out": out, "parameter_shapes": _shapes(parameters)}
 
 
 def test_create_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"mask": values(tt.create_causal_mask(challenge["seq"]))}
+    return {"mask": values_later(tt.create_causal_mask(challenge["seq"]))}
 
 
 def test_mlp_shape_and_parameters(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     dim = challenge["heads"] * challenge["head_dim"]
     mlp = tt.MLP(dim)
-    return {"shape": list(values(mlp(tt.Tensor(inputs(challenge)))).shape),
-            "parameter_shapes": [list(values(p).shape) for p in mlp.parameters()]}
+    out = values_later(mlp(tt.Tensor(inputs(challenge))))
+    out, *parameters = tt.materialize([out, *(values_later(p) for p in mlp.parameters())])
+    return {"shape": list(out.shape), "parameter_shapes": _shapes(parameters)}
 
 
 def test_block_shape(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -113,9 +127,10 @@ def test_block_shape(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
 
 def test_block_residual(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     block = _block(tt, challenge)
-    for param in block.parameters():
-        param.data = float32(np.zeros(values(param).shape))
-    return {"out": values(block(tt.Tensor(inputs(challenge))))}
+    params = _items(block.parameters())
+    for param, shape in zip(params, _shapes(tt.materialize([values_later(p) for p in params])), strict=True):
+        param.data = float32(np.zeros(shape))
+    return {"out": values_later(block(tt.Tensor(inputs(challenge))))}
 
 
 def test_block_is_pre_norm(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +139,14 @@ def test_block_is_pre_norm(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     # Silence the MLP (every parameter with the hidden size in its shape): what remains is x + attn(ln1(x))
     # plus the MLP's output bias, a constant.
     silenced = 0
-    for param in block.parameters():
-        if hidden in values(param).shape:
-            param.data = float32(np.zeros(values(param).shape))
+    params = _items(block.parameters())
+    for param, shape in zip(params, _shapes(tt.materialize([values_later(p) for p in params])), strict=True):
+        if hidden in shape:
+            param.data = float32(np.zeros(shape))
             silenced += 1
     x = inputs(challenge)
-    return {"silenced": silenced, "out": values(block(tt.Tensor(x))),
-            "out_scaled": values(block(tt.Tensor(float32(x * challenge["factor"]))))}
+    return {"silenced": silenced, "out": values_later(block(tt.Tensor(x))),
+            "out_scaled": values_later(block(tt.Tensor(float32(x * challenge["factor"]))))}
 
 
 def test_block_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -140,11 +156,12 @@ def test_block_causal_mask(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
     x = inputs(challenge)
     changed = x.copy()
     changed[:, cut:] = inputs(challenge, stream=1)[:, cut:]
-    return {"out": values(block(tt.Tensor(x), mask)), "out_changed": values(block(tt.Tensor(changed), mask))}
+    return {"out": values_later(block(tt.Tensor(x), mask)),
+            "out_changed": values_later(block(tt.Tensor(changed), mask))}
 
 
 def test_gpt_logits_shape(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
-    return {"logits": values(_gpt(tt, challenge)(tt.Tensor(tokens(challenge))))}
+    return {"logits": values_later(_gpt(tt, challenge)(tt.Tensor(tokens(challenge))))}
 
 
 def test_gpt_is_causal(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +169,7 @@ def test_gpt_is_causal(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any
     ids = tokens(challenge)
     changed = ids.copy()
     changed[:, challenge["cut"]:] = (ids[:, challenge["cut"]:] + 1) % challenge["vocab"]
-    return {"logits": values(model(tt.Tensor(ids))), "logits_changed": values(model(tt.Tensor(changed)))}
+    return {"logits": values_later(model(tt.Tensor(ids))), "logits_changed": values_later(model(tt.Tensor(changed)))}
 
 
 def test_gpt_gradients_reach_all_parameters(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +180,8 @@ def test_gpt_gradients_reach_all_parameters(tt: Resolver, challenge: dict[str, A
     logits = model(tt.Tensor(ids))
     targets = np.roll(ids, -1, axis=1).reshape(-1)
     tt.CrossEntropyLoss()(logits.reshape(-1, challenge["vocab"]), tt.Tensor(targets)).backward()
-    return {"shapes": [list(values(p).shape) for p in params], "grads": [grad_of(p) for p in params]}
+    taken, grads = tt.materialize([[values_later(p) for p in params], [grad_later(p) for p in params]])
+    return {"shapes": _shapes(taken), "grads": grads}
 
 
 def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +190,8 @@ def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any])
     params = trainable(model.parameters())
     x, y = training_sequences(challenge)
     loss_fn = tt.CrossEntropyLoss()
-    moments = [(np.zeros(values(p).shape), np.zeros(values(p).shape)) for p in params]
+    taken, same_as = tt.materialize([[values_later(p) for p in params], view_later("first_same_index", params)])
+    moments = [(np.zeros(shape), np.zeros(shape)) for shape in _shapes(taken)]
     losses = []
     for step in range(1, challenge["steps"] + 1):
         for p in params:
@@ -180,15 +199,19 @@ def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any])
         logits = model(tt.Tensor(x))
         loss = loss_fn(logits.reshape(-1, challenge["vocab"]), tt.Tensor(y.reshape(-1)))
         loss.backward()
-        losses.append(float(values(loss).reshape(-1)[0]))
-        for index, p in enumerate(params):
-            grad = grad_of(p)
+        # One round trip a step: the loss, then every parameter's gradient and values.
+        loss_value, grads, datas = tt.materialize([values_later(loss), [grad_later(p) for p in params],
+                                                   [values_later(p) for p in params]])
+        losses.append(float(loss_value.reshape(-1)[0]))
+        written: dict[int, np.ndarray] = {}  # a tensor listed twice in parameters() is updated twice in a row
+        for index, (p, grad, data) in enumerate(zip(params, grads, datas, strict=True)):
             if grad is None:
                 continue
+            data = written.get(same_as[index], data)
             m, v = moments[index]
             m = 0.9 * m + 0.1 * grad
             v = 0.999 * v + 0.001 * grad * grad
             moments[index] = (m, v)
             update = challenge["lr"] * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-            p.data = float32(values(p) - update)
-    return {"losses": losses, "logits": values(model(tt.Tensor(x)))}
+            p.data = written[same_as[index]] = float32(data - update)
+    return {"losses": losses, "logits": values_later(model(tt.Tensor(x)))}

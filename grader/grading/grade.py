@@ -112,7 +112,8 @@ class _Grading:
         self.round_trips = 0
         self.waited_s = 0.0
         self.runtime: dict[str, Any] = {}
-        self.pending: list[tuple[int, Session]] = []  # tests ended without waiting for the supervisor's figures
+        # tests ended without waiting for the supervisor's figures: (plan index, session, the session's number)
+        self.pending: list[tuple[int, Session, int]] = []
         self.ended: dict[int, str] = {}  # test index -> its captured output
         # The reference's sandbox starts now, beside the student's, so its start-up overlaps; used for P7 only.
         self.reference_link = self._link(REFERENCE_ROOT) if plan.measured else None
@@ -183,14 +184,14 @@ class _Grading:
         try:
             session = self._session("student")
             # The supervisor cleans up after the test while the check below runs.
-            run = run_remote(session, planned.index, planned.test, planned.challenge, limit, wait_end=False)
+            run = run_remote(session, planned.test, planned.challenge, limit, wait_end=False)
         except LinkBroken:
             result = self._drop("student")
             why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
             return Verdict("error", f"the sandbox {why} during this test", module), None
         self.round_trips += run.round_trips
         if run.end is None:
-            self.pending.append((planned.index, session))
+            self.pending.append((planned.index, session, run.number))
         else:
             self.ended[planned.index] = run.end.output
         if run.envelope["status"] == "timeout":
@@ -203,7 +204,7 @@ class _Grading:
     def _measure(self, planned: PlannedTest, limit: float) -> dict[str, Any] | None:
         sessions = {"student": self._session("student"), "reference": self._session("reference")}
         try:
-            measured = measure_remote(sessions, planned.index, planned.test, planned.challenge, limit)
+            measured = measure_remote(sessions, planned.test, planned.challenge, limit)
         except LinkBroken as broken:
             if sessions["reference"].link.dead:  # whose link broke decides whose fault it is
                 raise SandboxError(f"the reference's sandbox stopped while measuring {planned.test.id}: {broken}") \
@@ -217,11 +218,11 @@ class _Grading:
 
     def outputs(self) -> dict[int, str]:
         """Each test's captured output (stdout and stderr of its processes), from what the supervisors reported."""
-        for index, session in self.pending:
+        for index, session, number in self.pending:
             if session not in self.sessions.values():
                 continue  # its sandbox died: what it captured is gone with it
             try:
-                self.ended[index] = session.collect(index).output
+                self.ended[index] = session.collect(number).output
             except LinkBroken:
                 self._drop("student")
         self.pending.clear()

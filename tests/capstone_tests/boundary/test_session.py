@@ -70,7 +70,7 @@ def start(root: Path, sessions: list[Session]) -> Session:
 
 def test_pipelined_calls_wait_only_for_reads(tmp_path: Path, open_session: list[Session]) -> None:
     session = start(package(tmp_path), open_session)
-    channel = session.start(0, 10)
+    channel = session.start(10)
     tt = RemoteResolver(channel)
     total = tt.Tensor(np.zeros((2, 2), np.float32))
     for i in range(500):
@@ -85,7 +85,7 @@ def test_pipelined_calls_wait_only_for_reads(tmp_path: Path, open_session: list[
 
 def test_an_error_surfaces_at_the_next_read_naming_the_call(tmp_path: Path, open_session: list[Session]) -> None:
     session = start(package(tmp_path), open_session)
-    channel = session.start(0, 10)
+    channel = session.start(10)
     tt = RemoteResolver(channel)
     bad = tt.Tensor(np.ones((2, 3), np.float32)) @ tt.Tensor(np.ones((2, 3), np.float32))
     tt.Tensor(np.ones(1, np.float32)).no_such_method()
@@ -100,7 +100,7 @@ def test_an_error_surfaces_at_the_next_read_naming_the_call(tmp_path: Path, open
 
 def test_missing_module_and_name(tmp_path: Path, open_session: list[Session]) -> None:
     session = start(package(tmp_path), open_session)
-    channel = session.start(0, 10)
+    channel = session.start(10)
     tt = RemoteResolver(channel)
     with pytest.raises(ModuleMissing, match=r"module 03 .layers. not found: No module named 'tinytorch\.core\.layers'"):
         tt.Linear(2, 3)
@@ -112,7 +112,7 @@ def test_missing_module_and_name(tmp_path: Path, open_session: list[Session]) ->
 def test_a_hung_call_times_out_naming_the_call(tmp_path: Path, open_session: list[Session]) -> None:
     root = package(tmp_path, "\ndef spin(self):\n    while True:\n        pass\nTensor.spin = spin\n")
     session = start(root, open_session)
-    channel = session.start(0, 2.5)
+    channel = session.start(2.5)
     tt = RemoteResolver(channel)
     started = time.monotonic()
     with pytest.raises(TestTimeout) as raised:
@@ -121,7 +121,7 @@ def test_a_hung_call_times_out_naming_the_call(tmp_path: Path, open_session: lis
     assert raised.value.waiting_for.endswith(".spin(...)")
     end = session.end(channel)
     assert end.cpu_seconds is not None and end.cpu_seconds > 0.3  # the spinning was measured (2 loaded cores)
-    channel = session.start(1, 5)  # the next test runs in a fresh server
+    channel = session.start(5)  # the next test runs in a fresh server
     assert view("values", RemoteResolver(channel).Tensor(np.ones(1, np.float32))).tolist() == [1.0]
     session.end(channel)
 
@@ -129,7 +129,7 @@ def test_a_hung_call_times_out_naming_the_call(tmp_path: Path, open_session: lis
 def test_a_process_that_exits_is_gone_not_hung(tmp_path: Path, open_session: list[Session]) -> None:
     root = package(tmp_path, "\nimport os\ndef leave(self):\n    os._exit(7)\nTensor.leave = leave\n")
     session = start(root, open_session)
-    channel = session.start(0, 30)
+    channel = session.start(30)
     started = time.monotonic()
     with pytest.raises(ServerGone):
         view("values", RemoteResolver(channel).Tensor(np.ones(1, np.float32)).leave())
@@ -147,7 +147,7 @@ def test_forged_answers_are_malformed_never_a_crash(tmp_path: Path, open_session
                                                     junk: bytes) -> None:
     forge = f"\nimport os\ndef forge(self):\n    os.write(4, {junk!r})\n    return self\nTensor.forge = forge\n"
     session = start(package(tmp_path, forge), open_session)
-    channel = session.start(0, 10)
+    channel = session.start(10)
     with pytest.raises(MalformedAnswer):
         view("values", RemoteResolver(channel).Tensor(np.ones(1, np.float32)).forge())
     session.end(channel)
@@ -171,7 +171,7 @@ def test_cpu_of_an_orphaned_grandchild_is_measured(tmp_path: Path, open_session:
     Tensor.offload = offload
     """
     session = start(package(tmp_path, work), open_session)
-    channel = session.start(0, 60)
+    channel = session.start(60)
     view("values", RemoteResolver(channel).Tensor(np.ones(1, np.float32)).offload())
     deadline = time.monotonic() + 30
     while not done.exists() and time.monotonic() < deadline:  # it spins on after the answer
@@ -184,7 +184,7 @@ def test_each_test_sees_a_fresh_process(tmp_path: Path, open_session: list[Sessi
     root = package(tmp_path, init="COUNT = []\n")
     session = start(root, open_session)
     for number in range(3):
-        channel = session.start(number, 10)
+        channel = session.start(10)
         tt = RemoteResolver(channel)
         count = tt.module(1).Tensor  # import the package
         del count
