@@ -8,12 +8,13 @@ trusted side. The plain-pytest form (`run_graded`) calls both in one process.
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import time
 import traceback
 import tracemalloc
 import zlib
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -135,7 +136,7 @@ def _exception_verdict(test: GradedTest, envelope: dict[str, Any]) -> Verdict:
     return Verdict("error", message, module, evidence)
 
 
-@cache
+@lru_cache(maxsize=1024)  # a worker grades many seeds: keep the recent ones, not all
 def _reference_envelope(probe: Probe, challenge_key: str) -> dict[str, Any]:
     import json
 
@@ -150,6 +151,15 @@ def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
     if envelope["status"] != "ok":
         raise RuntimeError(f"the reference failed its own probe {probe.__name__}: {envelope}")
     return codec.decode(envelope["artefacts"])
+
+
+def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]]) -> None:
+    """Compute what the checks will ask of the reference (on_reference of each test's own probe and challenge),
+    ahead of time: the grader does this while the student's sandbox starts. A reference that fails its own probe
+    is left for the check to report."""
+    for test, challenge in runs:
+        with contextlib.suppress(Exception):
+            on_reference(test.probe, challenge)
 
 
 def measure_in_process(test: GradedTest, challenge: dict[str, Any], resolver: Resolver) -> dict[str, Any]:

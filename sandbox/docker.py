@@ -140,7 +140,7 @@ class DockerSandbox:
     def run(self, spec: RunSpec) -> RunResult:
         reap.ensure_reaped(self.docker)
         info = self._image_info()
-        runtime = self._describe(info)
+        runtime: dict[str, Any] = {}
         image_env = {item.split("=", 1)[0] for item in info.get("Config", {}).get("Env") or []}
         limits = spec.limits
         run_id = new_run_id()
@@ -217,6 +217,9 @@ class DockerSandbox:
                 *launch.env_command(spec.argv, spec.env, strip=image_env | _RUNTIME_ENV),
             )
             started = time.monotonic()
+            # Described once the container is on its way: the daemon's version (asked once per process) is then
+            # fetched while the container starts, not before.
+            runtime.update(self._describe(info))
             waiter = subprocess.Popen(
                 [self.docker, "wait", name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

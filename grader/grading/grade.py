@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from capstone_tests.boundary.session import LinkBroken, SandboxLink, Session
-from capstone_tests.harness import judge
+from capstone_tests.harness import judge, warm_reference
 from capstone_tests.remote import RemoteRun, measure_remote, run_remote
 from capstone_tests.rubric import load_rubric
 from capstone_tests.verdict import Verdict
@@ -82,6 +83,10 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     notify("planned", {"tests": [(p.suite, p.name) for p in plan.tests], "seed": plan.seed})
     grading = _Grading(root, sandbox, options, plan)
     try:
+        grading.start()
+        # While the sandbox starts (in its own thread), compute what the checks will ask of the reference. In this
+        # thread, before any check runs: the reference's probes seed numpy's global generator.
+        warm_reference([(p.test, p.challenge) for p in plan.tests])
         verdicts = {}
         for planned in plan.tests:
             verdicts[planned.index] = grading.run(planned)
@@ -115,8 +120,10 @@ class _Grading:
         # tests ended without waiting for the supervisor's figures: (plan index, session, the session's number)
         self.pending: list[tuple[int, Session, int]] = []
         self.ended: dict[int, str] = {}  # test index -> its captured output
-        # The reference's sandbox starts now, beside the student's, so its start-up overlaps; used for P7 only.
-        self.reference_link = self._link(REFERENCE_ROOT) if plan.measured else None
+        # For P7 only: the reference's sandbox starts once the student's is up (not at the same moment, where the
+        # two start-ups would compete for the CPU), and is ready long before the P7 tests come.
+        self.reference_link: SandboxLink | None = None
+        self.student_link: SandboxLink | None = None
 
     def _wall_s(self) -> float:
         return sum(p.limit_s for p in self.plan.tests) * 4 + 120.0  # P7 reruns included; limits.py stops hangs
@@ -133,12 +140,21 @@ class _Grading:
 
         return SandboxLink(self.sandbox, spec)
 
+    def start(self) -> None:
+        """Start the student's sandbox (and, for P7, the reference's) without waiting (the first test waits)."""
+        self.starts += 1
+        self.student_link = self._link(self.root)
+        if self.plan.measured:
+            self.reference_link = self._link(REFERENCE_ROOT)
+
     def _session(self, side: str) -> Session:
         if side in self.sessions:
             return self.sessions[side]
         if side == "reference":
             link = self.reference_link or self._link(REFERENCE_ROOT)
             self.reference_link = None
+        elif self.student_link is not None:
+            link, self.student_link = self.student_link, None
         else:
             self.starts += 1
             link = self._link(self.root)
@@ -150,6 +166,8 @@ class _Grading:
                                f"{getattr(result, 'exit_code', None)}: "
                                f"{getattr(result, 'stderr', b'')[-1500:].decode(errors='replace')}") from None
         self.sessions[side] = session
+        if side == "student" and self.plan.measured and not self.reference_link and "reference" not in self.sessions:
+            self.reference_link = self._link(REFERENCE_ROOT)
         if side == "student" and not self.runtime:
             self.runtime = {"supervisor": {k: v for k, v in session.info.items() if k != "event"}}
         return session
@@ -198,13 +216,15 @@ class _Grading:
             self.strikes += 1
         measured = None
         if planned.test.measure is not None and run.envelope["status"] == "ok":
-            measured = self._measure(planned, limit)
+            measured = self._measure(planned, limit, run.number)
         return judge(planned.test, planned.challenge, run.envelope, measured), run
 
-    def _measure(self, planned: PlannedTest, limit: float) -> dict[str, Any] | None:
+    def _measure(self, planned: PlannedTest, limit: float, graded_run: int) -> dict[str, Any] | None:
         sessions = {"student": self._session("student"), "reference": self._session("reference")}
         try:
-            measured = measure_remote(sessions, planned.test, planned.challenge, limit)
+            # The student's graded run of this challenge is its first measured run too.
+            first = sessions["student"].collect(graded_run)
+            measured = measure_remote(sessions, planned.test, planned.challenge, limit, first)
         except LinkBroken as broken:
             if sessions["reference"].link.dead:  # whose link broke decides whose fault it is
                 raise SandboxError(f"the reference's sandbox stopped while measuring {planned.test.id}: {broken}") \
@@ -231,12 +251,15 @@ class _Grading:
     def close(self) -> None:
         self.runtime["sandbox_runs"] = self.starts
         self.runtime["round_trips"] = self.round_trips
-        for side in list(self.sessions):
-            result = self._drop(side)
-            if side == "student" and result is not None:
-                self.runtime.update(result.runtime)
+        # Both sandboxes wind down at once (each one's supervisor cleans up, then the sandbox is removed).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            closing = {side: pool.submit(self._drop, side) for side in list(self.sessions)}
+            for unused in (self.reference_link, self.student_link):  # started, never used (no test ran there)
+                if unused is not None:
+                    pool.submit(unused.close)
+            results = {side: future.result() for side, future in closing.items()}
+        if results.get("student") is not None:
+            self.runtime.update(results["student"].runtime)
         # Time the grader spent waiting for the sandboxes' side (start-up, the student's code, transport); the
         # rest of a grading's wall time is the harness's own (probes, encoding, checks).
         self.runtime["waited_s"] = round(self.waited_s, 3)
-        if self.reference_link is not None:  # started for P7 but never used (the P7 tests did not run)
-            self.reference_link.close()

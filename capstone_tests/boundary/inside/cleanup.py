@@ -80,9 +80,10 @@ def kill_all(sandboxed: bool) -> dict[int, int]:
             # process with SIGKILL pending cannot finish a fork), so a fork bomb cannot outrun it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(-1, signal.SIGKILL)
-            statuses.update(reap_children())
+            # Every other process of the sandbox is dying now, and ours to reap are among them: wait for them
+            # (no polling; a process that cannot die keeps us here, and our caller's patience then ends it).
+            statuses.update(reap_children(block=True))
             if not others():
-                statuses.update(reap_children(block=True))  # only the dead are left
                 return statuses
         else:
             # Outside a sandbox kill(-1) would reach the machine: kill our children instead; their orphans
