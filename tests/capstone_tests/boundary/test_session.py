@@ -191,3 +191,47 @@ def test_each_test_sees_a_fresh_process(tmp_path: Path, open_session: list[Sessi
         module = tt.module(1)
         assert view("length", module.np.zeros(number + 1)) == number + 1
         session.end(channel)
+
+
+SCAN = """
+import os, re
+
+def leak(self, token):
+    line = "LEAK-" + token
+    print(line * 50)  # captured output
+    return line * 50  # and an answer: both pass through this test's keeper only
+
+def scan(self):
+    found = set()
+    pattern = re.compile(rb"LEAK-([0-9a-f]{32})")
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "r" not in fields[1] or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]", "[vdso]")):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(start)
+                found.update(m.decode() for m in pattern.findall(mem.read(end - start)))
+            except (OSError, OverflowError, ValueError):
+                continue
+    return sorted(found)
+
+Tensor.leak = leak
+Tensor.scan = scan
+"""
+
+
+def test_no_later_test_inherits_an_earlier_tests_bytes(tmp_path: Path, open_session: list[Session]) -> None:
+    """Requests, answers and output of a test pass through its keeper only: a later test's process, forked from
+    the supervisor, finds none of them in the memory it inherited (and the scan does find them where they are)."""
+    token = "0123456789abcdef" * 2
+    session = start(package(tmp_path, SCAN), open_session)
+    channel = session.start(30)
+    one = RemoteResolver(channel).Tensor(np.ones(1, np.float32))
+    assert view("text", one.leak(token)).startswith("LEAK-")
+    assert token in view("as_list", one.scan())  # the scan works: in its own test, the token is there
+    session.end(channel)
+    channel = session.start(30)
+    assert token not in view("as_list", RemoteResolver(channel).Tensor(np.ones(1, np.float32)).scan())
+    session.end(channel)
