@@ -8,7 +8,7 @@ and nothing the student's code does can write a verdict: it can only answer requ
 
 If the sandbox itself dies during a test (out of memory, killed), that test is charged as an error and the
 remaining tests go on in a fresh sandbox. P7 tests are measured on a second sandbox holding only the reference,
-interleaved with the student's runs. A reference that cannot be measured, or any failure of the sandbox to start,
+at the same time as the student's runs. A reference that cannot be measured, or any failure of the sandbox to start,
 is an infrastructure fault (SandboxError), never the student's score.
 """
 

@@ -2,7 +2,7 @@
 
 Every graded test runs once on the student's package, in a fresh object server, with a challenge drawn from a
 seed the grader picks (never sent into the sandbox: the probe that uses it runs here). P7 tests are measured again
-on the reference and the student, interleaved (capstone_tests/remote.py). Time limits come from limits.py.
+on the reference and the student at the same time (capstone_tests/remote.py). Time limits come from limits.py.
 """
 
 from __future__ import annotations
