@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import artefacts as codec
 from ..probes import _capstone_deploy as probes
 from ..probes import _capstone_models as data
 from ..verdict import CheckFailed
@@ -161,12 +162,45 @@ def memory(c: dict[str, Any], a: dict[str, Any]) -> None:
                 reference_peak_bytes=int(reference))
 
 
+def _long_run_losses(a: dict[str, Any], side: str, steps: int) -> np.ndarray:
+    entry = a["__measured__"].get(side) or {}
+    try:
+        long_run = codec.decode(entry.get("long_run"))
+    except codec.ArtefactError as error:
+        raise CheckFailed(f"the {side}'s measured long run answered malformed data: {error}", 1) from None
+    losses = long_run.get("losses") if isinstance(long_run, dict) else None
+    losses = np.asarray(losses, dtype=np.float64) if isinstance(losses, np.ndarray) else None
+    if losses is None or losses.shape != (steps,) or not np.all(np.isfinite(losses)):
+        raise CheckFailed(f"the {side}'s measured run of {steps} training steps did not return {steps} finite "
+                          f"losses", 1)
+    return losses
+
+
+def _long_run_did_the_work(c: dict[str, Any], a: dict[str, Any]) -> None:
+    """The measured long run must really have trained: its first steps give the graded run's losses (the same
+    code on the same data), and its later steps keep lowering the loss about as much as the reference's do.
+    Without this a package could do the work only as far as a graded run goes and skip it after, making the
+    extra steps (the measured figure) free."""
+    k = int(c["steps"])
+    student = _long_run_losses(a, "student", 3 * k)
+    reference = _long_run_losses(a, "reference", 3 * k)
+    graded = np.asarray(expect.array(a, "losses", what="the training losses"), dtype=np.float64).reshape(-1)
+    expect.that(graded.shape == (k,) and np.allclose(student[:k], graded, rtol=1e-4, atol=1e-6),
+                f"the first {k} of {3 * k} training steps gave other losses than the same {k} steps run alone: the "
+                f"same code on the same data must compute the same thing every time", 1)
+    gained, expected = student[k - 1] - student[-1], reference[k - 1] - reference[-1]
+    expect.that(gained >= 0.5 * expected, f"steps {k + 1} to {3 * k} lowered the loss by {gained:.4g}, the "
+                f"reference's by {expected:.4g}: every training step must do the work of one", 6,
+                student_losses=student.round(5).tolist(), reference_losses=reference.round(5).tolist())
+
+
 def performance(c: dict[str, Any], a: dict[str, Any]) -> None:
     # CPU seconds of 2 x steps training steps alone: a 3x longer run minus the short one, measured by the
     # grader around every process of the test (remote.py), the reference under the same conditions.
     student, reference = _measured(a, ("cpu_seconds",), "time")["cpu_seconds"]
     f64.falling(a.get("losses"), f"{c['steps']}-step Adam training")
     steps = 2 * c["steps"]
+    _long_run_did_the_work(c, a)
     reference = max(reference, REFERENCE_FLOOR_PER_STEP_S * steps)
     limit = TIME_RATIO * reference + TIME_ALLOWANCE
     expect.that(student <= limit, f"{steps} training steps of a {'-'.join(map(str, c['sizes']))} MLP on a batch "
