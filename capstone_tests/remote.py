@@ -36,14 +36,15 @@ class RemoteRun:
     end: TestEnd | None  # None when not waited for: Session.collect(number) has it later
     round_trips: int
     seconds: float
+    memory_peak: int | None = None  # the sandbox cgroup's peak over the test (measure_memory, in a sandbox)
 
 
 def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
-               timeout_s: float, wait_end: bool = True) -> RemoteRun:
+               timeout_s: float, wait_end: bool = True, measure_memory: bool = False) -> RemoteRun:
     """One test in a fresh object server. A broken link (LinkBroken) is left to the caller: the sandbox is gone.
     Without wait_end the supervisor's cleanup overlaps with what the caller does next (end is then None)."""
     started = time.perf_counter()
-    channel = session.start(timeout_s)
+    channel = session.start(timeout_s, measure_memory=measure_memory)
     try:
         envelope = run_probe(test.probe, challenge, RemoteResolver(channel))
     except TestTimeout as timeout:
@@ -52,15 +53,16 @@ def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
         envelope = {"status": "gone", "during": str(gone).removeprefix("the student's process ended while running ")}
     except MalformedAnswer as malformed:
         envelope = {"status": "malformed", "message": str(malformed)}
-    end = session.end(channel, wait=wait_end or envelope["status"] == "gone")
+    end = session.end(channel, wait=wait_end or envelope["status"] == "gone" or channel.memory is not None)
+    memory_peak = channel.memory.read() if channel.memory is not None else None
     if end is not None and envelope["status"] == "gone":
         envelope["how"] = f"exit code {end.exit}" if end.exit is not None and end.exit >= 0 else \
             f"killed by signal {-end.exit}" if end.exit is not None else "it was killed"
-    return RemoteRun(envelope, channel.number, end, channel.round_trips, time.perf_counter() - started)
+    return RemoteRun(envelope, channel.number, end, channel.round_trips, time.perf_counter() - started, memory_peak)
 
 
 def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: dict[str, Any],
-                   timeout_s: float, student_run: TestEnd | None = None) -> dict[str, Any]:
+                   timeout_s: float, student_run: RemoteRun | None = None) -> dict[str, Any]:
     """The P7 figure of `test` on both sides: {"student": {...}, "reference": {...}}, each with its "status".
 
     The two sides run at the same time, each in its own sandbox (one CPU each): whatever else the machine is doing
@@ -68,13 +70,14 @@ def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: di
     challenge, which then stands as the student's first run."""
     variants = _variants(test, challenge)
 
-    def measure(side: str) -> tuple[list[list[TestEnd]], str, Any]:
-        ends: list[list[TestEnd]] = []
+    def measure(side: str) -> tuple[list[list[RemoteRun]], str, Any]:
+        ends: list[list[RemoteRun]] = []
         status, last = "ok", None
         for round_number in range(ROUNDS):
             reuse = side == "student" and round_number == 0 and student_run is not None
-            runs = [run_remote(sessions[side], test, variant, timeout_s) for variant in variants[1 if reuse else 0:]]
-            ends.append(([student_run] if reuse else []) + [run.end for run in runs if run.end is not None])
+            runs = [run_remote(sessions[side], test, variant, timeout_s, measure_memory=test.measure == "memory")
+                    for variant in variants[1 if reuse else 0:]]
+            ends.append(([student_run] if reuse and student_run else []) + runs)
             bad = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), None)
             if bad is not None and status == "ok":
                 status = bad
@@ -102,18 +105,21 @@ def _variants(test: GradedTest, challenge: dict[str, Any]) -> list[dict[str, Any
     return [challenge]
 
 
-def _figure(test: GradedTest, rounds: list[list[TestEnd]]) -> dict[str, float] | None:
+def _figure(test: GradedTest, rounds: list[list[RemoteRun]]) -> dict[str, float] | None:
     """The least of each run over the rounds (noise only ever adds), then the figure: a run whose measuring
     process was killed or stopped, or that reported nothing, leaves the side without a figure."""
     per_variant = list(zip(*rounds, strict=True)) if all(len(r) == len(rounds[0]) for r in rounds) else []
-    if not per_variant or any(end.keeper != "ok" for runs in per_variant for end in runs):
+    ends = [[run.end for run in runs] for runs in per_variant]
+    if not per_variant or any(end is None or end.keeper != "ok" for runs in ends for end in runs):
         return None
     if test.measure == "time":
-        cpu = [[end.cpu_seconds for end in runs] for runs in per_variant]
+        cpu = [[end.cpu_seconds for end in runs] for runs in ends]  # type: ignore[union-attr]
         if any(c is None for runs in cpu for c in runs) or len(cpu) != 2:
             return None
         return {"cpu_seconds": max(0.0, min(cpu[1]) - min(cpu[0]))}  # type: ignore[type-var]
-    peaks = [end.peak_rss_bytes for end in per_variant[0]]
+    # Memory: the sandbox's own count (every process summed); outside a sandbox, the keeper's (the largest one).
+    peaks = [run.memory_peak if run.memory_peak is not None else run.end.peak_rss_bytes  # type: ignore[union-attr]
+             for run in per_variant[0]]
     return None if any(p is None for p in peaks) else {"peak_bytes": float(min(peaks))}  # type: ignore[type-var]
 
 

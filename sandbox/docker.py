@@ -220,6 +220,8 @@ class DockerSandbox:
             # Described once the container is on its way: the daemon's version (asked once per process) is then
             # fetched while the container starts, not before.
             runtime.update(self._describe(info))
+            if spec.on_started is not None:  # --cgroup-parent: the container's cgroup sits below this one
+                spec.on_started({"memory_cgroup": str(CGROUP_ROOT / "memory" / cgroup_parent.lstrip("/"))})
             waiter = subprocess.Popen(
                 [self.docker, "wait", name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

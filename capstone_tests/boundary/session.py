@@ -74,6 +74,7 @@ class Link:
         self.items: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames = protocol.FrameReader(protocol.EVENT + protocol.DATA)
         self.dead = False  # the stream broke or ended: nothing more can run on this link
+        self.memory_cgroup: str | None = None  # where the sandbox's memory is counted, when there is a sandbox
 
     def fail(self, reason: str) -> None:
         self.dead = True
@@ -153,15 +154,15 @@ class ProcessLink(Link):
 
 
 class SandboxLink(Link):
-    """The supervisor as the command of a sandbox run (`make_spec(stdin_fd, on_stdout)` builds its RunSpec);
-    the run goes on in a thread of its own until `close()` sends EOF and collects its RunResult."""
+    """The supervisor as the command of a sandbox run (`make_spec(stdin_fd, on_stdout, on_started)` builds its
+    RunSpec); the run goes on in a thread of its own until `close()` sends EOF and collects its RunResult."""
 
     def __init__(self, sandbox: Any, make_spec: Any) -> None:
         super().__init__()
         read_end, self._write_end = os.pipe()
         self.result: Any = None
         self.error: BaseException | None = None
-        spec = make_spec(read_end, self.on_stdout)
+        spec = make_spec(read_end, self.on_stdout, self.on_started)
 
         def run() -> None:
             try:
@@ -174,6 +175,10 @@ class SandboxLink(Link):
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
+
+    def on_started(self, facts: dict[str, Any]) -> None:
+        folder = facts.get("memory_cgroup")
+        self.memory_cgroup = folder if isinstance(folder, str) else None
 
     def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -244,15 +249,21 @@ class Session:
         finally:
             self.waited_s += time.perf_counter() - started
 
-    def start(self, timeout_s: float) -> Channel:
+    def start(self, timeout_s: float, measure_memory: bool = False) -> Channel:
         """A fresh object server for one test. Tests are numbered by the session (never reused), so what the
-        supervisor reports about a test can never be taken for another's."""
+        supervisor reports about a test can never be taken for another's. With measure_memory, the sandbox's
+        memory peak is reset when the test has started, for MemoryPeak.read() once it has ended."""
         self.started += 1
         number = self.started
         self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
                                                               "timeout_s": timeout_s}))
         self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
-        return Channel(self, number, time.monotonic() + timeout_s)
+        channel = Channel(self, number, time.monotonic() + timeout_s)
+        if measure_memory and self.link.memory_cgroup is not None:
+            # Now: the previous test is cleaned up (the supervisor forks a keeper only after), and the new server
+            # has not imported anything yet (it waits for its first request).
+            channel.memory = MemoryPeak(Path(self.link.memory_cgroup))
+        return channel
 
     def end(self, channel: Channel, wait: bool = True) -> TestEnd | None:
         """End the test. Without wait, the supervisor cleans up while we go on (the next start() or collect()
@@ -292,6 +303,21 @@ def _test_end(event: dict[str, Any]) -> TestEnd:
     )
 
 
+class MemoryPeak:
+    """A sandbox's memory over one test, from its cgroup (v1), read on the host: the sum over every process of
+    the sandbox (processes that split their memory between them are counted together), page cache and tmpfs
+    included. The peak is reset when the test starts; read() is the highest usage since, above the usage then
+    (the supervisor's and the fresh keeper's)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        (folder / "memory.max_usage_in_bytes").write_text("0")  # resets the peak to the current usage
+        self.base = int((folder / "memory.usage_in_bytes").read_text())
+
+    def read(self) -> int:
+        return max(0, int((self.folder / "memory.max_usage_in_bytes").read_text()) - self.base)
+
+
 class Channel:
     """One test's requests and answers. Handles are ours to assign; requests wait in `_out` until an answer is
     needed (or the batch is large), then go in one frame."""
@@ -310,6 +336,7 @@ class Channel:
         self._answer_bytes = 0
         self._busy: int | None = None
         self._released: list[int] = []
+        self.memory: MemoryPeak | None = None
         self.round_trips = 0
 
     # -------------------------------------------------------------------------------------- sending

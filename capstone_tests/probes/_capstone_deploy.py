@@ -116,5 +116,10 @@ def test_memory_efficiency(tt: Resolver, challenge: dict[str, Any]) -> dict[str,
 
 def test_training_performance(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     model, optimizer, loss_fn, x, y = _training_setup(tt, challenge)
-    losses = [_step(model, optimizer, loss_fn, x, y) for _ in range(challenge["steps"])]
+    losses = []
+    for _ in range(challenge["steps"]):
+        losses.append(_step(model, optimizer, loss_fn, x, y))
+        # Each step waits for the last: the grader times a run of `steps` and one of 3 x `steps`, and the
+        # student's process must not learn which one it is in by reading ahead in its requests.
+        tt.settle()
     return {"losses": m.scalars(tt.materialize(losses))}

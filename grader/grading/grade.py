@@ -131,12 +131,13 @@ class _Grading:
     def _link(self, root: Path) -> SandboxLink:
         limits = replace(self.options.limits, wall_seconds=self._wall_s())
 
-        def spec(stdin: int, on_stdout: Callable[[bytes], None]) -> RunSpec:
+        def spec(stdin: int, on_stdout: Callable[[bytes], None],
+                 on_started: Callable[[dict[str, Any]], None]) -> RunSpec:
             return RunSpec(submission=root, code={INSIDE: MOUNT},
                            argv=["python3", "-m", "boundary.supervisor", "/sub", "--sandboxed"],
                            env={**DEFAULT_ENV, "PYTHONPATH": "/grader"}, limits=limits,
                            init=False,  # the supervisor is PID 1: no signal from the student's processes reaches it
-                           stdin=stdin, on_stdout=on_stdout)
+                           stdin=stdin, on_stdout=on_stdout, on_started=on_started)
 
         return SandboxLink(self.sandbox, spec)
 
@@ -201,8 +202,11 @@ class _Grading:
         session = None
         try:
             session = self._session("student")
-            # The supervisor cleans up after the test while the check below runs.
-            run = run_remote(session, planned.test, planned.challenge, limit, wait_end=False)
+            # The supervisor cleans up after the test while the check below runs (a P7 test's figures are needed
+            # first: its graded run is the student's first measured run).
+            measured_test = planned.test.measure is not None
+            run = run_remote(session, planned.test, planned.challenge, limit, wait_end=measured_test,
+                             measure_memory=planned.test.measure == "memory")
         except LinkBroken:
             result = self._drop("student")
             why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
@@ -216,15 +220,14 @@ class _Grading:
             self.strikes += 1
         measured = None
         if planned.test.measure is not None and run.envelope["status"] == "ok":
-            measured = self._measure(planned, limit, run.number)
+            measured = self._measure(planned, limit, run)
         return judge(planned.test, planned.challenge, run.envelope, measured), run
 
-    def _measure(self, planned: PlannedTest, limit: float, graded_run: int) -> dict[str, Any] | None:
+    def _measure(self, planned: PlannedTest, limit: float, graded_run: RemoteRun) -> dict[str, Any] | None:
         sessions = {"student": self._session("student"), "reference": self._session("reference")}
         try:
             # The student's graded run of this challenge is its first measured run too.
-            first = sessions["student"].collect(graded_run)
-            measured = measure_remote(sessions, planned.test, planned.challenge, limit, first)
+            measured = measure_remote(sessions, planned.test, planned.challenge, limit, graded_run)
         except LinkBroken as broken:
             if sessions["reference"].link.dead:  # whose link broke decides whose fault it is
                 raise SandboxError(f"the reference's sandbox stopped while measuring {planned.test.id}: {broken}") \
