@@ -37,14 +37,16 @@ class RemoteRun:
     round_trips: int
     seconds: float
     memory_peak: int | None = None  # the sandbox cgroup's peak over the test (measure_memory, in a sandbox)
+    cpu_seconds: float | None = None  # the sandbox cgroup's CPU time over the test (measure_cpu, in a sandbox)
 
 
 def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
-               timeout_s: float, wait_end: bool = True, measure_memory: bool = False) -> RemoteRun:
+               timeout_s: float, wait_end: bool = True, measure_memory: bool = False,
+               measure_cpu: bool = False) -> RemoteRun:
     """One test in a fresh object server. A broken link (LinkBroken) is left to the caller: the sandbox is gone.
     Without wait_end the supervisor's cleanup overlaps with what the caller does next (end is then None)."""
     started = time.perf_counter()
-    channel = session.start(timeout_s, measure_memory=measure_memory)
+    channel = session.start(timeout_s, measure_memory=measure_memory, measure_cpu=measure_cpu)
     try:
         envelope = run_probe(test.probe, challenge, RemoteResolver(channel))
     except TestTimeout as timeout:
@@ -53,12 +55,15 @@ def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
         envelope = {"status": "gone", "during": str(gone).removeprefix("the student's process ended while running ")}
     except MalformedAnswer as malformed:
         envelope = {"status": "malformed", "message": str(malformed)}
-    end = session.end(channel, wait=wait_end or envelope["status"] == "gone" or channel.memory is not None)
+    counted = channel.memory is not None or channel.cpu is not None
+    end = session.end(channel, wait=wait_end or envelope["status"] == "gone" or counted)
     memory_peak = channel.memory.read() if channel.memory is not None else None
+    cpu_seconds = channel.cpu.read() if channel.cpu is not None else None
     if end is not None and envelope["status"] == "gone":
         envelope["how"] = f"exit code {end.exit}" if end.exit is not None and end.exit >= 0 else \
             f"killed by signal {-end.exit}" if end.exit is not None else "it was killed"
-    return RemoteRun(envelope, channel.number, end, channel.round_trips, time.perf_counter() - started, memory_peak)
+    return RemoteRun(envelope, channel.number, end, channel.round_trips, time.perf_counter() - started, memory_peak,
+                     cpu_seconds)
 
 
 def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: dict[str, Any],
@@ -75,8 +80,8 @@ def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: di
         status, last = "ok", None
         for round_number in range(ROUNDS):
             reuse = side == "student" and round_number == 0 and student_run is not None
-            runs = [run_remote(sessions[side], test, variant, timeout_s, measure_memory=test.measure == "memory")
-                    for variant in variants[1 if reuse else 0:]]
+            runs = [run_remote(sessions[side], test, variant, timeout_s, measure_memory=test.measure == "memory",
+                               measure_cpu=test.measure == "time") for variant in variants[1 if reuse else 0:]]
             ends.append(([student_run] if reuse and student_run else []) + runs)
             bad = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), None)
             if bad is not None and status == "ok":
@@ -113,7 +118,9 @@ def _figure(test: GradedTest, rounds: list[list[RemoteRun]]) -> dict[str, float]
     if not per_variant or any(end is None or end.keeper != "ok" for runs in ends for end in runs):
         return None
     if test.measure == "time":
-        cpu = [[end.cpu_seconds for end in runs] for runs in ends]  # type: ignore[union-attr]
+        # The sandbox's own count (every process of it); outside a sandbox, the keeper's (every process it reaped).
+        cpu = [[run.cpu_seconds if run.cpu_seconds is not None else run.end.cpu_seconds  # type: ignore[union-attr]
+                for run in runs] for runs in per_variant]
         if any(c is None for runs in cpu for c in runs) or len(cpu) != 2:
             return None
         return {"cpu_seconds": max(0.0, min(cpu[1]) - min(cpu[0]))}  # type: ignore[type-var]

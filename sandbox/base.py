@@ -114,8 +114,8 @@ class RunSpec:
     # its write then fails with EPIPE (BrokenPipeError), under either sandbox. See README.md, "Live stdin".
     stdin: int | None = field(default=None, compare=False)
     # Called once (in the thread running run()) when the command has been launched, with what a caller may watch
-    # while it runs: {"memory_cgroup": the run's cgroup v1 memory folder, whose usage counts every process of the
-    # run}. A caller that measures phases of a long run (one test of many) resets and reads its peak there.
+    # while it runs: {"memory_cgroup", "cpu_cgroup": the run's cgroup v1 memory and cpuacct folders, whose counters
+    # cover every process of the run}. A caller that measures phases of a long run (one test of many) reads there.
     on_started: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -184,7 +184,8 @@ class BubblewrapSandbox:
                     os.close(fd)
             assert proc.stdout is not None and proc.stderr is not None
             if spec.on_started is not None:
-                spec.on_started({"memory_cgroup": str(cgroup.dirs["memory"])})
+                spec.on_started({"memory_cgroup": str(cgroup.dirs["memory"]),
+                                 "cpu_cgroup": str(cgroup.dirs["cpuacct"])})
             pidfd = os.pidfd_open(proc.pid)  # readable once bwrap exits: wakes the pump at once
             pump = OutputPump(
                 {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()}, limits.output_bytes, wake=pidfd,

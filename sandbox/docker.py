@@ -221,7 +221,8 @@ class DockerSandbox:
             # fetched while the container starts, not before.
             runtime.update(self._describe(info))
             if spec.on_started is not None:  # --cgroup-parent: the container's cgroup sits below this one
-                spec.on_started({"memory_cgroup": str(CGROUP_ROOT / "memory" / cgroup_parent.lstrip("/"))})
+                spec.on_started({hierarchy: str(CGROUP_ROOT / name / cgroup_parent.lstrip("/"))
+                                 for hierarchy, name in (("memory_cgroup", "memory"), ("cpu_cgroup", "cpuacct"))})
             waiter = subprocess.Popen(
                 [self.docker, "wait", name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ from typing import Any
 from .inside import protocol
 
 READY_TIMEOUT_S = 60.0
-END_TIMEOUT_S = 15.0  # the supervisor's own patience for a keeper is 5 s
+END_TIMEOUT_S = 20.0  # the supervisor gives a stopped keeper about a second, a hung one 15 s past the limit
 MAX_TEST_ANSWER_BYTES = 256 * 1024 * 1024
 SEND_BATCH = 64 * 1024
 
@@ -74,7 +74,9 @@ class Link:
         self.items: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames = protocol.FrameReader(protocol.EVENT + protocol.DATA)
         self.dead = False  # the stream broke or ended: nothing more can run on this link
-        self.memory_cgroup: str | None = None  # where the sandbox's memory is counted, when there is a sandbox
+        # where the sandbox's memory and CPU time are counted (every process of it), when there is a sandbox
+        self.memory_cgroup: str | None = None
+        self.cpu_cgroup: str | None = None
 
     def fail(self, reason: str) -> None:
         self.dead = True
@@ -177,8 +179,9 @@ class SandboxLink(Link):
         self._thread.start()
 
     def on_started(self, facts: dict[str, Any]) -> None:
-        folder = facts.get("memory_cgroup")
-        self.memory_cgroup = folder if isinstance(folder, str) else None
+        memory, cpu = facts.get("memory_cgroup"), facts.get("cpu_cgroup")
+        self.memory_cgroup = memory if isinstance(memory, str) else None
+        self.cpu_cgroup = cpu if isinstance(cpu, str) else None
 
     def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -249,20 +252,22 @@ class Session:
         finally:
             self.waited_s += time.perf_counter() - started
 
-    def start(self, timeout_s: float, measure_memory: bool = False) -> Channel:
+    def start(self, timeout_s: float, measure_memory: bool = False, measure_cpu: bool = False) -> Channel:
         """A fresh object server for one test. Tests are numbered by the session (never reused), so what the
-        supervisor reports about a test can never be taken for another's. With measure_memory, the sandbox's
-        memory peak is reset when the test has started, for MemoryPeak.read() once it has ended."""
+        supervisor reports about a test can never be taken for another's. With measure_memory / measure_cpu, the
+        sandbox's counters are taken when the test has started, for reading once it has ended."""
         self.started += 1
         number = self.started
         self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
                                                               "timeout_s": timeout_s}))
         self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
         channel = Channel(self, number, time.monotonic() + timeout_s)
+        # Now: the previous test is cleaned up (the supervisor forks a keeper only after), and the new server has
+        # not imported anything yet (it waits for its first request).
         if measure_memory and self.link.memory_cgroup is not None:
-            # Now: the previous test is cleaned up (the supervisor forks a keeper only after), and the new server
-            # has not imported anything yet (it waits for its first request).
             channel.memory = MemoryPeak(Path(self.link.memory_cgroup))
+        if measure_cpu and self.link.cpu_cgroup is not None:
+            channel.cpu = CpuTime(Path(self.link.cpu_cgroup))
         return channel
 
     def end(self, channel: Channel, wait: bool = True) -> TestEnd | None:
@@ -318,6 +323,23 @@ class MemoryPeak:
         return max(0, int((self.folder / "memory.max_usage_in_bytes").read_text()) - self.base)
 
 
+class CpuTime:
+    """A sandbox's CPU time over one test, from its cgroup (v1 cpuacct), read on the host: every process of the
+    sandbox, including those no one waits for (a child whose parent ignores SIGCHLD is reaped by the kernel and
+    its CPU time is added to no one's RUSAGE_CHILDREN) and the keeper's relaying, which is the same work for the
+    reference and the student."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.start = self._now()
+
+    def _now(self) -> int:
+        return int((self.folder / "cpuacct.usage").read_text())
+
+    def read(self) -> float:
+        return max(0, self._now() - self.start) / 1e9
+
+
 class Channel:
     """One test's requests and answers. Handles are ours to assign; requests wait in `_out` until an answer is
     needed (or the batch is large), then go in one frame."""
@@ -337,6 +359,7 @@ class Channel:
         self._busy: int | None = None
         self._released: list[int] = []
         self.memory: MemoryPeak | None = None
+        self.cpu: CpuTime | None = None
         self.round_trips = 0
 
     # -------------------------------------------------------------------------------------- sending

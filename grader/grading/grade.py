@@ -206,7 +206,8 @@ class _Grading:
             # first: its graded run is the student's first measured run).
             measured_test = planned.test.measure is not None
             run = run_remote(session, planned.test, planned.challenge, limit, wait_end=measured_test,
-                             measure_memory=planned.test.measure == "memory")
+                             measure_memory=planned.test.measure == "memory",
+                             measure_cpu=planned.test.measure == "time")
         except LinkBroken:
             result = self._drop("student")
             why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"

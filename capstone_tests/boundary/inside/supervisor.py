@@ -37,6 +37,7 @@ from . import cleanup, keeper, protocol
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 SOURCE_CAP = 32 * 1024 * 1024  # most source bytes compiled ahead (intake caps a package far below this)
 KEEPER_PATIENCE_S = 5.0  # beyond the keeper's own backstop
+STOPPED_PATIENCE_S = 0.6  # how long the keeper may stay stopped before the test is given up
 MAX_CONTROL = 4096
 # Library modules a package commonly uses: imported once here (they run none of the student's code), so each
 # server need not (numpy loads numpy.random lazily, and that alone costs a server ~18 ms).
@@ -120,11 +121,8 @@ def run_test(package_dir: str, codes: dict[str, CodeType], number: int, timeout_
             keeper.keep(package_dir, codes, number, timeout_s, sandboxed)
         finally:
             os._exit(1)
-    pidfd = os.pidfd_open(child)
-    ready, _, _ = select.select([pidfd], [], [], timeout_s + keeper.BACKSTOP_S + KEEPER_PATIENCE_S)
-    os.close(pidfd)
-    state = "ok" if ready else "stuck"
-    if not ready:  # stopped, or spinning: it cannot finish the test
+    state = wait_for_keeper(child, time.monotonic() + timeout_s + keeper.BACKSTOP_S + KEEPER_PATIENCE_S)
+    if state == "stuck":  # stopped, or past every deadline: it cannot finish the test
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
     _, status = os.waitpid(child, 0)
@@ -141,6 +139,36 @@ def run_test(package_dir: str, codes: dict[str, CodeType], number: int, timeout_
                  "killed", "cpu_seconds": None, "max_rss_bytes": None, "baseline_rss_bytes": None, "exit": None,
                  "output": "", "output_dropped": 0})
     return skip_to_end()
+
+
+def wait_for_keeper(child: int, deadline: float) -> str:
+    """"ok" once the keeper has exited; "stuck" past the deadline or once it has been stopped (SIGSTOP from the
+    student's code) for STOPPED_PATIENCE_S: it then cannot relay, and the host is waiting."""
+    pidfd = os.pidfd_open(child)
+    stopped_since = None
+    try:
+        while True:
+            if select.select([pidfd], [], [], 0.2)[0]:
+                return "ok"
+            now = time.monotonic()
+            if now >= deadline:
+                return "stuck"
+            if _stopped(child):
+                stopped_since = stopped_since or now
+                if now - stopped_since >= STOPPED_PATIENCE_S:
+                    return "stuck"
+            else:
+                stopped_since = None
+    finally:
+        os.close(pidfd)
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
 
 
 def skip_to_end() -> dict[str, object] | None:
