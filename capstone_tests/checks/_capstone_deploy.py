@@ -178,20 +178,20 @@ def _long_run_losses(a: dict[str, Any], side: str, steps: int) -> np.ndarray:
 
 def _long_run_did_the_work(c: dict[str, Any], a: dict[str, Any]) -> None:
     """The measured long run must really have trained: its first steps give the graded run's losses (the same
-    code on the same data), and its later steps keep lowering the loss about as much as the reference's do.
-    Without this a package could do the work only as far as a graded run goes and skip it after, making the
-    extra steps (the measured figure) free."""
+    code on the same data computes the same thing), and every later step still changes the model (the loss
+    moves, and does not rise). Without this a package could do the work only as far as a graded run goes (its
+    step counts are public) and skip it after, making the measured extra steps free. Whether the training is
+    right is the other priorities' business: here only that each step did one step's work."""
     k = int(c["steps"])
     student = _long_run_losses(a, "student", 3 * k)
-    reference = _long_run_losses(a, "reference", 3 * k)
     graded = np.asarray(expect.array(a, "losses", what="the training losses"), dtype=np.float64).reshape(-1)
     expect.that(graded.shape == (k,) and np.allclose(student[:k], graded, rtol=1e-4, atol=1e-6),
                 f"the first {k} of {3 * k} training steps gave other losses than the same {k} steps run alone: the "
                 f"same code on the same data must compute the same thing every time", 1)
-    gained, expected = student[k - 1] - student[-1], reference[k - 1] - reference[-1]
-    expect.that(gained >= 0.5 * expected, f"steps {k + 1} to {3 * k} lowered the loss by {gained:.4g}, the "
-                f"reference's by {expected:.4g}: every training step must do the work of one", 6,
-                student_losses=student.round(5).tolist(), reference_losses=reference.round(5).tolist())
+    tail = student[k - 1:]
+    expect.that(np.ptp(tail) > 0 and tail[-1] <= tail[0] * 1.05 + 1e-3,
+                f"steps {k + 1} to {3 * k} of the measured run left the loss at {tail[0]:.6g} (or raised it, to "
+                f"{tail[-1]:.6g}): every training step must do the work of one", 6, losses=tail.round(7).tolist())
 
 
 def performance(c: dict[str, Any], a: dict[str, Any]) -> None:
