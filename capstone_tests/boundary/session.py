@@ -54,7 +54,10 @@ class MalformedAnswer(BoundaryFault):
 
 
 class LinkBroken(BoundaryFault):
-    """The supervisor's stream ended or broke: nothing more can run in this sandbox."""
+    """The supervisor's stream ended or broke: nothing more can run in this sandbox. `before_test`: it broke
+    while a test was being started (so that test never ran, and is not to be charged)."""
+
+    before_test = False
 
 
 class RemoteError(Exception):
@@ -258,9 +261,13 @@ class Session:
         sandbox's counters are taken when the test has started, for reading once it has ended."""
         self.started += 1
         number = self.started
-        self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
-                                                              "timeout_s": timeout_s}))
-        self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
+        try:
+            self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
+                                                                  "timeout_s": timeout_s}))
+            self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
+        except LinkBroken as broken:
+            broken.before_test = True
+            raise
         channel = Channel(self, number, time.monotonic() + timeout_s)
         # Now: the previous test is cleaned up (the supervisor forks a keeper only after), and the new server has
         # not imported anything yet (it waits for its first request).

@@ -199,19 +199,23 @@ class _Grading:
         if self.starts >= MAX_SANDBOX_STARTS and "student" not in self.sessions:
             return Verdict("error", "not run: the package stopped its sandbox in every earlier test", module), None
         limit = self.limit(planned)
-        session = None
-        try:
-            session = self._session("student")
-            # The supervisor cleans up after the test while the check below runs (a P7 test's figures are needed
-            # first: its graded run is the student's first measured run).
-            measured_test = planned.test.measure is not None
-            run = run_remote(session, planned.test, planned.challenge, limit, wait_end=measured_test,
-                             measure_memory=planned.test.measure == "memory",
-                             measure_cpu=planned.test.measure == "time")
-        except LinkBroken:
-            result = self._drop("student")
-            why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
-            return Verdict("error", f"the sandbox {why} during this test", module), None
+        for attempt in range(2):
+            session = None
+            try:
+                session = self._session("student")
+                # The supervisor cleans up after the test while the check below runs (a P7 test's figures are
+                # needed first: its graded run is the student's first measured run).
+                measured_test = planned.test.measure is not None
+                run = run_remote(session, planned.test, planned.challenge, limit, wait_end=measured_test,
+                                 measure_memory=planned.test.measure == "memory",
+                                 measure_cpu=planned.test.measure == "time")
+                break
+            except LinkBroken as broken:
+                result = self._drop("student")
+                if broken.before_test and attempt == 0 and self.starts < MAX_SANDBOX_STARTS:
+                    continue  # the sandbox died with an earlier test: this one never ran, so it runs anew
+                why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
+                return Verdict("error", f"the sandbox {why} during this test", module), None
         self.round_trips += run.round_trips
         if run.end is None:
             self.pending.append((planned.index, session, run.number))

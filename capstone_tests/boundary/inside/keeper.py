@@ -44,6 +44,15 @@ def emit(event: dict[str, Any]) -> None:
     write_all(1, protocol.frame_json(protocol.EVENT, event))
 
 
+def write_data(chunk: bytes) -> None:
+    """The server's answers as D frames of at most PIPE_BUF bytes, each in one write: a pipe takes such a write
+    whole or not at all, so a keeper killed by the student's code never leaves half a frame, which would make the
+    host misread everything after it. (Events are written only when no student process is left.)"""
+    room = select.PIPE_BUF - protocol.HEADER_BYTES
+    for start in range(0, len(chunk), room):
+        os.write(1, protocol.frame(protocol.DATA, chunk[start:start + room]))
+
+
 def read_exact(fd: int, size: int) -> bytes:
     """Exactly `size` bytes of the host's stream (never more: what follows belongs to the supervisor)."""
     parts, missing = [], size
@@ -134,7 +143,7 @@ class Relay:
 
     def relay_answers(self, chunk: bytes) -> None:
         if chunk:
-            write_all(1, protocol.frame(protocol.DATA, chunk))
+            write_data(chunk)
         else:
             self.answers_open = False
             emit({"event": "closed", "test": self.number})
@@ -174,7 +183,7 @@ class Relay:
                 if not chunk:
                     break
                 if fd == self.answers_r and self.answers_open:
-                    write_all(1, protocol.frame(protocol.DATA, chunk))
+                    write_data(chunk)
                 elif fd == self.output_r:
                     self.add_output(chunk)
 
