@@ -67,12 +67,14 @@ def run_remote(session: Session, test: GradedTest, challenge: dict[str, Any],
 
 
 def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: dict[str, Any],
-                   timeout_s: float, student_run: RemoteRun | None = None) -> dict[str, Any]:
+                   timeout_s: float, student_run: RemoteRun | None = None,
+                   reference_timeout_s: float | None = None) -> dict[str, Any]:
     """The P7 figure of `test` on both sides: {"student": {...}, "reference": {...}}, each with its "status".
 
     The two sides run at the same time, each in its own sandbox (one CPU each): whatever else the machine is doing
     weighs on both alike. `student_run`: what the supervisor measured of the student's graded run of this same
-    challenge, which then stands as the student's first run."""
+    challenge, which then stands as the student's first run. `reference_timeout_s`: the reference's own limit
+    (the student's may have been cut short by its earlier timeouts; the reference must never be)."""
     variants = _variants(test, challenge)
 
     def measure(side: str) -> tuple[list[list[RemoteRun]], str, Any]:
@@ -80,7 +82,8 @@ def measure_remote(sessions: dict[str, Session], test: GradedTest, challenge: di
         status, last = "ok", None
         for round_number in range(ROUNDS):
             reuse = side == "student" and round_number == 0 and student_run is not None
-            runs = [run_remote(sessions[side], test, variant, timeout_s, measure_memory=test.measure == "memory",
+            limit = (reference_timeout_s or timeout_s) if side == "reference" else timeout_s
+            runs = [run_remote(sessions[side], test, variant, limit, measure_memory=test.measure == "memory",
                                measure_cpu=test.measure == "time") for variant in variants[1 if reuse else 0:]]
             ends.append(([student_run] if reuse and student_run else []) + runs)
             bad = next((r.envelope["status"] for r in runs if r.envelope["status"] != "ok"), None)

@@ -232,7 +232,8 @@ class _Grading:
         sessions = {"student": self._session("student"), "reference": self._session("reference")}
         try:
             # The student's graded run of this challenge is its first measured run too.
-            measured = measure_remote(sessions, planned.test, planned.challenge, limit, graded_run)
+            measured = measure_remote(sessions, planned.test, planned.challenge, limit, graded_run,
+                                      reference_timeout_s=planned.limit_s)
         except LinkBroken as broken:
             if sessions["reference"].link.dead:  # whose link broke decides whose fault it is
                 raise SandboxError(f"the reference's sandbox stopped while measuring {planned.test.id}: {broken}") \
