@@ -120,8 +120,7 @@ class _Grading:
         # tests ended without waiting for the supervisor's figures: (plan index, session, the session's number)
         self.pending: list[tuple[int, Session, int]] = []
         self.ended: dict[int, str] = {}  # test index -> its captured output
-        # For P7 only: the reference's sandbox starts once the student's is up (not at the same moment, where the
-        # two start-ups would compete for the CPU), and is ready long before the P7 tests come.
+        # Started by start(), beside each other; the reference's only when the plan has P7 tests.
         self.reference_link: SandboxLink | None = None
         self.student_link: SandboxLink | None = None
 
@@ -167,8 +166,6 @@ class _Grading:
                                f"{getattr(result, 'exit_code', None)}: "
                                f"{getattr(result, 'stderr', b'')[-1500:].decode(errors='replace')}") from None
         self.sessions[side] = session
-        if side == "student" and self.plan.measured and not self.reference_link and "reference" not in self.sessions:
-            self.reference_link = self._link(REFERENCE_ROOT)
         if side == "student" and not self.runtime:
             self.runtime = {"supervisor": {k: v for k, v in session.info.items() if k != "event"}}
         return session
