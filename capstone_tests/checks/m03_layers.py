@@ -99,13 +99,20 @@ def _two_layer_challenge(r: np.random.Generator) -> dict[str, Any]:
     batch, n_in, hidden = _sizes(r)
     n_out = int(r.integers(1, 4))
     x, w1, w2 = _numbers(r, (batch, n_in)), _numbers(r, (n_in, hidden)), _numbers(r, (hidden, n_out))
-    for _ in range(50):
+    c = _numbers(r, (batch, n_out))
+    upstream = np.abs(_f32(c) @ _f32(w2).T)
+    for _ in range(500):
         b1 = _numbers(r, (hidden,))
-        # Keep every pre-activation off ReLU's kink, where float32 and float64 may take different sides.
-        if np.abs(_f32(x) @ _f32(w1) + _f32(b1)).min() > 0.05:
+        pre = _f32(x) @ _f32(w1) + _f32(b1)
+        # Every pre-activation off ReLU's kink (float32 and float64 may take different sides), and some unit
+        # active with a value far from 1 under a real upstream gradient: there a ReLU whose backward multiplies
+        # by its output instead of by (x > 0) gives a visibly different gradient. With every unit off, both
+        # gradients would be zero and the test could not tell them apart.
+        telling = (pre > 0) & (np.abs(pre - 1.0) > 0.2) & (upstream > 0.05)
+        if np.abs(pre).min() > 0.05 and telling.any():
             break
     return {"x": x.tolist(), "w1": w1.tolist(), "b1": b1.tolist(), "w2": w2.tolist(),
-            "b2": _numbers(r, (n_out,)).tolist(), "c": _numbers(r, (batch, n_out)).tolist()}
+            "b2": _numbers(r, (n_out,)).tolist(), "c": c.tolist()}
 
 
 @check(module=3, challenge=_two_layer_challenge)
