@@ -14,6 +14,7 @@ import time
 import traceback
 import tracemalloc
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -153,11 +154,14 @@ def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
     return codec.decode(envelope["artefacts"])
 
 
-def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]]) -> None:
+def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]], stop: Callable[[], bool] = lambda: False) -> None:
     """Compute what the checks will ask of the reference (on_reference of each test's own probe and challenge),
-    ahead of time: the grader does this while the student's sandbox starts. A reference that fails its own probe
-    is left for the check to report."""
+    ahead of time: the grader does this while the student's sandbox starts, and stops as soon as `stop()` says the
+    sandbox is ready (the checks compute the rest when they need it: the first tests need not wait for the last
+    test's reference). A reference that fails its own probe is left for the check to report."""
     for test, challenge in runs:
+        if stop():
+            return
         with contextlib.suppress(Exception):
             on_reference(test.probe, challenge)
 

@@ -5,7 +5,8 @@ Then a container may keep running until it is removed, and run folders (with the
 Every such thing carries the owner's pid in its name (hostfs.new_run_id): if that pid is gone, it is an orphan.
 Containers carry an owner label (pid namespace + pid: a pid means nothing in another namespace, e.g. a worker in
 a container sharing the host's dockerd) and a reap-after label (start + wall limit + 2 min) as a last resort.
-Called once per process before its first run (ensure_reaped); from a shell: `python -m sandbox.reap`.
+Called once per process at its first run (ensure_reaped; the docker sandbox calls it once its container is on
+its way); from a shell: `python -m sandbox.reap`.
 """
 
 from __future__ import annotations

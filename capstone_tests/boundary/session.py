@@ -264,17 +264,24 @@ class Session:
         try:
             self.link.send(protocol.frame_json(protocol.CONTROL, {"cmd": "start", "test": number,
                                                                   "timeout_s": timeout_s}))
-            self._event("started", time.monotonic() + READY_TIMEOUT_S, number)
         except LinkBroken as broken:
             broken.before_test = True
             raise
-        channel = Channel(self, number, time.monotonic() + timeout_s)
+        channel = Channel(self, number, timeout_s)
+        memory = measure_memory and self.link.memory_cgroup is not None
+        cpu = measure_cpu and self.link.cpu_cgroup is not None
+        if not (memory or cpu):
+            # Pipelined: the requests follow the "start" at once and wait in the stream for the test's keeper,
+            # so the supervisor's cleanup after the last test and the fork of this one overlap with the probe's
+            # first steps; the channel takes its "started" on the way to its first answer.
+            return channel
+        channel.wait_started()
         # Now: the previous test is cleaned up (the supervisor forks a keeper only after), and the new server has
-        # not imported anything yet (it waits for its first request).
-        if measure_memory and self.link.memory_cgroup is not None:
-            channel.memory = MemoryPeak(Path(self.link.memory_cgroup))
-        if measure_cpu and self.link.cpu_cgroup is not None:
-            channel.cpu = CpuTime(Path(self.link.cpu_cgroup))
+        # not imported anything yet (it waits for its first request): the counters start from here.
+        if memory:
+            channel.memory = MemoryPeak(Path(self.link.memory_cgroup))  # type: ignore[arg-type]
+        if cpu:
+            channel.cpu = CpuTime(Path(self.link.cpu_cgroup))  # type: ignore[arg-type]
         return channel
 
     def end(self, channel: Channel, wait: bool = True) -> TestEnd | None:
@@ -351,10 +358,15 @@ class Channel:
     """One test's requests and answers. Handles are ours to assign; requests wait in `_out` until an answer is
     needed (or the batch is large), then go in one frame."""
 
-    def __init__(self, session: Session, number: int, deadline: float) -> None:
+    def __init__(self, session: Session, number: int, timeout_s: float) -> None:
         self.session = session
         self.number = number
-        self.deadline = deadline
+        self.timeout_s = timeout_s
+        # Until the supervisor says the test has started, what arrives is the previous test's (dropped), and the
+        # wait is the supervisor's (READY_TIMEOUT_S, then the sandbox counts as broken); from then on the test
+        # has its own limit, so a slow cleanup after the last test never eats into it.
+        self.live = False
+        self.deadline = time.monotonic() + READY_TIMEOUT_S
         self.closed = False
         self.ended: dict[str, Any] | None = None
         self._next_handle = 1
@@ -437,10 +449,18 @@ class Channel:
                     raise MalformedAnswer(f"the test's answers exceed {MAX_TEST_ANSWER_BYTES} bytes")
                 self._answers += payload
 
+    def wait_started(self) -> None:
+        while not self.live:
+            self._wait("the start of the test")
+
     def _wait(self, label: str) -> tuple[str, Any]:
         while True:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
+                if not self.live:
+                    broken = LinkBroken(f"the sandbox did not start the test within {READY_TIMEOUT_S:g} s")
+                    broken.before_test = True
+                    raise broken
                 raise TestTimeout(self.stuck_in(label))
             started = time.perf_counter()
             try:
@@ -450,11 +470,20 @@ class Channel:
             finally:
                 self.session.waited_s += time.perf_counter() - started
             if kind == "data":
-                return kind, payload
+                if self.live:
+                    return kind, payload
+                continue  # still arriving from a test that ended before this one started
             if kind == "broken":
-                raise LinkBroken(payload)
+                broken = LinkBroken(payload)
+                broken.before_test = not self.live
+                raise broken
             event, test = payload.get("event"), payload.get("test")
-            if event == "ended" and test != self.number:  # a test we ended without waiting
+            if event == "started" and test == self.number:
+                self.live = True
+                self.deadline = time.monotonic() + self.timeout_s
+                if label == "the start of the test":
+                    return "event", payload
+            elif event == "ended" and test != self.number:  # a test we ended without waiting
                 self.session.ends[test] = payload
             elif event == "closed" and test == self.number:
                 raise ServerGone(f"the student's process ended while running {label}")
