@@ -7,21 +7,23 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from capstone_tests.registry import SUITES
-
 from .db.commands import app as db_app
-from .grading.grade import GradeOptions, grade
-from .grading.report import public_report
 from .intake import IntakeError, unpack_submission
 from .submissions.commands import sweep_command
 from .users.commands import app as users_app
+
+if TYPE_CHECKING:  # loaded when a command needs them: `grader grade` starts its sandbox before the suites load
+    from sandbox import Sandbox
+
+    from .grading.grade import GradeReport
+    from .grading.options import GradeOptions
 
 app = typer.Typer(help="TinyTorch grader.", no_args_is_help=True, add_completion=False)
 app.add_typer(db_app, name="db")
@@ -41,6 +43,8 @@ class SuiteChoice(StrEnum):
 
 
 def suites_for(choice: SuiteChoice) -> list[str]:
+    from capstone_tests.registry import SUITES
+
     return ["capstone"] if choice is SuiteChoice.capstone else list(SUITES)
 
 
@@ -60,6 +64,8 @@ def grade_command(
     """Grade one submission offline, in a sandbox, and print the report."""
     from sandbox import SandboxError, get_sandbox
 
+    from .grading.options import GradeOptions
+
     if not path.exists():
         stderr.print(f"[red]refused:[/red] {path} does not exist")
         raise typer.Exit(2)
@@ -77,6 +83,8 @@ def grade_command(
         except SandboxError as error:
             stderr.print(f"[red]sandbox unavailable:[/red] {error}")
             raise typer.Exit(3) from error
+    from .grading.report import public_report
+
     public = public_report(report)
     if as_json:
         json.dump(public, sys.stdout, indent=2)
@@ -85,9 +93,19 @@ def grade_command(
         _print_table(public)
 
 
-def _grade_with_progress(root: Path, runner: object, options: GradeOptions, quiet: bool):  # type: ignore[no-untyped-def]
+def _grade_with_progress(root: Path, runner: Sandbox, options: GradeOptions, quiet: bool) -> GradeReport:
+    # The student's sandbox starts first, and the grading code (numpy, the suites) loads while its container
+    # starts: both take about as long, and nothing of the one needs the other until the first test.
+    from .grading.launch import sandbox_link
+
+    link = sandbox_link(root, runner, options)
+    try:
+        from .grading.grade import grade
+    except BaseException:
+        link.close()
+        raise
     if quiet:
-        return grade(root, runner, options)  # type: ignore[arg-type]
+        return grade(root, runner, options, student_link=link)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task("grading", total=None)
@@ -98,7 +116,7 @@ def _grade_with_progress(root: Path, runner: object, options: GradeOptions, quie
             elif kind == "test_finished":
                 progress.update(task, advance=1, description=f"{data['suite']}::{data['name']}")
 
-        return grade(root, runner, options, on_event)  # type: ignore[arg-type]
+        return grade(root, runner, options, on_event, student_link=link)
 
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "skipped": "dim"}

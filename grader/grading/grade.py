@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,30 +27,20 @@ from capstone_tests.harness import judge, warm_reference
 from capstone_tests.remote import RemoteRun, measure_remote, run_remote
 from capstone_tests.rubric import load_rubric
 from capstone_tests.verdict import Verdict
-from sandbox.base import DEFAULT_ENV, Limits, RunSpec, Sandbox, SandboxError
+from sandbox.base import Sandbox, SandboxError
 
 from ..diagnostics import Diagnostic, diagnose
 from ..scoring import ScoreSheet, score
 from . import limits as limit_rules
+from .launch import INSIDE, MOUNT, REFERENCE_ROOT, sandbox_link
+from .options import GradeOptions
 from .plan import Plan, PlannedTest, make_plan
 from .versions import suite_version
 
-REPO = Path(__file__).resolve().parents[2]
-INSIDE = REPO / "capstone_tests" / "boundary" / "inside"
-MOUNT = "/grader/boundary"
-REFERENCE_ROOT = REPO / "tinytorch_reference"
+__all__ = ["INSIDE", "MOUNT", "GradeOptions", "GradeReport", "GradedTestResult", "grade"]
 MAX_SANDBOX_STARTS = 6  # a package that kills its sandbox in every test stops being restarted after this
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class GradeOptions:
-    suites: list[str]
-    seed: int | None = None
-    timeout_per_test_s: float | None = None  # a cap on every test's limit (limits.py derives them)
-    limits: Limits = field(default_factory=Limits)
-    only: frozenset[str] | None = None  # grade only the tests of these names (scores then cover only them)
 
 
 @dataclass(frozen=True)
@@ -75,15 +65,19 @@ class GradeReport:
     finished_at: datetime
 
 
-def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: ProgressCallback | None = None) -> GradeReport:
-    """Grade the package folder `root` (which contains `tinytorch/`) with `sandbox`."""
+def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: ProgressCallback | None = None,
+          student_link: SandboxLink | None = None) -> GradeReport:
+    """Grade the package folder `root` (which contains `tinytorch/`) with `sandbox`. `student_link`: the student's
+    sandbox, if the caller started it already (launch.sandbox_link over the same root, sandbox and options)."""
     started_at = datetime.now(UTC)
-    plan = make_plan(options.suites, options.seed, options.timeout_per_test_s, options.only)
-    notify = progress or (lambda kind, data: None)
-    notify("planned", {"tests": [(p.suite, p.name) for p in plan.tests], "seed": plan.seed})
-    grading = _Grading(root, sandbox, options, plan)
+    grading = None
     try:
-        grading.start()
+        plan = make_plan(options.suites, options.seed, options.timeout_per_test_s, options.only)
+        notify = progress or (lambda kind, data: None)
+        notify("planned", {"tests": [(p.suite, p.name) for p in plan.tests], "seed": plan.seed})
+        grading = _Grading(root, sandbox, options, plan)
+        grading.start(student_link)
+        student_link = None  # the grading's now: it closes it
         # While the sandbox starts (in its own thread), compute what the checks will ask of the reference, until
         # the sandbox is ready. In this thread, as the checks do: the reference's probes seed numpy's global
         # generator, so they never run in two threads at once.
@@ -94,7 +88,10 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
             notify("test_finished", {"suite": planned.suite, "name": planned.name})
         outputs = grading.outputs()
     finally:
-        grading.close()
+        if grading is not None:
+            grading.close()
+        if student_link is not None:  # started by the caller, never taken over (the plan failed)
+            student_link.close()
     results = {}
     for planned in plan.tests:
         verdict, run = verdicts[planned.index]
@@ -125,28 +122,15 @@ class _Grading:
         self.reference_link: SandboxLink | None = None
         self.student_link: SandboxLink | None = None
 
-    def _wall_s(self) -> float:
-        return sum(p.limit_s for p in self.plan.tests) * 4 + 120.0  # P7 reruns included; limits.py stops hangs
-
     def _link(self, root: Path) -> SandboxLink:
-        limits = replace(self.options.limits, wall_seconds=self._wall_s())
+        return sandbox_link(root, self.sandbox, self.options)
 
-        def spec(stdin: int, on_stdout: Callable[[bytes], None],
-                 on_started: Callable[[dict[str, Any]], None]) -> RunSpec:
-            return RunSpec(submission=root, code={INSIDE: MOUNT},
-                           argv=["python3", "-m", "boundary.supervisor", "/sub", "--sandboxed"],
-                           env={**DEFAULT_ENV, "PYTHONPATH": "/grader"}, limits=limits,
-                           init=False,  # the supervisor is PID 1: no signal from the student's processes reaches it
-                           stdin=stdin, on_stdout=on_stdout, on_started=on_started)
-
-        return SandboxLink(self.sandbox, spec)
-
-    def start(self) -> None:
+    def start(self, student_link: SandboxLink | None = None) -> None:
         """Start the student's sandbox without waiting (the first test waits). The reference's, needed only by P7
         tests, starts once the student's supervisor is up (see _session): two sandboxes starting together on a
         small machine delay the first test by the second one's start (measured: ~0.13 s of a 2 s grading)."""
         self.starts += 1
-        self.student_link = self._link(self.root)
+        self.student_link = student_link or self._link(self.root)
 
     def student_ready(self) -> bool:
         """Whether the student's supervisor has said something (ready, or that it could not start)."""
