@@ -13,12 +13,13 @@ _MAX_LISTED = 12
 
 
 def locate_package(names: NameRegistry) -> Parts:
-    """The path of the only `tinytorch` folder with an `__init__.py` at depth 1 or 2."""
-    candidates = sorted(
-        parts
-        for parts in names.dirs
-        if parts[-1] == PACKAGE and len(parts) <= MAX_PACKAGE_DEPTH and (*parts, MARKER) in names.files
-    )
+    """The path of the only `tinytorch` folder with an `__init__.py` at depth 1 or 2, or else of the only one
+    holding Python files: without `__init__.py` it is a namespace package (PEP 420), which imports just as well,
+    so the course's code in it runs the same."""
+    folders = [parts for parts in names.dirs if parts[-1] == PACKAGE and len(parts) <= MAX_PACKAGE_DEPTH]
+    candidates = sorted(parts for parts in folders if (*parts, MARKER) in names.files)
+    if not candidates:
+        candidates = sorted(parts for parts in folders if _holds_python(names, parts))
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
@@ -30,16 +31,21 @@ def locate_package(names: NameRegistry) -> Parts:
     raise NoPackage(_why_none(names))
 
 
+def _holds_python(names: NameRegistry, folder: Parts) -> bool:
+    depth = len(folder)
+    return any(len(parts) > depth and parts[:depth] == folder and parts[-1].endswith(".py") for parts in names.files)
+
+
 def _why_none(names: NameRegistry) -> str:
     message = (
-        f"no {PACKAGE}/ package found: expected a folder named {PACKAGE} containing {MARKER}, at the top "
-        f"of the archive or one folder down; {_top_level(names)}"
+        f"no {PACKAGE}/ package found: expected a folder named {PACKAGE} holding the package's Python files "
+        f"(with its {MARKER}), at the top of the archive or one folder down; {_top_level(names)}"
     )
     hints = []
     for parts in sorted(names.dirs):
         shown = quote_name("/".join(parts) + "/")
-        if parts[-1] == PACKAGE and (*parts, MARKER) not in names.files and len(parts) <= MAX_PACKAGE_DEPTH:
-            hints.append(f"{shown} has no {MARKER}")
+        if parts[-1] == PACKAGE and len(parts) <= MAX_PACKAGE_DEPTH:
+            hints.append(f"{shown} holds no .py file")
         elif parts[-1] == PACKAGE and len(parts) > MAX_PACKAGE_DEPTH:
             hints.append(f"{shown} is too deep")
         elif parts[-1] != PACKAGE and parts[-1].casefold() == PACKAGE and len(parts) <= MAX_PACKAGE_DEPTH:

@@ -72,6 +72,16 @@ def test_package_one_folder_down(kind: str, inbox: Path, unpack: Unpack) -> None
     assert "myproj/README.md" in submission.ignored
 
 
+def test_package_without_init_is_a_namespace_package(inbox: Path, unpack: Unpack) -> None:
+    """The course's export may leave tinytorch/__init__.py out: Python imports such a folder as a namespace
+    package, so it is accepted; an __init__.py-less folder is picked only when no folder has one."""
+    files = {"tinytorch/core/tensor.py": b"class Tensor: pass\n", "tinytorch/core/layers.py": b""}
+    filename, build, _ = FORMATS["zip"]
+    submission = unpack(build(inbox / filename, files))
+    assert submission.package_path.as_posix() == "tinytorch"
+    assert tree(submission.root) == files
+
+
 def test_folder_digest_names_the_package_not_the_path(tmp_path: Path, unpack: Unpack) -> None:
     first = unpack(make_folder(tmp_path / "a", PACKAGE))
     second_out = tmp_path / "again"
