@@ -70,6 +70,14 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "Tensors"),
     (re.compile(r"contains NaN or infinity"),
      "{where} produces NaN or infinity", "large inputs overflow exp(): subtract the max before exponentiating"),
+    (re.compile(r"\b(SyntaxError|IndentationError|TabError): "), "{message}",
+     "that file does not compile, so nothing in it can run: fix it at the line named (`python -m py_compile "
+     "FILE` shows the same error)"),
+    # A library other than numpy: the module exists, but what it imports is not installed where it is graded.
+    (re.compile(r"No module named '(?P<library>(?!tinytorch\b)[A-Za-z_][\w]*)"),
+     "{where} imports the library '{library}', which is not installed where packages are graded",
+     "only numpy and Python's standard library are available there (as the course assumes): write that part "
+     "with numpy"),
     (re.compile(r"not found: "), "{message}", "export the module at the path the course uses (see the message)"),
 )
 
@@ -88,8 +96,8 @@ def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic 
                           "look for an infinite loop, or per-element Python loops to vectorize with numpy",
                           evidence, frames)
     for pattern, cause, hint in KNOWN_CAUSES:
-        if pattern.search(message):
-            text = cause.format(where=where, message=message)
+        if found := pattern.search(message):
+            text = cause.format(where=where, message=message, **found.groupdict())
             if "{message}" not in cause and message and message not in text:
                 text = f"{text} ({message})"
             return Diagnostic(module, text, hint, evidence, frames)

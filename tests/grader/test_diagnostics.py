@@ -48,3 +48,33 @@ def test_timeout_and_pass() -> None:
     assert diagnose(Verdict("passed")) is None
     diagnostic = diagnose(Verdict("timeout", "the test did not finish within 60 s", 7))
     assert diagnostic is not None and "vectorize" in diagnostic.hint
+
+
+def test_a_library_that_is_not_installed_is_named() -> None:
+    """A module that imports scipy is there but cannot load: say which library, and that only numpy is there,
+    not that the module should be exported elsewhere."""
+    verdict = Verdict("failed", "module 02 (activations) not found: ModuleNotFoundError: No module named "
+                      "'scipy.special'", 2)
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 2
+    text = diagnostic.text()
+    assert "imports the library 'scipy'" in text and "only numpy" in text
+    assert "export the module" not in text
+
+
+def test_a_library_imported_at_call_time_is_named_at_its_frame() -> None:
+    trace = [_frame("/sub/tinytorch/core/activations.py", "GELU.forward", "from scipy.special import erf")]
+    verdict = Verdict("error", "ModuleNotFoundError: No module named 'scipy'", None, {"traceback": trace})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 2
+    assert diagnostic.text().startswith("Module 02 activations: GELU.forward in tinytorch/core/activations.py")
+    assert "'scipy'" in diagnostic.text()
+
+
+def test_a_file_that_does_not_compile_says_so() -> None:
+    verdict = Verdict("failed", "module 02 (activations) not found: SyntaxError: invalid syntax (activations.py, "
+                      "line 8)", 2)
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 2
+    assert "line 8" in diagnostic.text() and "does not compile" in diagnostic.text()
+    assert "export the module" not in diagnostic.text()
