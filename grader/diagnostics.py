@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from capstone_tests.resolver import MODULES_BY_NUMBER, module_of_file
+from capstone_tests.resolver import MODULE_OF_NAME, MODULES_BY_NUMBER, module_of_file
 from capstone_tests.verdict import Verdict
 
 MODULE_HINTS: dict[int, str] = {
@@ -82,11 +82,18 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
+# "'Linear' object has no attribute 'weight'": a course class without an attribute the course gives it.
+MISSING_ATTRIBUTE = re.compile(r"'(?P<kind>[A-Za-z_]\w*)' object has no attribute '(?P<attribute>[A-Za-z_]\w*)'")
+
+
 def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic | None:
     """None for a passed test; otherwise the best explanation the evidence supports."""
     if verdict.passed:
         return None
     frames = tuple(_student_frames(verdict.evidence.get("traceback")))
+    renamed = _renamed_attribute(verdict, frames)
+    if renamed is not None:
+        return renamed
     module = verdict.module or _module_from_frames(frames) or default_module
     evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
     where = _where(frames, module)
@@ -106,6 +113,22 @@ def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic 
         last = frames[-1]
         message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"
     return Diagnostic(module, message or f"the test ended with outcome {verdict.outcome}", hint, evidence, frames)
+
+
+def _renamed_attribute(verdict: Verdict, frames: tuple[dict[str, Any], ...]) -> Diagnostic | None:
+    """A test read an attribute the course's class has (Linear.weight) and the student's class lacks it (say,
+    renamed to `weights`): the fault is in the module that defines the class, whatever test tripped on it. Only
+    when the read was the test's own (no frame of the student's code is below it)."""
+    found = MISSING_ATTRIBUTE.search(verdict.message)
+    if found is None or frames or found["kind"] not in MODULE_OF_NAME:
+        return None
+    kind, attribute = found["kind"], found["attribute"]
+    module = MODULE_OF_NAME[kind].number
+    evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
+    return Diagnostic(module, f"the tests read {kind}.{attribute}, which the course's {kind} has and this {kind} "
+                      f"does not ({verdict.message.strip()})",
+                      f"keep the attribute names the course gives {kind} (docs/student-api.md lists them): rename "
+                      f"yours back to `{attribute}`", evidence)
 
 
 def _student_frames(traceback: Any) -> list[dict[str, Any]]:

@@ -78,3 +78,23 @@ def test_a_file_that_does_not_compile_says_so() -> None:
     assert diagnostic is not None and diagnostic.module == 2
     assert "line 8" in diagnostic.text() and "does not compile" in diagnostic.text()
     assert "export the module" not in diagnostic.text()
+
+
+def test_a_renamed_course_attribute_is_blamed_on_its_class_module() -> None:
+    """Linear.weight renamed to `weights`: every capstone test that reads it fails; say which module and
+    attribute, not a bare AttributeError."""
+    verdict = Verdict("error", "AttributeError: 'Linear' object has no attribute 'weight'", None,
+                      {"traceback": [_frame("/grader/capstone_tests/probes/capstone.py", "probe")]})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 3
+    text = diagnostic.text()
+    assert text.startswith("Module 03 layers: the tests read Linear.weight")
+    assert "`weight`" in text
+
+
+def test_a_missing_attribute_inside_the_students_code_stays_with_its_frame() -> None:
+    trace = [_frame("/sub/tinytorch/core/optimizers.py", "SGD.step", "p.weight")]
+    verdict = Verdict("error", "AttributeError: 'Linear' object has no attribute 'weight'", None,
+                      {"traceback": trace})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None and diagnostic.module == 6
