@@ -132,10 +132,10 @@ class Resolver:
         return value
 
     def edition(self) -> str:
-        """Which edition's paths were found, from the three renamed ones."""
-        later = [self.found_paths[n] for n in (13, 19, 20) if self.found_paths.get(n) not in (None,
-                 MODULES_BY_NUMBER[n].paths[0])]
-        return "later edition (" + ", ".join(later) + ")" if later else "December 2025 edition"
+        """Which edition's paths were found (editions.py)."""
+        from .editions import detect
+
+        return detect(self.found_paths).title
 
 
 STUDENT = "tinytorch"

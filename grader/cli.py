@@ -60,6 +60,9 @@ def grade_command(
     sandbox: Annotated[SandboxKind | None, typer.Option(help="default: docker if it runs here, else bwrap")] = None,
     suite: Annotated[SuiteChoice, typer.Option(help="capstone, or every suite")] = SuiteChoice.capstone,
     seed: Annotated[int | None, typer.Option(help="challenge seed (default: a fresh random one)")] = None,
+    edition: Annotated[str | None, typer.Option(
+        help="the course edition whose module numbers the diagnostics use: 2025-12 or current "
+             "(default: seen from the package's file names)")] = None,
 ) -> None:
     """Grade one submission offline, in a sandbox, and print the report."""
     from sandbox import SandboxError, get_sandbox
@@ -68,6 +71,9 @@ def grade_command(
 
     if not path.exists():
         stderr.print(f"[red]refused:[/red] {path} does not exist")
+        raise typer.Exit(2)
+    if edition is not None and edition not in ("2025-12", "current"):
+        stderr.print(f"[red]refused:[/red] unknown edition {edition!r}: use 2025-12 or current")
         raise typer.Exit(2)
     with tempfile.TemporaryDirectory(prefix="grader-grade-") as scratch:
         try:
@@ -78,7 +84,7 @@ def grade_command(
         Path(scratch).chmod(0o755)
         try:
             runner = get_sandbox(sandbox.value if sandbox else None)
-            options = GradeOptions(suites=suites_for(suite), seed=seed)
+            options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition)
             report = _grade_with_progress(submission.root, runner, options, quiet=as_json)
         except SandboxError as error:
             stderr.print(f"[red]sandbox unavailable:[/red] {error}")

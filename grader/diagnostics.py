@@ -9,9 +9,10 @@ the max shift, ...), each recognised from the evidence rather than guessed from 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from capstone_tests.editions import DECEMBER_2025, Edition
 from capstone_tests.resolver import MODULE_OF_NAME, MODULES_BY_NUMBER, module_of_file
 from capstone_tests.verdict import Verdict
 
@@ -41,17 +42,23 @@ MODULE_HINTS: dict[int, str] = {
 
 @dataclass(frozen=True)
 class Diagnostic:
-    module: int | None
+    module: int | None  # in the December 2025 numbering the suites use (module_number: the student's)
     cause: str
     hint: str
     evidence: dict[str, Any] = field(default_factory=dict)
     traceback: tuple[dict[str, Any], ...] = ()
+    edition: Edition = DECEMBER_2025  # whose numbers and names the student reads
+
+    @property
+    def module_number(self) -> int | None:
+        """The module's number in the student's edition."""
+        return self.edition.number(self.module) if self.module in MODULES_BY_NUMBER else None
 
     @property
     def module_label(self) -> str:
         if self.module is None or self.module not in MODULES_BY_NUMBER:
             return ""
-        return f"Module {self.module:02d} {MODULES_BY_NUMBER[self.module].name}"
+        return self.edition.label(self.module)
 
     def text(self) -> str:
         label = f"{self.module_label}: " if self.module_label else ""
@@ -86,10 +93,34 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 MISSING_ATTRIBUTE = re.compile(r"'(?P<kind>[A-Za-z_]\w*)' object has no attribute '(?P<attribute>[A-Za-z_]\w*)'")
 
 
-def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic | None:
-    """None for a passed test; otherwise the best explanation the evidence supports."""
+# The resolver's "module 05 (autograd) not found" speaks the December 2025 numbering.
+MODULE_NOT_FOUND = re.compile(r"module (?P<number>\d\d) \((?P<name>\w+)\) not found")
+
+
+def diagnose(verdict: Verdict, default_module: int | None = None,
+             edition: Edition = DECEMBER_2025) -> Diagnostic | None:
+    """None for a passed test; otherwise the best explanation the evidence supports, in the numbering and
+    names of the student's edition."""
     if verdict.passed:
         return None
+    if edition is not DECEMBER_2025:
+        verdict = Verdict(verdict.outcome, _renumbered(verdict.message, edition), verdict.module, verdict.evidence)
+    diagnostic = _diagnose(verdict, default_module)
+    return replace(diagnostic, edition=edition)
+
+
+def _renumbered(message: str, edition: Edition) -> str:
+    def label(found: re.Match[str]) -> str:
+        number = int(found["number"])
+        if number not in MODULES_BY_NUMBER:
+            return found[0]
+        shown, name = edition.label(number).removeprefix("Module ").split(" ", 1)
+        return f"module {shown} ({name}) not found"
+
+    return MODULE_NOT_FOUND.sub(label, message)
+
+
+def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
     frames = tuple(_student_frames(verdict.evidence.get("traceback")))
     renamed = _renamed_attribute(verdict, frames)
     if renamed is not None:

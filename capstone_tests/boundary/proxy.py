@@ -322,9 +322,10 @@ class RemoteResolver:
             autograd.enable_autograd()
 
     def edition(self) -> str:
-        later_paths = [self.found_paths[n] for n in (13, 19, 20)
-                       if self.found_paths.get(n) not in (None, MODULES_BY_NUMBER[n].paths[0])]
-        return "later edition (" + ", ".join(later_paths) + ")" if later_paths else "December 2025 edition"
+        """Which edition's paths were found (editions.py)."""
+        from ..editions import detect
+
+        return detect(self.found_paths).title
 
     # the probes' extras, shared with Resolver
     def new(self, container: str, *args: Any, **kwargs: Any) -> Proxy:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from capstone_tests.boundary.session import LinkBroken, SandboxLink, Session
+from capstone_tests.editions import EDITIONS
+from capstone_tests.editions import detect_in as detect_edition
 from capstone_tests.harness import judge, warm_reference
 from capstone_tests.remote import RemoteRun, measure_remote, run_remote
 from capstone_tests.rubric import load_rubric
@@ -63,6 +65,7 @@ class GradeReport:
     suite_version: str
     started_at: datetime
     finished_at: datetime
+    edition: str = "2025-12"  # editions.py: whose module numbers and names the diagnostics use
 
 
 def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: ProgressCallback | None = None,
@@ -92,15 +95,16 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
             grading.close()
         if student_link is not None:  # started by the caller, never taken over (the plan failed)
             student_link.close()
+    edition = EDITIONS[options.edition] if options.edition in EDITIONS else detect_edition(root)
     results = {}
     for planned in plan.tests:
         verdict, run = verdicts[planned.index]
         results[(planned.suite, planned.name)] = GradedTestResult(
-            planned.suite, planned.name, verdict, diagnose(verdict, planned.test.module),
+            planned.suite, planned.name, verdict, diagnose(verdict, planned.test.module, edition),
             outputs.get(planned.index, ""), round(run.seconds, 4) if run else None)
     sheet = score({key: r.verdict for key, r in results.items()}, load_rubric(), options.suites)
     return GradeReport(plan.seed, options.suites, sheet, results, grading.runtime, suite_version(), started_at,
-                       datetime.now(UTC))
+                       datetime.now(UTC), edition.key)
 
 
 class _Grading:

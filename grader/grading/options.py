@@ -14,3 +14,4 @@ class GradeOptions:
     timeout_per_test_s: float | None = None  # a cap on every test's limit (limits.py derives them)
     limits: Limits = field(default_factory=Limits)
     only: frozenset[str] | None = None  # grade only the tests of these names (scores then cover only them)
+    edition: str | None = None  # the course edition the assignment follows (editions.py); None: from the package

@@ -21,7 +21,7 @@ def public_report(report: GradeReport, submission_id: str | None = None) -> dict
             "outcome": scored.outcome,
             "points": scored.points,
             "max_points": scored.max_points,
-            "module": diagnostic.module if diagnostic else None,
+            "module": diagnostic.module_number if diagnostic else None,  # in the package's edition
             "diagnostic": diagnostic.text() if diagnostic else None,
             "evidence": diagnostic.evidence if diagnostic else {},
             "traceback": list(diagnostic.traceback) if diagnostic else [],
@@ -39,6 +39,7 @@ def public_report(report: GradeReport, submission_id: str | None = None) -> dict
         ],
         "tests": tests,
         "seed": report.seed,
+        "edition": report.edition,
         "suite_version": report.suite_version,
         "sandbox": report.runtime,
         "created_at": report.started_at.isoformat(),

@@ -20,7 +20,7 @@ def _package(root: Path, name: str, files: dict[str, str]) -> str:
 def test_reference_resolves_every_contract_name() -> None:
     tt = Resolver(REFERENCE)
     assert tt.Linear.__name__ == "Linear"
-    assert tt.edition() == "December 2025 edition"
+    assert tt.edition() == "December 2025 edition (MLSysBook/TinyTorch)"
 
 
 def test_missing_module_names_number_name_and_error(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_later_edition_paths_are_found(tmp_path: Path) -> None:
         "perf/__init__.py": "", "perf/benchmarking.py": "Benchmark = 'b'\n", "olympics.py": "BenchmarkReport = 'r'\n",
     }))
     assert (tt.GPT, tt.Benchmark, tt.BenchmarkReport) == ("gpt", "b", "r")
-    assert tt.edition() == "later edition (core.transformers, perf.benchmarking, olympics)"
+    assert tt.edition() == "current edition (harvard-edge/cs249r_book)"
 
 
 def test_module_of_file_maps_student_paths() -> None:
