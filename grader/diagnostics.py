@@ -81,6 +81,9 @@ def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic 
     frames = tuple(_student_frames(verdict.evidence.get("traceback")))
     module = verdict.module or _module_from_frames(frames) or default_module
     evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
+    # A check that recognised the cause says how to fix it ("hint" in its evidence); that beats the module's
+    # general advice, which is about the module's usual mistakes, not this one.
+    check_hint = str(evidence.pop("hint", "") or "")
     where = _where(frames, module)
     message = verdict.message.strip()
     if verdict.outcome == "timeout":
@@ -93,7 +96,7 @@ def diagnose(verdict: Verdict, default_module: int | None = None) -> Diagnostic 
             if "{message}" not in cause and message and message not in text:
                 text = f"{text} ({message})"
             return Diagnostic(module, text, hint, evidence, frames)
-    hint = MODULE_HINTS.get(module, "") if module else ""
+    hint = check_hint or (MODULE_HINTS.get(module, "") if module else "")
     if verdict.outcome == "error" and frames:
         last = frames[-1]
         message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"
