@@ -8,7 +8,8 @@ defines the kind: Linear 03, activations 02, losses 04, Conv2d and pooling 09, e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -250,3 +251,22 @@ def blamed(challenge: dict[str, Any], artefacts: dict[str, Any], kinds: tuple[st
             raise
         kept = {key: value for key, value in verdict.evidence.items() if key not in ("hint", "layer")}
         raise fail(found[0], verdict.message, **kept) from failure
+
+
+Check = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+
+def blames_layers(also: tuple[int, ...]) -> Callable[[Check], Check]:
+    """A module suite's check, run `blamed` with its probe's tour (probe.USES[its name]); `also` is the suite's
+    own module, which gives way to the module of a broken layer its model is built from."""
+    def wrap(check_function: Check) -> Check:
+        kinds = probe.USES[check_function.__name__]
+
+        @functools.wraps(check_function)
+        def checked(challenge: dict[str, Any], artefacts: dict[str, Any]) -> Any:
+            with blamed(challenge, artefacts, kinds, also):
+                return check_function(challenge, artefacts)
+
+        return checked
+
+    return wrap
