@@ -168,7 +168,8 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
         return None
     if "error" in entry:
         return Fault(kind, module, f"{label} alone (forward, then backward() of a weighted sum) raised "
-                     f"{str(entry['error'])[:200]}", DETACHED.get(kind, FORMULAS[kind]))
+                     f"{str(entry['error'])[:200]}", f"run {label} forward and backward on a small input yourself: "
+                     f"the error comes from its code or from the backward it relies on")
     got = entry.get("grads") if isinstance(entry.get("grads"), dict) else {}
     want = _expected(challenge, kind)
     if kind == "positional_encoding":
@@ -183,25 +184,33 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
     for name, expected in want.items():
         value = got[name]
         if isinstance(value, dict) and "__unsupported__" in value:
-            return Fault(kind, module, f"{label} alone: the gradient of its {name} is a {value['__unsupported__']}, "
-                         f"not a float array", FORMULAS[kind])
-        grad = np.asarray(value, dtype=np.float64)
+            return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is a "
+                         f"{value['__unsupported__']}, not a float array", FORMULAS[kind])
+        try:
+            grad = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is not a numeric array",
+                         FORMULAS[kind])
         if kind == "positional_encoding" and name == "table" and grad.shape != expected.shape:
             continue  # a table stored in another layout: the 11 suite judges it
         if grad.shape != expected.shape:
-            return Fault(kind, module, f"{label} alone: the gradient of its {name} has shape {grad.shape}, expected "
-                         f"{expected.shape}", FORMULAS[kind])
+            return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, "
+                         f"expected {expected.shape}", FORMULAS[kind])
         rtol, atol = _tolerance(kind, expected, r)
         if not (np.all(np.isfinite(grad)) and np.allclose(grad, expected, rtol=rtol, atol=atol)):
             worst = float(np.nanmax(np.abs(grad - expected))) if np.all(np.isfinite(grad)) else float("inf")
-            return Fault(kind, module, f"{label} alone: the gradient of its {name} is wrong (largest difference "
+            return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is wrong (largest difference "
                          f"{worst:.3g}, against a float64 computation)", FORMULAS[kind])
     return None
 
 
+def _its(name: str) -> str:
+    return "its input" if name == "x" else f"its {name}"
+
+
 def _missing(kind: str, module: int, label: str, none: list[str], every: list[str]) -> Fault:
     """A Fault for tensors that got no gradient, with the likeliest cause for the pattern of which did not."""
-    parts = [f"its {name}" if name != "x" else "its input" for name in none]
+    parts = [_its(name) for name in none]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     what = f"{label} alone (forward, then backward() of a weighted sum): {listed} got no gradient (.grad is None)"
     if kind == "linear" and none == ["bias"]:
