@@ -104,7 +104,7 @@ def diagnose(verdict: Verdict, default_module: int | None = None,
     if verdict.passed:
         return None
     if edition is not DECEMBER_2025:
-        verdict = Verdict(verdict.outcome, _renumbered(verdict.message, edition), verdict.module, verdict.evidence)
+        verdict = replace(verdict, message=_renumbered(verdict.message, edition))
     diagnostic = _diagnose(verdict, default_module)
     return replace(diagnostic, edition=edition)
 
@@ -127,6 +127,9 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
         return renamed
     module = verdict.module or _module_from_frames(frames) or default_module
     evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
+    # A check that recognised the cause says how to fix it ("hint" in its evidence); that beats the module's
+    # general advice, which is about the module's usual mistakes, not this one.
+    check_hint = str(evidence.pop("hint", "") or "")
     where = _where(frames, module)
     message = verdict.message.strip()
     if verdict.outcome == "timeout":
@@ -139,7 +142,7 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
             if "{message}" not in cause and message and message not in text:
                 text = f"{text} ({message})"
             return Diagnostic(module, text, hint, evidence, frames)
-    hint = MODULE_HINTS.get(module, "") if module else ""
+    hint = check_hint or (MODULE_HINTS.get(module, "") if module else "")
     if verdict.outcome == "error" and frames:
         last = frames[-1]
         message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"

@@ -14,11 +14,13 @@ import numpy as np
 from ..harness import on_reference
 from ..probes import _capstone_models as data
 from ..probes import capstone as probes
+from ..probes._capstone_tour import USES
 from ..registry import check
 from ..verdict import CheckFailed, Verdict
 from . import _capstone_deploy as deploy
 from . import _capstone_models as f64
 from . import _capstone_steps as steps
+from . import _capstone_tour as tour
 from . import expect
 
 
@@ -42,6 +44,12 @@ def test_complete_ml_pipeline_end_to_end(c: dict[str, Any], a: dict[str, Any]) -
     expect.close(expect.number(a, "first_loss"), f64.cross_entropy(logits, y[:batch])[0],
                  "the cross-entropy of the first batch (Linear/ReLU forward, then CrossEntropyLoss)",
                  module=4, rtol=1e-4)
+    with tour.blamed(c, a, USES["test_complete_ml_pipeline_end_to_end"]):
+        _pipeline_training(c, a, start)
+
+
+def _pipeline_training(c: dict[str, Any], a: dict[str, Any], start: f64.Pairs) -> None:
+    sizes = c["sizes"]
     reference = on_reference(probes.test_complete_ml_pipeline_end_to_end, c)
     stepped = f64.returned_weights(a, "after_first_step", sizes, "the weights after the first Adam step")
     steps.first_adam_step(start, stepped, f64.pairs(reference["after_first_step"]), f64.layer_names(sizes), c["lr"])
@@ -85,9 +93,10 @@ def test_mlp_architecture_integration(c: dict[str, Any], a: dict[str, Any]) -> N
                  "the MLP output (Linear -> ReLU -> Linear -> Sigmoid -> Linear)", module=3, rtol=1e-4)
     loss, dlogits = f64.cross_entropy(logits, y)
     expect.close(expect.number(a, "loss"), loss, "the cross-entropy loss", module=4, rtol=1e-4)
-    grads = f64.grad_list(a, "grads", f64.layer_names(sizes), f64.layer_shapes(sizes))
-    expected = f64.mlp_grads(weights, acts, x, lambda out: dlogits)
-    f64.close_grads(grads, expected, f64.layer_names(sizes), "backpropagation through the MLP")
+    with tour.blamed(c, a, USES["test_mlp_architecture_integration"]):
+        grads = f64.grad_list(a, "grads", f64.layer_names(sizes), f64.layer_shapes(sizes))
+        expected = f64.mlp_grads(weights, acts, x, lambda out: dlogits)
+        f64.close_grads(grads, expected, f64.layer_names(sizes), "backpropagation through the MLP")
 
 
 def _cnn_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -121,9 +130,11 @@ def test_cnn_architecture_integration(c: dict[str, Any], a: dict[str, Any]) -> N
     expect.close(expect.number(a, "loss"), f64.cross_entropy(logits, y)[0], "the cross-entropy loss", module=4,
                  rtol=1e-4)
     names = ["Conv2d weight", "Conv2d bias", "Linear weight", "Linear bias"]
-    grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
-    expected = f64.numeric_grads(lambda p: f64.cross_entropy(head(p), y)[0], params)
-    f64.close_grads(grads, expected, names, "backpropagation through the CNN", module=9)
+    # Its own guess (09) gives way too: a wrong gradient here may be Linear's or ReLU's as well as Conv2d's.
+    with tour.blamed(c, a, USES["test_cnn_architecture_integration"], also=(9,)):
+        grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
+        expected = f64.numeric_grads(lambda p: f64.cross_entropy(head(p), y)[0], params)
+        f64.close_grads(grads, expected, names, "backpropagation through the CNN", module=9)
 
 
 def _transformer_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -160,14 +171,15 @@ def test_transformer_architecture_integration(c: dict[str, Any], a: dict[str, An
     expect.close(expect.number(a, "loss"), loss, "the cross-entropy over all positions", module=4, rtol=1e-4)
     names = ["Embedding weight"] + [f"{proj} {kind}" for proj in data.ATTENTION_PROJECTIONS
                                     for kind in ("weight", "bias")] + ["output Linear weight", "output Linear bias"]
-    grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
-    for grad, name in zip(grads, names, strict=True):
-        # k_proj's bias shifts every score of a query equally, so softmax makes its gradient exactly 0.
-        expect.that(name == "k_proj bias" or np.abs(grad).max() > 0,
-                    f"{name} got an all-zero gradient: it is not connected to the loss", module=12)
-    f64.spot_check_grads(grads, params, names, lambda p: f64.cross_entropy(
-        logits_of(p).reshape(-1, vocab), targets.reshape(-1))[0], c["seed"], np.unique(tokens),
-        "backpropagation through attention", module=12)
+    with tour.blamed(c, a, USES["test_transformer_architecture_integration"], also=(12,)):
+        grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
+        for grad, name in zip(grads, names, strict=True):
+            # k_proj's bias shifts every score of a query equally, so softmax makes its gradient exactly 0.
+            expect.that(name == "k_proj bias" or np.abs(grad).max() > 0,
+                        f"{name} got an all-zero gradient: it is not connected to the loss", module=12)
+        f64.spot_check_grads(grads, params, names, lambda p: f64.cross_entropy(
+            logits_of(p).reshape(-1, vocab), targets.reshape(-1))[0], c["seed"], np.unique(tokens),
+            "backpropagation through attention", module=12)
     block = expect.array(a, "block_out", shape=(batch, seq, d), module=13, what="the TransformerBlock output")
     block_altered = expect.array(a, "block_altered", shape=(batch, seq, d), module=13,
                                  what="the TransformerBlock output for altered inputs")
@@ -184,6 +196,11 @@ def _xor_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 @check(challenge=_xor_challenge)
 def test_xor_convergence(c: dict[str, Any], a: dict[str, Any]) -> None:
+    with tour.blamed(c, a, USES["test_xor_convergence"]):
+        _xor_runs(c, a)
+
+
+def _xor_runs(c: dict[str, Any], a: dict[str, Any]) -> None:
     sizes = [2, c["hidden"], 1]
     for name, stream, label in (("sgd", data.WEIGHTS, "SGD"), ("adam", data.EXTRA, "Adam")):
         run = a.get(name)
@@ -213,6 +230,11 @@ def _binary_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 @check(challenge=_binary_challenge)
 def test_binary_classification_convergence(c: dict[str, Any], a: dict[str, Any]) -> None:
+    with tour.blamed(c, a, USES["test_binary_classification_convergence"]):
+        _binary_run(c, a)
+
+
+def _binary_run(c: dict[str, Any], a: dict[str, Any]) -> None:
     sizes, acts = [2, c["hidden"], 1], ["sigmoid", "sigmoid"]
     f64.falling(a.get("losses"), "training")
     train_x, train_y = data.circle(c, data.TRAIN, c["n_train"])
@@ -297,12 +319,21 @@ def test_deep_network_gradient_flow(c: dict[str, Any], a: dict[str, Any]) -> Non
     expect.close(expect.number(a, "loss"), float(((out - target) ** 2).mean()), "the MSE loss of the deep network",
                  module=4, rtol=1e-4)
     names = f64.layer_names(sizes)
-    grads = f64.grad_list(a, "grads", names, f64.layer_shapes(sizes))
-    expected = f64.mlp_grads(weights, acts, x, lambda o: 2.0 * (o - target) / o.size)
-    for grad, name in zip(grads[::2], names[::2], strict=True):
-        expect.that(np.abs(grad).max() > 0, f"the {name} of a {len(sizes) - 1}-layer network got an all-zero "
-                    f"gradient: the gradient does not flow back through every layer", module=5)
-    f64.close_grads(grads, expected, names, f"backpropagation through {len(sizes) - 1} layers")
+    kinds = USES["test_deep_network_gradient_flow"]
+    with tour.blamed(c, a, kinds):
+        grads = f64.grad_list(a, "grads", names, f64.layer_shapes(sizes))
+        expected = f64.mlp_grads(weights, acts, x, lambda o: 2.0 * (o - target) / o.size)
+        for grad, name in zip(grads[::2], names[::2], strict=True):
+            expect.that(np.abs(grad).max() > 0, f"the {name} of a {len(sizes) - 1}-layer network got an all-zero "
+                        f"gradient: the gradient does not flow back through every layer", module=5)
+        f64.close_grads(grads, expected, names, f"backpropagation through {len(sizes) - 1} layers")
+    # Then every layer type the course teaches a backward for, each alone (a kind whose module the package
+    # lacks is left to that module's tests).
+    toured = a.get("tour")
+    expect.that(isinstance(toured, dict) and set(kinds) <= set(toured), "the tour of layer types is incomplete")
+    found = tour.faults(c, a, kinds)
+    if found:
+        raise tour.fail(found[0])
 
 
 def _accumulation_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -328,13 +359,15 @@ def test_gradient_accumulation_correctness(c: dict[str, Any], a: dict[str, Any])
                                                 for g in reset),
                 "after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
                 "parameter's grad (to None or zeros)", module=6)
-    f64.close_grads(f64.grad_list(a, "full", names, shapes), grads_of(slice(None)), names,
-                    f"one backward() over the full batch of {micro * parts}")
-    f64.close_grads(f64.grad_list(a, "accumulated", names, shapes), [sum(g) for g in zip(*pieces, strict=True)],
-                    names, f"{parts} backward() calls on micro-batches of {micro} without zero_grad() between "
-                    f"(gradients must add up: {parts} x the full-batch mean gradient)")
-    f64.close_grads(f64.grad_list(a, "first_micro", names, shapes), pieces[0], names,
-                    "one backward() right after zero_grad() (only that micro-batch may count)", module=6)
+    with tour.blamed(c, a, USES["test_gradient_accumulation_correctness"]):
+        f64.close_grads(f64.grad_list(a, "full", names, shapes), grads_of(slice(None)), names,
+                        f"one backward() over the full batch of {micro * parts}")
+        f64.close_grads(f64.grad_list(a, "accumulated", names, shapes),
+                        [sum(g) for g in zip(*pieces, strict=True)], names,
+                        f"{parts} backward() calls on micro-batches of {micro} without zero_grad() between "
+                        f"(gradients must add up: {parts} x the full-batch mean gradient)")
+        f64.close_grads(f64.grad_list(a, "first_micro", names, shapes), pieces[0], names,
+                        "one backward() right after zero_grad() (only that micro-batch may count)", module=6)
 
 
 # ------------------------------------------------------------------------------------------- P7

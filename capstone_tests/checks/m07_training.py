@@ -10,6 +10,7 @@ import numpy as np
 from ..registry import check
 from ..verdict import CheckFailed
 from . import expect
+from ._capstone_tour import blames_layers
 
 ZERO_GRAD_HINT = ("gradients of earlier batches leaked into later steps: the Trainer must call optimizer.zero_grad() "
                   "after each step, and zero_grad() must clear every parameter's grad")
@@ -90,6 +91,7 @@ def _mean_loss(artefacts: dict[str, Any], expected: float, what: str) -> None:
 
 
 @check(module=7, challenge=lambda r: _regression(r, batches=int(r.integers(3, 5))))
+@blames_layers(also=(7,))
 def test_train_epoch_sgd_updates(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     got = _weights(artefacts, challenge)
     expected = _replay(challenge)
@@ -111,6 +113,7 @@ def _mlp_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 
 @check(module=7, challenge=_mlp_challenge)
+@blames_layers(also=(7,))
 def test_loss_falls_over_epochs(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     losses = artefacts["losses"]
     expect.that(isinstance(losses, list) and len(losses) == challenge["epochs"],
@@ -133,6 +136,7 @@ def _accumulation_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 
 @check(module=7, challenge=_accumulation_challenge)
+@blames_layers(also=(7,))
 def test_gradient_accumulation_equals_big_batch(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     k = challenge["accumulation_steps"]
     got = _weights(artefacts, challenge)
@@ -157,6 +161,7 @@ def _clipping_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 
 @check(module=7, challenge=_clipping_challenge)
+@blames_layers(also=(7,))
 def test_trainer_clips_gradients(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     got = _weights(artefacts, challenge)
     expected = _replay(challenge, clip=challenge["max_norm"])

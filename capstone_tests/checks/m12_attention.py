@@ -11,6 +11,7 @@ from ..probes import m12_attention as probes
 from ..registry import check
 from ..verdict import CheckFailed
 from . import expect
+from ._capstone_tour import blames_layers
 
 MASK_RULE = ("positions where mask == 0 must get a large negative score (e.g. -1e9) added before the softmax, "
              "so they receive zero weight; positions where mask == 1 are kept")
@@ -173,6 +174,7 @@ def test_mha_has_eight_parameters(challenge: dict[str, Any], artefacts: dict[str
 
 
 @check(module=12, challenge=_mha_sizes)
+@blames_layers(also=(12,))
 def test_mha_all_parameters_get_gradients(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     grads = artefacts["parameter_grads"]
     expect.that(len(grads) == 8, f"MultiHeadAttention.parameters() has {len(grads)} tensors, expected 8", 12)

@@ -11,6 +11,7 @@ from ..probes import m13_transformers as probes
 from ..registry import check
 from ..verdict import CheckFailed
 from . import expect
+from ._capstone_tour import blames_layers
 
 EPS = 1e-5
 MASK_HINT = ("the causal mask must block every later position (mask == 0 above the diagonal gets a large negative "
@@ -160,6 +161,7 @@ def test_gpt_is_causal(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
 
 
 @check(module=13, challenge=_gpt_sizes)
+@blames_layers(also=(13,))
 def test_gpt_gradients_reach_all_parameters(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     shapes, grads = artefacts["shapes"], artefacts["grads"]
     expect.that(len(shapes) > 10, f"GPT.parameters() returned {len(shapes)} tensors: it must collect the "

@@ -20,6 +20,7 @@ from ._capstone_deploy import (
     test_quantization_pipeline,
     test_training_performance,
 )
+from ._capstone_tour import USES, tour
 from ._common import float32, grad_later, grad_snapshot, rng, trainable, values_later, view_later
 
 __all__ = [
@@ -64,7 +65,8 @@ def test_complete_ml_pipeline_end_to_end(tt: Resolver, challenge: dict[str, Any]
     epoch_losses = [view_later("to_float", trainer.train_epoch(loader)) for _ in range(challenge["epochs"])]
     read = tt.materialize({"first_loss": early_losses[0], "after_first_step": early_weights[0],
                            "after_second_step": early_weights[1], "epoch_losses": epoch_losses,
-                           "weights": m.weights_of(model)})
+                           "weights": m.weights_of(model),
+                           "tour": tour(tt, challenge, USES["test_complete_ml_pipeline_end_to_end"])})
     return read | {"first_loss": m.scalar(read["first_loss"]), "epoch_losses": np.asarray(read["epoch_losses"])}
 
 
@@ -79,8 +81,9 @@ def test_mlp_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -
     loss = tt.CrossEntropyLoss()(logits, _labels(tt, y))
     loss.backward()
     read = tt.materialize({"logits": values_later(logits), "loss": values_later(loss),
-                           "grads": [grad_later(p) for p in params], "params": [values_later(p) for p in params]})
-    return {"logits": read["logits"], "loss": m.scalar(read["loss"]), "grads": read["grads"],
+                           "grads": [grad_later(p) for p in params], "params": [values_later(p) for p in params],
+                           "tour": tour(tt, challenge, USES["test_mlp_architecture_integration"])})
+    return {"logits": read["logits"], "loss": m.scalar(read["loss"]), "grads": read["grads"], "tour": read["tour"],
             "param_count": int(sum(p.size for p in read["params"])), "param_tensors": len(params)}
 
 
@@ -103,7 +106,8 @@ def test_cnn_architecture_integration(tt: Resolver, challenge: dict[str, Any]) -
     loss = tt.CrossEntropyLoss()(logits, _labels(tt, y))
     loss.backward()
     read = tt.materialize({"conv_out": values_later(conv_out), "logits": values_later(logits),
-                           "loss": values_later(loss), "grads": [grad_later(p) for p in params]})
+                           "loss": values_later(loss), "grads": [grad_later(p) for p in params],
+                           "tour": tour(tt, c, USES["test_cnn_architecture_integration"])})
     return facts | read | {"loss": m.scalar(read["loss"])}
 
 
@@ -145,7 +149,8 @@ def test_transformer_architecture_integration(tt: Resolver, challenge: dict[str,
         "loss": values_later(loss), "grads": [grad_later(p) for p in params], "position_table": table,
         "attention_parameters": view_later("length", attention.parameters()),
         "block_out": values_later(block.forward(tt.Tensor(x_block), mask)),
-        "block_altered": values_later(block.forward(tt.Tensor(x_altered), mask))})
+        "block_altered": values_later(block.forward(tt.Tensor(x_altered), mask)),
+        "tour": tour(tt, c, USES["test_transformer_architecture_integration"])})
     return read | {"loss": m.scalar(read["loss"])}
 
 
@@ -195,7 +200,8 @@ def test_xor_convergence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, A
             tt.Adam(params, lr=challenge["adam_lr"])
         facts[name] = _full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), m.XOR_X, m.XOR_Y,
                                            challenge["steps"])
-    return {name: _read_run(run) for name, run in tt.materialize(facts).items()}
+    read = tt.materialize(facts | {"tour": tour(tt, challenge, USES["test_xor_convergence"])})
+    return {name: _read_run(run) for name, run in read.items() if name != "tour"} | {"tour": read["tour"]}
 
 
 def test_binary_classification_convergence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +212,9 @@ def test_binary_classification_convergence(tt: Resolver, challenge: dict[str, An
     model = m.build_mlp(tt, m.binary_init(challenge), ["sigmoid", "sigmoid"])
     params = trainable(model.parameters())
     optimizer = tt.SGD(params, lr=challenge["lr"], momentum=challenge["momentum"])
-    return _read_run(tt.materialize(_full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), x, y,
-                                                        challenge["steps"])))
+    run = _full_batch_training(tt, model, optimizer, tt.BinaryCrossEntropyLoss(), x, y, challenge["steps"])
+    toured = tour(tt, challenge, USES["test_binary_classification_convergence"])
+    return _read_run(tt.materialize(run | {"tour": toured}))
 
 
 # ------------------------------------------------------------------------------------------- P4
@@ -238,7 +245,9 @@ def test_deep_network_gradient_flow(tt: Resolver, challenge: dict[str, Any]) -> 
     params = trainable(model.parameters())
     loss = tt.MSELoss()(model.forward(tt.Tensor(x)), tt.Tensor(target))
     loss.backward()
-    read = tt.materialize({"loss": values_later(loss), "grads": [grad_later(p) for p in params]})
+    # Then every layer type the course teaches a backward for, each alone: this deep stack holds only some.
+    read = tt.materialize({"loss": values_later(loss), "grads": [grad_later(p) for p in params],
+                           "tour": tour(tt, c, USES["test_deep_network_gradient_flow"])})
     return read | {"loss": m.scalar(read["loss"])}
 
 
@@ -267,4 +276,5 @@ def test_gradient_accumulation_correctness(tt: Resolver, challenge: dict[str, An
     after_reset = [grad_snapshot(p) for p in params]
     backward(slice(0, micro))
     return {"full": full, "accumulated": accumulated, "after_reset": after_reset,
-            "first_micro": [grad_snapshot(p) for p in params]}
+            "first_micro": [grad_snapshot(p) for p in params],
+            "tour": tour(tt, c, USES["test_gradient_accumulation_correctness"])}

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
+from ._capstone_tour import USES, tour
 from ._common import float32, grad_later, trainable, values_later, values_snapshot, view_later
 
 
@@ -57,7 +58,8 @@ def test_train_epoch_sgd_updates(tt: Resolver, challenge: dict[str, Any]) -> dic
     model, layer = _linear_model(tt, challenge)
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss())
     loss = trainer.train_epoch(_batches(tt, challenge))
-    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias))
+    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias)) | {
+        "tour": tour(tt, challenge, USES["test_train_epoch_sgd_updates"])}
 
 
 def test_loss_falls_over_epochs(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def test_loss_falls_over_epochs(tt: Resolver, challenge: dict[str, Any]) -> dict
     trainer = tt.Trainer(model, optimizer, tt.MSELoss())
     batches = _batches(tt, challenge)
     losses = _read(tt, {str(epoch): trainer.train_epoch(batches) for epoch in range(challenge["epochs"])})
-    return {"losses": list(losses.values())}
+    return {"losses": list(losses.values()), "tour": tour(tt, challenge, USES["test_loss_falls_over_epochs"])}
 
 
 def test_gradient_accumulation_equals_big_batch(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +79,8 @@ def test_gradient_accumulation_equals_big_batch(tt: Resolver, challenge: dict[st
     model, layer = _linear_model(tt, challenge)
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss())
     loss = trainer.train_epoch(_batches(tt, challenge), accumulation_steps=challenge["accumulation_steps"])
-    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias))
+    return _read(tt, {"loss": loss}, weight=values_later(layer.weight), bias=values_later(layer.bias)) | {
+        "tour": tour(tt, challenge, USES["test_gradient_accumulation_equals_big_batch"])}
 
 
 def test_trainer_clips_gradients(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +89,8 @@ def test_trainer_clips_gradients(tt: Resolver, challenge: dict[str, Any]) -> dic
     trainer = tt.Trainer(model, tt.SGD(model.parameters(), lr=challenge["lr"]), tt.MSELoss(),
                          grad_clip_norm=challenge["max_norm"])
     trainer.train_epoch(_batches(tt, challenge))
-    return {"weight": values_later(layer.weight), "bias": values_later(layer.bias)}
+    return {"weight": values_later(layer.weight), "bias": values_later(layer.bias),
+            "tour": tour(tt, challenge, USES["test_trainer_clips_gradients"])}
 
 
 def test_evaluate_loss_and_accuracy(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
+from ._capstone_tour import USES, tour
 from ._common import float32, grad_later, rng, trainable, values, values_later
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -120,7 +121,8 @@ def test_mha_all_parameters_get_gradients(tt: Resolver, challenge: dict[str, Any
     _weighted_sum(tt, out, upstream(challenge, values(out).shape)).backward()
     named = {f"{name}.{part}": grad_later(getattr(getattr(attention, name), part))
              for name in PROJECTIONS for part in ("weight", "bias")}
-    return {"parameter_grads": [grad_later(p) for p in params], "named": named}
+    return {"parameter_grads": [grad_later(p) for p in params], "named": named,
+            "tour": tour(tt, challenge, USES["test_mha_all_parameters_get_gradients"])}
 
 
 def test_mha_matches_float64(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:

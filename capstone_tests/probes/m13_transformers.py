@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..resolver import Resolver
+from ._capstone_tour import USES, tour
 from ._common import float32, grad_later, is_callable, rng, trainable, values, values_later, view_later
 
 
@@ -184,7 +185,8 @@ def test_gpt_gradients_reach_all_parameters(tt: Resolver, challenge: dict[str, A
     targets = np.roll(ids, -1, axis=1).reshape(-1)
     tt.CrossEntropyLoss()(logits.reshape(-1, challenge["vocab"]), tt.Tensor(targets)).backward()
     taken, grads = tt.materialize([[values_later(p) for p in params], [grad_later(p) for p in params]])
-    return {"shapes": _shapes(taken), "grads": grads}
+    return {"shapes": _shapes(taken), "grads": grads,
+            "tour": tour(tt, challenge, USES["test_gpt_gradients_reach_all_parameters"])}
 
 
 def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,9 @@ CAUSES = {
     "missing_spatial": ("09_spatial::test_conv2d_values", "Module 09 spatial: module 09 (spatial) not found"),
     "softmax_unstable": ("02_activations::test_softmax_large_logits_stable", "NaN or infinity"),
     "zero_grad_missing": ("06_optimizers::test_zero_grad_clears", "zero_grad"),
+    "linear_bias_detached": ("capstone::test_mlp_architecture_integration", "Hint: forward must use self.bias itself"),
+    "conv_no_backward": ("capstone::test_cnn_architecture_integration", "Hint: Conv2d.forward must return a Tensor"),
+    "gelu_detached": ("capstone::test_deep_network_gradient_flow", "Module 02 activations: GELU alone"),
 }
 
 
@@ -91,6 +94,14 @@ def test_fixture_gets_its_score_and_diagnostics(graded: dict[tuple[str, str], di
         assert own or expectation.suite_gap, f"{name}: no test of its own suite {expectation.suite} failed"
         for test in own:
             assert test["diagnostic"].startswith(label), f"{name}: {test['name']}: {test['diagnostic'][:300]}"
+        # The module that defines the broken code, where expected.py names it (capstone tests blame it too).
+        for test_id, test in failing.items():
+            want = expectation.modules.get(test_id)
+            if want is None and test_id.startswith("capstone::"):
+                want = expectation.modules.get(expected.EVERY_CAPSTONE_TEST)
+            if want is not None:
+                assert test["module"] == want and test["diagnostic"].startswith(f"Module {want:02d} "), (
+                    f"{name}: {test_id}: {test['diagnostic'][:300]}")
         if name in CAUSES:
             test_id, cause = CAUSES[name]
             assert cause in failing[test_id]["diagnostic"], failing[test_id]["diagnostic"][:500]

@@ -98,3 +98,15 @@ def test_a_missing_attribute_inside_the_students_code_stays_with_its_frame() -> 
                       {"traceback": trace})
     diagnostic = diagnose(verdict)
     assert diagnostic is not None and diagnostic.module == 6
+
+
+def test_a_check_that_knows_the_cause_gives_its_own_hint() -> None:
+    # The tour of layer types found the Linear bias cut from the graph: the hint is about that, not about the
+    # module's usual mistakes, and the hint itself is not repeated as evidence.
+    verdict = Verdict("failed", "Linear(4, 3) alone: its bias got no gradient (.grad is None)", 3,
+                      {"hint": "forward must use self.bias itself, not self.bias.data", "layer": "linear"})
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None
+    assert diagnostic.text() == ("Module 03 layers: Linear(4, 3) alone: its bias got no gradient (.grad is None) "
+                                 "Hint: forward must use self.bias itself, not self.bias.data.")
+    assert diagnostic.evidence == {"layer": "linear"}
