@@ -17,6 +17,10 @@ def test_shared_parameter_accumulates(seed: int) -> None:
     run_graded(SUITE, "test_shared_parameter_accumulates", seed)
 
 
+def test_reused_intermediate_accumulates(seed: int) -> None:
+    run_graded(SUITE, "test_reused_intermediate_accumulates", seed)
+
+
 def test_matmul_gradient(seed: int) -> None:
     run_graded(SUITE, "test_matmul_gradient", seed)
 

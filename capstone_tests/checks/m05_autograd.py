@@ -41,6 +41,21 @@ def test_shared_parameter_accumulates(challenge: dict[str, Any], artefacts: dict
                  module=5, rtol=1e-3)
 
 
+@check(module=5, challenge=lambda r: {"rows": int(r.integers(2, 5)), "cols": int(r.integers(2, 5))})
+def test_reused_intermediate_accumulates(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
+    # A backward that frees a node's graph after its first use, or passes on an intermediate's gradient before
+    # every use of it has added its share, loses part of d(out)/dh = 2h + c.
+    r = probes.rng(challenge)
+    shape = (challenge["rows"], challenge["cols"])
+    a, b, c = (np.asarray(probes.float32(r.standard_normal(shape)), dtype=np.float64) for _ in range(3))
+    upstream = 2 * a * b + c
+    for key, expected, other in (("a_grad", upstream * b, "b"), ("b_grad", upstream * a, "a")):
+        got = expect.array(artefacts, key, shape=shape, module=5, what=f"the gradient of {key[0]}")
+        expect.close(got, expected, f"the gradient of {key[0]} through h = a * b used three times in h * h + h * c "
+                     f"(expected (2h + c) * {other}: every use of h adds its share before h passes it on)",
+                     module=5, rtol=1e-4, atol=1e-5)
+
+
 def _f32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).astype(np.float64)
 

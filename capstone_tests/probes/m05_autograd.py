@@ -37,6 +37,18 @@ def test_shared_parameter_accumulates(tt: Resolver, challenge: dict[str, Any]) -
     return {"w_grad": grad_later(w)}
 
 
+def test_reused_intermediate_accumulates(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+    tt.enable_autograd()
+    r = rng(challenge)
+    shape = (challenge["rows"], challenge["cols"])
+    a = tt.Tensor(float32(r.standard_normal(shape)), requires_grad=True)
+    b = tt.Tensor(float32(r.standard_normal(shape)), requires_grad=True)
+    c = tt.Tensor(float32(r.standard_normal(shape)))
+    h = a * b  # one intermediate, used by three operations: its gradient is the sum of all three
+    (h * h + h * c).sum().backward()
+    return {"a_grad": grad_later(a), "b_grad": grad_later(b)}
+
+
 def test_matmul_gradient(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     tt.enable_autograd()
     a = tt.Tensor(float32(challenge["a"]), requires_grad=True)
