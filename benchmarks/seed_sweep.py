@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 
 # Before numpy loads: one BLAS thread per process, so --jobs 2 uses two cores and no more.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
 import importlib.util

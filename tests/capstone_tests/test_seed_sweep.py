@@ -32,7 +32,8 @@ def _sweep(*arguments: str, timeout: int) -> subprocess.CompletedProcess[str]:
 
 def test_reference_passes_every_check_at_every_seed() -> None:
     done = _sweep("--seeds", SEEDS, "--jobs", str(JOBS), timeout=1200)
-    assert done.returncode == 0, f"the sweep found checks that fail the reference:\n{done.stdout}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (f"the sweep found checks that fail the reference:\n{done.stdout}\n"
+                                  f"{done.stderr[-3000:]}")
     assert "1000 seeds, 155000 test runs" in done.stdout, done.stdout
     assert "no check failed at any seed" in done.stdout, done.stdout
 
