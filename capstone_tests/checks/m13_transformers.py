@@ -39,8 +39,12 @@ def _training(r: np.random.Generator) -> dict[str, Any]:
     vocab = int(r.integers(5, 9))
     seq = int(r.integers(8, 11))
     pattern = [int(t) for t in r.permutation(vocab)[:int(r.integers(3, 6))]]
+    # 100 steps from lr 0.015 with a cosine decay (the probe's Adam): at 50 steps of a constant 0.02, a correct
+    # GPT whose token embedding starts small (N(0, 0.02), as GPT-2 does) was left at 88% accuracy on ~1% of
+    # seeds, by a loss spike of the last steps or a slow last token. Over seeds 0-999 this budget leaves that
+    # variant, and one whose dropout stays on at evaluation, at 100% with a logit margin of 0.38 or more.
     return {"batch": 2, "seq": seq, "heads": 2, "head_dim": 8, "vocab": vocab, "layers": 1, "max_len": seq + 4,
-            "pattern": pattern, "steps": 50, "lr": 0.02}
+            "pattern": pattern, "steps": 100, "lr": 0.015}
 
 
 # ----------------------------------------------------------------------------- LayerNorm
