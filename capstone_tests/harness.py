@@ -14,6 +14,7 @@ import time
 import traceback
 import tracemalloc
 import zlib
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -117,7 +118,7 @@ def judge(test: GradedTest, challenge: dict[str, Any], envelope: Any,
     if verdict is None:
         verdict = Verdict("passed", "ok")
     if verdict.module is None and not verdict.passed and test.module is not None:
-        verdict = Verdict(verdict.outcome, verdict.message, test.module, verdict.evidence)
+        verdict = replace(verdict, module=test.module)
     return verdict
 
 
