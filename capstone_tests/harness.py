@@ -15,6 +15,7 @@ import traceback
 import tracemalloc
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -118,7 +119,7 @@ def judge(test: GradedTest, challenge: dict[str, Any], envelope: Any,
     if verdict is None:
         verdict = Verdict("passed", "ok")
     if verdict.module is None and not verdict.passed and test.module is not None:
-        verdict = Verdict(verdict.outcome, verdict.message, test.module, verdict.evidence)
+        verdict = replace(verdict, module=test.module)
     return verdict
 
 

@@ -20,7 +20,7 @@ class CourseModule:
     names: tuple[str, ...]
 
 
-# The contract of docs/tinytorch-api.md, in the December 2025 numbering.
+# The contract of docs/student-api.md, in the December 2025 numbering.
 COURSE_MODULES: tuple[CourseModule, ...] = (
     CourseModule(1, "tensor", ("core.tensor",), ("Tensor",)),
     CourseModule(2, "activations", ("core.activations",), ("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax")),

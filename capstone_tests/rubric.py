@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,10 @@ class TestPoints:
     priority: int | None
     priority_name: str | None
     visibility: Visibility
+    # An extra grades something the course never assigns (say Tanh's backward): shown to the student, but
+    # counted only when the suite's rubric sets `count_extras = true`.
+    extra: bool = False
+    counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class SuiteRubric:
 
     @property
     def max_points(self) -> float:
-        return sum(t.points for t in self.tests)
+        """The points this suite's counted tests are worth (extras not counted are left out)."""
+        return sum(t.points for t in self.tests if t.counted)
 
 
 def load_rubric(path: Path = RUBRIC_PATH) -> dict[str, SuiteRubric]:
@@ -57,6 +62,10 @@ def _suite(name: str, spec: dict[str, Any]) -> SuiteRubric:
     visibility = spec.get("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise RubricError(f"suite {name}: visibility must be one of {VISIBILITIES}, not {visibility!r}")
+    extras = spec.get("extras", [])
+    if not isinstance(extras, list) or not set(extras) <= set(registered):
+        raise RubricError(f"suite {name}: extras must list tests of the suite, not {extras!r}")
+    counted_extras = bool(spec.get("count_extras", False))
     if "tests" in spec:
         listed, priorities = spec["tests"], {int(k): v for k, v in spec.get("priorities", {}).items()}
         unknown = sorted(set(listed) - set(registered))
@@ -72,4 +81,5 @@ def _suite(name: str, spec: dict[str, Any]) -> SuiteRubric:
     else:
         points = float(spec.get("points_per_test", 1))
         tests = tuple(TestPoints(name, test, points, None, None, visibility) for test in registered)
+    tests = tuple(replace(t, extra=True, counted=counted_extras) if t.name in extras else t for t in tests)
     return SuiteRubric(name, bool(spec.get("counts_toward_grade", True)), tests)

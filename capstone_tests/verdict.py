@@ -14,6 +14,8 @@ class Verdict:
     message: str = ""
     module: int | None = None  # the course module at fault, when the check can tell
     evidence: dict[str, Any] = field(default_factory=dict)
+    # What to do about it, when the check knows better than its module's general hint (grader/diagnostics.py).
+    hint: str = ""
 
     @property
     def passed(self) -> bool:
@@ -34,9 +36,9 @@ def _short(value: Any, limit: int = 300) -> str:
 class CheckFailed(Exception):
     """Raised inside a check to fail the test with a message; the harness makes it a Verdict."""
 
-    def __init__(self, message: str, module: int | None = None, **evidence: Any) -> None:
+    def __init__(self, message: str, module: int | None = None, *, hint: str = "", **evidence: Any) -> None:
         super().__init__(message)
-        self.verdict = Verdict("failed", message, module, evidence)
+        self.verdict = Verdict("failed", message, module, evidence, hint)
 
 
 def passed(**evidence: Any) -> Verdict:

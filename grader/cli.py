@@ -135,8 +135,10 @@ def _print_table(report: dict) -> None:  # type: ignore[type-arg]
         table.add_column(column, overflow="fold")
     for test in report["tests"]:
         style = OUTCOME_STYLE.get(test["outcome"], "")
+        # An extra or a test of an uncounted suite shows its points, marked, so 0/1 is not read as a point lost.
+        counted = "" if test.get("counts_toward_grade", True) else " (not counted)"
         table.add_row(test["suite"], test["name"], str(test["priority"] or ""), f"[{style}]{test['outcome']}[/{style}]",
-                      f"{test['points']:g}/{test['max_points']:g}", test["diagnostic"] or "")
+                      f"{test['points']:g}/{test['max_points']:g}{counted}", test["diagnostic"] or "")
     console.print(table)
     for group in report["priorities"]:
         label = f"P{group['priority']} {group['name']}" if group["priority"] else group["name"]

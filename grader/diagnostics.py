@@ -136,6 +136,8 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
         return Diagnostic(module, message or "the test did not finish in time",
                           "look for an infinite loop, or per-element Python loops to vectorize with numpy",
                           evidence, frames)
+    if verdict.hint:  # the check named the fix for this very failure: better than any general hint
+        return Diagnostic(module, message, verdict.hint, evidence, frames)
     for pattern, cause, hint in KNOWN_CAUSES:
         if found := pattern.search(message):
             text = cause.format(where=where, message=message, **found.groupdict())

@@ -17,7 +17,7 @@ class ScoredTest:
     outcome: str
     points: float
     max_points: float
-    counts: bool  # whether this test's suite counts toward the grade
+    counts: bool  # whether this test counts toward the grade: its suite does and it is no uncounted extra
     visibility: str
 
 
@@ -30,6 +30,12 @@ class Group:
     name: str
     score: float
     max_score: float
+    counts: bool = True  # False for a suite the rubric does not count (its name then says so)
+
+
+# Appended to the name of a suite the rubric does not count, wherever its points are shown (the public report,
+# the CLI, the pages), so "0 / 6" is never read as points lost.
+NOT_COUNTED = " (not counted toward the grade)"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class ScoreSheet:
 
 def score(verdicts: Mapping[tuple[str, str], Verdict], rubrics: Mapping[str, SuiteRubric],
           suites: list[str]) -> ScoreSheet:
-    """Full points for a passed test, none otherwise; a test without a verdict counts as failed."""
+    """Full points for a passed test, none otherwise; a test without a verdict counts as failed. Extras the
+    rubric does not count are scored and listed, but left out of their group's and the total's points."""
     tests: list[ScoredTest] = []
     groups: list[Group] = []
     for suite in suites:
@@ -53,20 +60,29 @@ def score(verdicts: Mapping[tuple[str, str], Verdict], rubrics: Mapping[str, Sui
             outcome = verdict.outcome if verdict else "error"
             points = item.points if outcome == "passed" else 0.0
             scored.append(ScoredTest(suite, item.name, item.priority, outcome, points, item.points,
-                                     rubric.counts_toward_grade, item.visibility))
+                                     rubric.counts_toward_grade and item.counted, item.visibility))
         tests += scored
+        # A group adds up the tests its suite counts; an uncounted suite still shows all of its own.
+        counted = {item.name for item in rubric.tests if item.counted}
+        members_of = [t for t in scored if t.name in counted]
         if any(t.priority is not None for t in scored):
             names = {t.priority: t.priority_name for t in rubric.tests}
             for priority in sorted({t.priority for t in scored if t.priority is not None}):
-                members = [t for t in scored if t.priority == priority]
-                groups.append(Group(f"{suite}:P{priority}", priority, names.get(priority) or f"Priority {priority}",
-                                    _sum(t.points for t in members), _sum(t.max_points for t in members)))
+                members = [t for t in members_of if t.priority == priority]
+                groups.append(Group(f"{suite}:P{priority}", priority, _label(
+                    names.get(priority) or f"Priority {priority}", rubric.counts_toward_grade),
+                    _sum(t.points for t in members), _sum(t.max_points for t in members), rubric.counts_toward_grade))
         else:
-            groups.append(Group(suite, None, suite, _sum(t.points for t in scored),
-                                _sum(t.max_points for t in scored)))
+            groups.append(Group(suite, None, _label(suite, rubric.counts_toward_grade),
+                                _sum(t.points for t in members_of), _sum(t.max_points for t in members_of),
+                                rubric.counts_toward_grade))
     counted = [t for t in tests if t.counts]
     return ScoreSheet(_sum(t.points for t in counted), _sum(t.max_points for t in counted), tuple(groups),
                       tuple(tests))
+
+
+def _label(name: str, counts: bool) -> str:
+    return name if counts else name + NOT_COUNTED
 
 
 def _sum(values: object) -> float:

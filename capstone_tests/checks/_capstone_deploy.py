@@ -1,8 +1,10 @@
 """Capstone checks for model optimisation (P5) and efficiency (P7); registered in `checks/capstone.py`.
 
-P5: sparsity is counted here from the returned weights (weight matrices only: the course's own
-pruning leaves biases alone, and counting biases it reports 0.59 for 0.5 asked), and accuracy is that
-of the pruned / quantized model on inputs the check labels with the float model. P7 judges only what
+P5: sparsity is counted here from the returned weights (weight matrices only, what the course asks for).
+Biases may be kept or zeroed: the course's own provided cell rebinds `magnitude_prune` to
+`Compressor.magnitude_prune`, which prunes every parameter at its own percentile, biases included. Accuracy
+is that of the pruned / quantized model (its biases as the pruner left them) on inputs the check labels with
+the float model. P7 judges only what
 the trusted side measured around the probe, as a ratio to the reference measured in the same run.
 """
 
@@ -84,8 +86,10 @@ def pruning(c: dict[str, Any], a: dict[str, Any], quantized: bool) -> None:
                 f"magnitude_prune(sparsity={target}) left {zeros / total:.1%} of the weight matrices' entries at zero "
                 f"(biases not counted); expected about {target:.0%}", module=16)
     for i, ((w, b), (w0, b0)) in enumerate(zip(pruned, original, strict=True)):
-        expect.that(np.allclose(b, b0, rtol=0, atol=1e-7), f"magnitude_prune changed the bias of Linear layer "
-                    f"{i + 1}: prune only weight matrices (parameters with 2 or more axes)", module=16)
+        # A zeroed bias is pruned (the course's own pruner does it); any other new value was rewritten.
+        expect.that(bool(np.all(np.isclose(b, b0, rtol=0, atol=1e-7) | (b == 0))), f"magnitude_prune changed "
+                    f"biases of Linear layer {i + 1} to values other than zero: pruning only sets entries to zero",
+                    module=16)
         kept = w != 0
         expect.that(np.allclose(w[kept], w0[kept], rtol=1e-6, atol=1e-7), f"magnitude_prune changed weights of "
                     f"Linear layer {i + 1} it did not prune: pruning only sets entries to zero", module=16)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -9,9 +11,23 @@ import numpy as np
 from ..verdict import CheckFailed
 
 
-def that(condition: bool, message: str, module: int | None = None, **evidence: Any) -> None:
+def that(condition: bool, message: str, module: int | None = None, *, hint: str = "", **evidence: Any) -> None:
+    """`hint`: what to do, for a failure the module's general hint does not fit."""
     if not condition:
-        raise CheckFailed(message, module, **evidence)
+        raise CheckFailed(message, module, hint=hint, **evidence)
+
+
+@contextmanager
+def hinted(hint: str) -> Iterator[None]:
+    """Give every failure inside the block this hint (unless it names its own): for a test whose module's
+    general hint would point elsewhere."""
+    try:
+        yield
+    except CheckFailed as failure:
+        verdict = failure.verdict
+        if verdict.hint:
+            raise
+        raise CheckFailed(verdict.message, verdict.module, hint=hint, **verdict.evidence) from None
 
 
 def array(artefacts: dict[str, Any], key: str, *, shape: tuple[int, ...] | None = None,

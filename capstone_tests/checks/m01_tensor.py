@@ -29,6 +29,18 @@ def _float32_result(artefacts: dict[str, Any], key: str, expected: np.ndarray, w
     expect.close(got, expected, what, rtol=rtol, atol=atol)
 
 
+def _tensors_returned(artefacts: dict[str, Any], whats: dict[str, str]) -> None:
+    """Each named result must be a Tensor: a plain numpy array has the right numbers, but the next Tensor
+    operation, Linear or backward() cannot use it."""
+    is_tensor, types = artefacts.get("is_tensor"), artefacts.get("result_types")
+    expect.that(isinstance(is_tensor, dict) and isinstance(types, dict),
+                "the types of the Tensor operations' results were not reported")
+    for key, what in whats.items():
+        expect.that(is_tensor.get(key) is True,
+                    f"{what} returned a {types.get(key)}, not a Tensor: every Tensor operation must return a "
+                    f"Tensor (wrap the numpy result in Tensor(...))", returned_type=str(types.get(key)))
+
+
 def _construction_challenge(r: np.random.Generator) -> dict[str, Any]:
     rows, cols = int(r.integers(2, 6)), int(r.integers(2, 6))
     return {"ints": [int(v) for v in r.integers(-50, 51, int(r.integers(3, 9)))],
@@ -68,6 +80,8 @@ def test_arithmetic_broadcasting(challenge: dict[str, Any], artefacts: dict[str,
         "a + row": a + row, "a - column": a - column, "a * row": a * row, "a / row": a / row,
         "a + s": a + s, "a - s": a - s, "a * s": a * s, "a / s": a / s,
     }
+    _tensors_returned(artefacts, {name: f"{name} (s a Python float)" if "s" in name.split() else name
+                                  for name in expected})
     for name, value in expected.items():
         _float32_result(artefacts, name, value, f"{name} (a of shape {a.shape}, row {row.shape}, "
                         f"column {column.shape}, s a Python float)")
@@ -84,6 +98,7 @@ def _matmul_challenge(r: np.random.Generator) -> dict[str, Any]:
 @check(module=1, challenge=_matmul_challenge)
 def test_matmul_shapes(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     a, b = _f32(challenge["a"]), _f32(challenge["b"])
+    _tensors_returned(artefacts, {"operator": "a @ b", "method": "a.matmul(b)", "batched": "a batched matmul"})
     _float32_result(artefacts, "operator", a @ b, f"a @ b for shapes {a.shape} @ {b.shape}", rtol=1e-5, atol=1e-4)
     _float32_result(artefacts, "method", a @ b, "a.matmul(b)", rtol=1e-5, atol=1e-4)
     batch_a, batch_b = _f32(challenge["batch_a"]), _f32(challenge["batch_b"])
@@ -112,6 +127,7 @@ def test_reshape_transpose(challenge: dict[str, Any], artefacts: dict[str, Any])
         "swapped_0_2": (np.swapaxes(cube, 0, 2), f"transpose(0, 2) of a {cube.shape} tensor"),
         "original_after": (x, "the original tensor after reshape/transpose (they must not modify it)"),
     }
+    _tensors_returned(artefacts, {key: what for key, (_, what) in expected.items() if key != "original_after"})
     for key, (value, what) in expected.items():
         _float32_result(artefacts, key, value, what, rtol=0, atol=0)
 
@@ -134,6 +150,7 @@ def test_reductions_axis_keepdims(challenge: dict[str, Any], artefacts: dict[str
         "max_axis1": (x.max(axis=1), "max(axis=1)"),
         "max_axis0_keepdims": (x.max(axis=0, keepdims=True), "max(axis=0, keepdims=True)"),
     }
+    _tensors_returned(artefacts, {key: what for key, (_, what) in expected.items()})
     for key, (value, what) in expected.items():
         got = expect.array(artefacts, key, what=what)
         if value.ndim == 0:
@@ -164,6 +181,7 @@ def test_indexing(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
         "column": (x[:, j], f"t[:, {j}]"),
         "gather_rows": (x[np.asarray(rows)], f"t[np.array({rows})] (integer-array indexing)"),
     }
+    _tensors_returned(artefacts, {key: what for key, (_, what) in expected.items()})
     for key, (value, what) in expected.items():
         got = expect.array(artefacts, key, what=what)
         if value.ndim == 0 and got.size == 1:

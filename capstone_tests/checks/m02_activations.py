@@ -166,14 +166,22 @@ def _gradient(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: s
     expect.close(got, expected, f"x.grad through {what} (upstream gradient c)", rtol=1e-4, atol=atol)
 
 
+# The course's module 05 gives ReLU, Sigmoid, GELU and Softmax a backward (ReLUBackward, ...) but never Tanh:
+# this test is an extra that the rubric does not count unless an instructor asks (rubric.toml, `extras`).
+TANH_BACKWARD_HINT = ("an extra beyond the course: give Tanh a backward as enable_autograd gives Sigmoid one "
+                      "(a TanhBackward whose gradient is upstream * (1 - tanh(x)^2))")
+
+
 @check(module=2, challenge=_gradient_challenge)
 def test_tanh_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     x, c = _f32(challenge["x"]), _f32(challenge["c"])
     if artefacts.get("grad") is None:
         error = artefacts.get("backward_error")
         raise CheckFailed("Tanh passes no gradient back to its input" + (f" (backward() through it raised {error})"
-                          if error else "") + ": give Tanh a backward, upstream * (1 - tanh(x)^2)")
-    _gradient(artefacts, "grad", c * (1.0 - np.tanh(x) ** 2), "Tanh")
+                          if error else "") + ": its backward is not wired into autograd, which the course's own "
+                          "modules never do for Tanh", hint=TANH_BACKWARD_HINT)
+    with expect.hinted("Tanh's derivative is 1 - tanh(x)^2, multiplied by the upstream gradient"):
+        _gradient(artefacts, "grad", c * (1.0 - np.tanh(x) ** 2), "Tanh")
 
 
 @check(module=2, challenge=_gradient_challenge)

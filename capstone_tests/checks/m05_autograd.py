@@ -138,7 +138,7 @@ def _mlp_challenge(r: np.random.Generator) -> dict[str, Any]:
 def _mlp_loss(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
     hidden = 0.5 * (1.0 + np.tanh(0.5 * (x @ p["w1"] + p["b1"])))  # sigmoid
     diff = hidden @ p["w2"] + p["b2"] - y
-    return float((diff * diff).mean())
+    return float((diff * diff).sum())
 
 
 @check(module=5, challenge=_mlp_challenge)
@@ -147,7 +147,7 @@ def test_mlp_gradients_vs_finite_differences(challenge: dict[str, Any], artefact
     params = {name: _f32(challenge[name]) for name in ("w1", "b1", "w2", "b2")}
     loss = _mlp_loss(params, x, y)
     expect.close(np.asarray(expect.number(artefacts, "loss", module=5)), np.asarray(loss),
-                 "the MLP's loss mean((sigmoid(x @ w1 + b1) @ w2 + b2 - y)^2)", module=5, rtol=1e-5, atol=1e-6)
+                 "the MLP's loss sum((sigmoid(x @ w1 + b1) @ w2 + b2 - y)^2)", module=5, rtol=1e-5, atol=1e-6)
     step = 1e-6
     for name, value in params.items():
         numeric = np.zeros_like(value)
@@ -157,5 +157,5 @@ def test_mlp_gradients_vs_finite_differences(challenge: dict[str, Any], artefact
             up = _mlp_loss(shifted, x, y)
             shifted[name][index] = value[index] - step
             numeric[index] = (up - _mlp_loss(shifted, x, y)) / (2 * step)
-        _gradient(artefacts, name, numeric, f"{name}.grad of a Linear-Sigmoid-Linear MSE network (compared with "
-                  f"float64 central finite differences)", rtol=1e-3, atol=1e-5)
+        _gradient(artefacts, name, numeric, f"{name}.grad of a Linear-Sigmoid-Linear network with a summed squared "
+                  f"error (compared with float64 central finite differences)", rtol=1e-3, atol=1e-5)

@@ -254,11 +254,18 @@ def test_avgpool2d_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]
     expect.that(tuple(artefacts["out_shape"]) == shape,
                 f"{_pool_name(challenge, 'AvgPool2d')} output shape is {tuple(artefacts['out_shape'])}, "
                 f"expected {shape}", 9)
-    unwired = "AvgPool2d sends no gradient to its input: its backward is not wired into autograd"
+    # The course's AvgPool2d builds no graph (module 09 gives only Conv2d and MaxPool2d a backward): this test is
+    # an extra that the rubric does not count unless an instructor asks (rubric.toml, `extras`).
+    unwired = ("AvgPool2d sends no gradient to its input: its backward is not wired into autograd, which the "
+               "course's own module 09 does only for Conv2d and MaxPool2d")
+    how = ("an extra beyond the course: give AvgPool2d a backward as MaxPool2d has one (a Function recorded on its "
+           "output), sending each window's upstream gradient to all its positions, 1/k² each")
     if artefacts.get("backward_error"):
-        raise CheckFailed(f"{unwired} (backward() raised {artefacts['backward_error']})", 9)
-    expect.that(artefacts.get("x_grad") is not None, f"{unwired} (the input's .grad stayed None)", 9)
+        raise CheckFailed(f"{unwired} (backward() raised {artefacts['backward_error']})", 9, hint=how)
+    expect.that(artefacts.get("x_grad") is not None, f"{unwired} (the input's .grad stayed None)", 9, hint=how)
     expected = avgpool_gradient(x, challenge["k"], stride, probes.upstream(challenge, shape).astype(np.float64))
-    got = expect.array(artefacts, "x_grad", shape=x.shape, module=9, what="the AvgPool2d input's grad")
-    expect.close(got, expected, "the AvgPool2d input gradient (each window's gradient shared equally, 1/k² each, "
-                 "by all its positions)", module=9, rtol=1e-5, atol=1e-5)
+    with expect.hinted("AvgPool2d's backward sends each window's upstream gradient to all its k x k positions, "
+                       "1/k² each, adding where windows overlap"):
+        got = expect.array(artefacts, "x_grad", shape=x.shape, module=9, what="the AvgPool2d input's grad")
+        expect.close(got, expected, "the AvgPool2d input gradient (each window's gradient shared equally, 1/k² "
+                     "each, by all its positions)", module=9, rtol=1e-5, atol=1e-5)

@@ -102,7 +102,7 @@ def prunable_init(challenge: dict[str, Any], sizes: list[int], small_fraction: f
         small[r.permutation(count)[:round(small_fraction * count)]] = True
         large = r.choice([-1.0, 1.0], count) * r.uniform(0.5 * s, 1.5 * s, count)
         w = np.where(small, r.uniform(-0.002 * s, 0.002 * s, count), large).reshape(fan_in, fan_out)
-        b = r.choice([-1.0, 1.0], fan_out) * r.uniform(0.03 * s, 0.1 * s, fan_out)
+        b = r.choice([-1.0, 1.0], fan_out) * r.uniform(0.005 * s, 0.02 * s, fan_out)
         weights.append((float32(w), float32(b)))
     return weights
 

@@ -14,6 +14,15 @@ from ..resolver import Resolver
 from ._common import float32, grad_later, grad_snapshot, values_later, view_later
 
 
+def _with_types(tt: Resolver, results: dict[str, Any]) -> dict[str, Any]:
+    """Each result's values, plus whether it is a Tensor and its type's name: a Tensor operation that returns a
+    plain numpy array holds the right numbers but breaks the next operation and backward()."""
+    tensor = tt.Tensor
+    return {**{name: values_later(t) for name, t in results.items()},
+            "is_tensor": {name: view_later("is_instance", t, tensor) for name, t in results.items()},
+            "result_types": {name: view_later("type_name", t) for name, t in results.items()}}
+
+
 def test_construction_float32(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     from_ints = tt.Tensor(list(challenge["ints"]))
     from_float64 = tt.Tensor(np.asarray(challenge["matrix"], dtype=np.float64))
@@ -45,7 +54,7 @@ def test_arithmetic_broadcasting(tt: Resolver, challenge: dict[str, Any]) -> dic
         "a * s": a * s,
         "a / s": a / s,
     }
-    return {name: values_later(t) for name, t in results.items()}
+    return _with_types(tt, results)
 
 
 def test_matmul_shapes(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
@@ -60,54 +69,50 @@ def test_matmul_shapes(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any
         mismatch_raised = False
     except Exception:  # any error is the right reaction to incompatible shapes
         mismatch_raised = True
-    return {
-        "operator": values_later(a @ b),
-        "method": values_later(a.matmul(b)),
-        "batched": values_later(batch_a @ batch_b),
-        "mismatch_raised": mismatch_raised,
-    }
+    return {**_with_types(tt, {"operator": a @ b, "method": a.matmul(b), "batched": batch_a @ batch_b}),
+            "mismatch_raised": mismatch_raised}
 
 
 def test_reshape_transpose(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = tt.Tensor(float32(challenge["x"]))  # shape (a, b * c)
     a, b, c = challenge["a"], challenge["b"], challenge["c"]
     cube = x.reshape(a, b, -1)
-    return {
-        "flat_rows": values_later(x.reshape(-1, c)),
-        "cube": values_later(cube),
-        "flat": values_later(x.reshape(-1)),
-        "transposed": values_later(x.transpose()),
-        "swapped_0_2": values_later(cube.transpose(0, 2)),
-        "original_after": values_later(x),
-    }
+    return _with_types(tt, {
+        "flat_rows": x.reshape(-1, c),
+        "cube": cube,
+        "flat": x.reshape(-1),
+        "transposed": x.transpose(),
+        "swapped_0_2": cube.transpose(0, 2),
+        "original_after": x,
+    })
 
 
 def test_reductions_axis_keepdims(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = tt.Tensor(float32(challenge["x"]))
-    return {
-        "sum": values_later(x.sum()),
-        "sum_axis0": values_later(x.sum(axis=0)),
-        "sum_axis1_keepdims": values_later(x.sum(axis=1, keepdims=True)),
-        "mean": values_later(x.mean()),
-        "mean_axis0": values_later(x.mean(axis=0)),
-        "mean_axis1_keepdims": values_later(x.mean(axis=1, keepdims=True)),
-        "max": values_later(x.max()),
-        "max_axis1": values_later(x.max(axis=1)),
-        "max_axis0_keepdims": values_later(x.max(axis=0, keepdims=True)),
-    }
+    return _with_types(tt, {
+        "sum": x.sum(),
+        "sum_axis0": x.sum(axis=0),
+        "sum_axis1_keepdims": x.sum(axis=1, keepdims=True),
+        "mean": x.mean(),
+        "mean_axis0": x.mean(axis=0),
+        "mean_axis1_keepdims": x.mean(axis=1, keepdims=True),
+        "max": x.max(),
+        "max_axis1": x.max(axis=1),
+        "max_axis0_keepdims": x.max(axis=0, keepdims=True),
+    })
 
 
 def test_indexing(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     x = tt.Tensor(float32(challenge["x"]))
     i, j, lo, hi = challenge["i"], challenge["j"], challenge["lo"], challenge["hi"]
     rows = np.asarray(challenge["rows"], dtype=np.int64)
-    return {
-        "row": values_later(x[i]),
-        "element": values_later(x[i, j]),
-        "slice": values_later(x[lo:hi]),
-        "column": values_later(x[:, j]),
-        "gather_rows": values_later(x[rows]),
-    }
+    return _with_types(tt, {
+        "row": x[i],
+        "element": x[i, j],
+        "slice": x[lo:hi],
+        "column": x[:, j],
+        "gather_rows": x[rows],
+    })
 
 
 def test_backward_accumulates_float32(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Module 02 (activations) probes: forward values, Softmax's stability and dim, and gradients.
 
-The gradient probes belong to this module suite only: Tanh's gradient is outside the safe subset the
-capstone relies on, so a missing Tanh backward costs a point here and nowhere else.
+The gradient probes belong to this module suite only. Tanh's gradient is outside the safe subset
+(docs/student-api.md): the course never gives Tanh a backward, so its test is an extra the rubric does not
+count by default.
 """
 
 from __future__ import annotations

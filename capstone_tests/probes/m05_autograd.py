@@ -91,6 +91,7 @@ def test_mlp_gradients_vs_finite_differences(tt: Resolver, challenge: dict[str, 
     x, y = tt.Tensor(float32(challenge["x"])), tt.Tensor(float32(challenge["y"]))
     hidden = tt.Sigmoid()(x @ params["w1"] + params["b1"])
     diff = hidden @ params["w2"] + params["b2"] - y
-    loss = (diff * diff).mean()
+    # sum, not mean: the course never gives Tensor.mean a backward (docs/student-api.md, the safe subset).
+    loss = (diff * diff).sum()
     loss.backward()
     return {"loss": values_later(loss), **{name: grad_later(p) for name, p in params.items()}}

@@ -60,7 +60,7 @@ def test_magnitude_prune_removes_smallest(tt: Resolver, challenge: dict[str, Any
     return _after(linears)
 
 
-def test_magnitude_prune_keeps_biases(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
+def test_magnitude_prune_biases_kept_or_zeroed(tt: Resolver, challenge: dict[str, Any]) -> dict[str, Any]:
     model, linears = _model(tt, challenge)
     tt.magnitude_prune(model, challenge["sparsity"])
     return _after(linears)

@@ -33,6 +33,7 @@ class TestReport(BaseModel):
     diagnostic: str | None
     evidence: dict[str, Any] = {}
     output: str
+    counts_toward_grade: bool = True
 
 
 class LateReport(BaseModel):

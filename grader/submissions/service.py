@@ -119,6 +119,8 @@ def report_of(submission: Submission, *, instructor: bool, now: datetime | None 
             "name": result.name, "suite": result.suite, "priority": result.priority, "outcome": result.outcome,
             "points": result.points, "max_points": result.max_points, "module": result.module,
             "diagnostic": result.diagnostic, "evidence": result.evidence, "output": result.output,
+            # An extra or a test of an uncounted suite: the page marks its points as not counted.
+            "counts_toward_grade": result.counts_toward_grade,
         }
         if not instructor and not visible_to_student(submission.assignment, result.suite, result.name, now):
             # The points still add up to the score; what the hidden test checked and how it went does not show.

@@ -62,7 +62,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory, sandbox_ready: None) -> dic
 def _points_lost(failing: set[str]) -> float:
     rubrics = load_rubric()
     return sum(t.points for suite in SUITES for t in rubrics[suite].tests
-               if rubrics[suite].counts_toward_grade and f"{suite}::{t.name}" in failing)
+               if rubrics[suite].counts_toward_grade and t.counted and f"{suite}::{t.name}" in failing)
 
 
 def _not_passed(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

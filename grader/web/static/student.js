@@ -106,7 +106,8 @@
     $("late").hidden = !report.late;
     const body = $("priorities").tBodies[0];
     body.replaceChildren(...(report.priorities || []).map((p) =>
-      el("tr", {}, el("td", {}, "P" + p.priority), el("td", {}, p.name), el("td", { class: "num" }, fmt(p.score) + " / " + fmt(p.max_score)))));
+      // Module suites have no priority; an uncounted suite's name says so (grader/scoring.py).
+      el("tr", {}, el("td", {}, p.priority === null || p.priority === undefined ? "" : "P" + p.priority), el("td", {}, p.name), el("td", { class: "num" }, fmt(p.score) + " / " + fmt(p.max_score)))));
     const failed = (report.tests || []).filter((t) => t.outcome !== "passed");
     $("failures").replaceChildren(...(failed.length ? failed.map(failure) : [el("p", {}, "None: every test passed.")]));
     say("");
@@ -115,7 +116,7 @@
 
   function failure(test) {
     const parts = [el("h4", {}, test.name, " ", el("span", { class: "outcome-" + test.outcome }, "(" + test.outcome + ")"),
-      " ", el("span", { class: "muted" }, fmt(test.points) + " / " + fmt(test.max_points)))];
+      " ", el("span", { class: "muted" }, fmt(test.points) + " / " + fmt(test.max_points) + (test.counts_toward_grade === false ? " (not counted toward the grade)" : "")))];
     if (test.diagnostic) parts.push(el("pre", { class: "diagnostic" }, test.diagnostic));
     if (test.evidence && Object.keys(test.evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("pre", {}, JSON.stringify(test.evidence, null, 2))));
     if (test.output) parts.push(el("details", {}, el("summary", {}, "Output"), el("pre", {}, test.output.slice(-2000))));
