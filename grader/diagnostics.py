@@ -127,24 +127,25 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
         return renamed
     module = verdict.module or _module_from_frames(frames) or default_module
     evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
-    # A check that recognised the cause says how to fix it ("hint" in its evidence); that beats the module's
-    # general advice, which is about the module's usual mistakes, not this one.
-    check_hint = str(evidence.pop("hint", "") or "")
+    # A check that recognised the cause says how to fix it (Verdict.hint, or "hint" in its evidence): that beats
+    # the module's general advice, which is about the module's usual mistakes, not this one.
+    check_hint = verdict.hint or str(evidence.pop("hint", "") or "")
+    evidence.pop("hint", None)
     where = _where(frames, module)
     message = verdict.message.strip()
     if verdict.outcome == "timeout":
         return Diagnostic(module, message or "the test did not finish in time",
                           "look for an infinite loop, or per-element Python loops to vectorize with numpy",
                           evidence, frames)
-    if verdict.hint:  # the check named the fix for this very failure: better than any general hint
-        return Diagnostic(module, message, verdict.hint, evidence, frames)
+    if check_hint:
+        return Diagnostic(module, message, check_hint, evidence, frames)
     for pattern, cause, hint in KNOWN_CAUSES:
         if found := pattern.search(message):
             text = cause.format(where=where, message=message, **found.groupdict())
             if "{message}" not in cause and message and message not in text:
                 text = f"{text} ({message})"
             return Diagnostic(module, text, hint, evidence, frames)
-    hint = check_hint or (MODULE_HINTS.get(module, "") if module else "")
+    hint = MODULE_HINTS.get(module, "") if module else ""
     if verdict.outcome == "error" and frames:
         last = frames[-1]
         message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"

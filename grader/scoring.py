@@ -63,18 +63,18 @@ def score(verdicts: Mapping[tuple[str, str], Verdict], rubrics: Mapping[str, Sui
                                      rubric.counts_toward_grade and item.counted, item.visibility))
         tests += scored
         # A group adds up the tests its suite counts; an uncounted suite still shows all of its own.
-        counted = {item.name for item in rubric.tests if item.counted}
-        members_of = [t for t in scored if t.name in counted]
+        counted_names = {item.name for item in rubric.tests if item.counted}
+        counted_tests = [t for t in scored if t.name in counted_names]
         if any(t.priority is not None for t in scored):
             names = {t.priority: t.priority_name for t in rubric.tests}
             for priority in sorted({t.priority for t in scored if t.priority is not None}):
-                members = [t for t in members_of if t.priority == priority]
+                members = [t for t in counted_tests if t.priority == priority]
                 groups.append(Group(f"{suite}:P{priority}", priority, _label(
                     names.get(priority) or f"Priority {priority}", rubric.counts_toward_grade),
                     _sum(t.points for t in members), _sum(t.max_points for t in members), rubric.counts_toward_grade))
         else:
             groups.append(Group(suite, None, _label(suite, rubric.counts_toward_grade),
-                                _sum(t.points for t in members_of), _sum(t.max_points for t in members_of),
+                                _sum(t.points for t in counted_tests), _sum(t.max_points for t in counted_tests),
                                 rubric.counts_toward_grade))
     counted = [t for t in tests if t.counts]
     return ScoreSheet(_sum(t.points for t in counted), _sum(t.max_points for t in counted), tuple(groups),

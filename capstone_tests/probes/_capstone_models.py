@@ -92,7 +92,8 @@ def binary_init(challenge: dict[str, Any]) -> Weights:
 def prunable_init(challenge: dict[str, Any], sizes: list[int], small_fraction: float) -> Weights:
     """Weights of which exactly `small_fraction` per layer are tiny (|w| <= 0.002 s) and the rest large
     (0.5 s <= |w| <= 1.5 s), s = 1/sqrt(fan_in): magnitude pruning at that fraction removes exactly the
-    tiny ones and barely changes the function. Biases are small too, so pruning them would show."""
+    tiny ones and barely changes the function. Biases lie between the two (0.005-0.02 s): a pruner may zero them,
+    as the course's own does, without costing accuracy, and one that rewrites them shows."""
     r = rng(challenge, WEIGHTS)
     weights = []
     for fan_in, fan_out in itertools.pairwise(sizes):

@@ -1,6 +1,9 @@
 """Diagnostics name the module and the cause from the evidence, in words a student can act on."""
 
-from capstone_tests.verdict import Verdict
+from typing import Any
+
+from capstone_tests.checks import m02_activations, m09_spatial
+from capstone_tests.verdict import CheckFailed, Verdict
 from grader.diagnostics import diagnose
 
 
@@ -110,3 +113,35 @@ def test_a_check_that_knows_the_cause_gives_its_own_hint() -> None:
     assert diagnostic.text() == ("Module 03 layers: Linear(4, 3) alone: its bias got no gradient (.grad is None) "
                                  "Hint: forward must use self.bias itself, not self.bias.data.")
     assert diagnostic.evidence == {"layer": "linear"}
+
+
+def test_a_checks_own_hint_replaces_the_modules() -> None:
+    # The module 09 hint is about output sizes: wrong for an AvgPool2d gradient that is missing altogether.
+    verdict = Verdict("failed", "AvgPool2d sends no gradient to its input", 9, hint="give AvgPool2d a backward")
+    diagnostic = diagnose(verdict)
+    assert diagnostic is not None
+    assert diagnostic.hint == "give AvgPool2d a backward"
+    assert diagnostic.text().startswith("Module 09 spatial: AvgPool2d sends no gradient to its input")
+
+
+def _verdict_of(check: Any, challenge: dict[str, Any], artefacts: dict[str, Any]) -> Verdict:
+    try:
+        check(challenge, artefacts)
+    except CheckFailed as failure:
+        return failure.verdict
+    return Verdict("passed")
+
+
+def test_the_extras_hints_name_their_own_fix() -> None:
+    tanh = _verdict_of(m02_activations.test_tanh_gradient, {"x": [[1.0]], "c": [[1.0]]},
+                       {"grad": None, "backward_error": None})
+    text = diagnose(tanh).text()  # type: ignore[union-attr]
+    assert "1 - tanh(x)^2" in text and "Softmax" not in text
+    wrong = _verdict_of(m02_activations.test_tanh_gradient, {"x": [[1.0]], "c": [[1.0]]},
+                        {"grad": [[5.0]], "backward_error": None})
+    assert "Tanh's derivative is 1 - tanh(x)^2" in diagnose(wrong).text()  # type: ignore[union-attr]
+    challenge = {"n": 1, "c": 1, "h": 4, "w": 4, "k": 2, "stride": 2, "seed": 3}
+    pool = _verdict_of(m09_spatial.test_avgpool2d_gradient, challenge,
+                       {"out_shape": [1, 1, 2, 2], "x_grad": None, "backward_error": None})
+    text = diagnose(pool).text()  # type: ignore[union-attr]
+    assert "AvgPool2d sends no gradient" in text and "1/k² each" in text and "output sizes" not in text

@@ -120,3 +120,22 @@ def test_who_may_see_a_submission(db_session: Session, service_env: Path, capsto
             service.get_report(db_session, stranger, submission.id)
     with pytest.raises(NotFound):
         service.get_report(db_session, owner, "not-a-uuid")
+
+
+def test_the_report_says_which_tests_do_not_count(db_session: Session, service_env: Path, reference_zip: Path,
+                                                  other_course_assignment: Assignment) -> None:
+    from grader.courses.service import enroll
+    from grader.submissions.schemas import Report
+
+    assignment = other_course_assignment
+    student, _ = new_user(db_session, "student")
+    enroll(db_session, student, assignment.course)
+    submission = service.accept_submission(db_session, student, reference_zip, "a.zip", f"{assignment.course.slug}/lab")
+    db_session.add(TestResult(submission_id=submission.id, suite="02_activations", name="test_tanh_gradient",
+                              priority=None, outcome="failed", points=0, max_points=1, output="",
+                              counts_toward_grade=False))
+    _graded(db_session, submission)
+    report = service.get_report(db_session, student, submission.id)
+    counts = {t["name"]: t["counts_toward_grade"] for t in report["tests"]}
+    assert counts == {"test_open": True, "test_secret": True, "test_tanh_gradient": False}
+    assert {t.name: t.counts_toward_grade for t in Report.model_validate(report).tests} == counts

@@ -1,0 +1,29 @@
+"""`grader grade` without --json: points that do not count are marked so, never read as points lost."""
+
+from typing import Any
+
+import pytest
+
+from grader.cli import _print_table
+
+
+def _test(suite: str, name: str, outcome: str, points: float, counts: bool) -> dict[str, Any]:
+    return {"suite": suite, "name": name, "priority": None, "outcome": outcome, "points": points, "max_points": 1.0,
+            "diagnostic": None, "counts_toward_grade": counts}
+
+
+def test_uncounted_points_are_marked(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one row per test, whatever the terminal
+    report = {"score": 1.0, "max_score": 1.0, "seed": 5, "suite_version": "x", "sandbox": {"kind": "bwrap"},
+              "tests": [_test("02_activations", "test_counted", "passed", 1, True),
+                        _test("02_activations", "test_tanh_gradient", "failed", 0, False),
+                        _test("19_benchmarking", "test_x", "failed", 0, False)],
+              "priorities": [{"priority": None, "name": "02_activations", "score": 1.0, "max_score": 1.0},
+                             {"priority": None, "name": "19_benchmarking (not counted toward the grade)",
+                              "score": 0.0, "max_score": 1.0}]}
+    _print_table(report)
+    out = capsys.readouterr().out
+    rows = {line.split("│")[2].strip(): line for line in out.splitlines() if line.count("│") > 3}
+    assert "(not counted)" not in rows["test_counted"]
+    assert "0/1 (not counted)" in rows["test_tanh_gradient"] and "0/1 (not counted)" in rows["test_x"]
+    assert "19_benchmarking (not counted toward the grade): 0 / 1" in out
