@@ -33,6 +33,13 @@ class Optimizer:
         self.t = 0  # number of step() calls
         self._scratch = [np.empty_like(p.data) for p in self.params]
 
+    @staticmethod
+    def _grad(p: Tensor) -> np.ndarray | None:
+        """p.grad as an array. Autograd stores arrays, but a caller may assign a Tensor (the course's
+        tests simulate gradients so), and numpy's in-place ufuncs refuse a Tensor operand."""
+        grad = p.grad
+        return grad.data if isinstance(grad, Tensor) else grad
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
@@ -55,9 +62,9 @@ class SGD(Optimizer):
         self.t += 1
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            grad = self._grad(p)
+            if grad is None:
                 continue
-            grad = p.grad
             scratch = self._scratch[i]
             if decay:
                 np.multiply(p.data, decay, out=scratch)
@@ -100,17 +107,18 @@ class Adam(Optimizer):
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            grad = self._grad(p)
+            if grad is None:
                 continue
             self.steps[i] += 1
             t = self.steps[i]
-            grad = p.grad
             m, v, scratch = self.m[i], self.v[i], self._scratch[i]
             if self.decoupled and self.weight_decay:
                 p.data = p.data * (1.0 - self.lr * self.weight_decay)
             elif self.weight_decay:
-                grad = np.multiply(p.data, self.weight_decay, out=self._decayed[i])
-                grad += p.grad
+                decayed = np.multiply(p.data, self.weight_decay, out=self._decayed[i])
+                decayed += grad
+                grad = decayed
             m *= b1
             np.multiply(grad, 1.0 - b1, out=scratch)
             m += scratch

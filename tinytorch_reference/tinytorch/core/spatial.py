@@ -13,6 +13,7 @@ Conv2d loops over pixels in Python and runs about 2,000x slower than PyTorch. As
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,31 @@ def _col2im(dwin: np.ndarray, padded_shape: tuple[int, ...], stride: int, paddin
     return dx
 
 
+class _NamedBackward:
+    """A backward closure under a class name: the course's tests check a convolution's or pooling's
+    output by `type(out._grad_fn).__name__` (PyTorch's grad_fn naming), which a bare closure lacks."""
+
+    __slots__ = ("_backward",)
+
+    def __init__(self, backward: Callable[[np.ndarray], tuple[np.ndarray | None, ...]]) -> None:
+        self._backward = backward
+
+    def __call__(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return self._backward(g)
+
+
+class Conv2dBackward(_NamedBackward):
+    pass
+
+
+class MaxPool2dBackward(_NamedBackward):
+    pass
+
+
+class AvgPool2dBackward(_NamedBackward):
+    pass
+
+
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int = 1, padding: int = 0) -> Tensor:
     """The convolution primitive (cross-correlation, as in every framework)."""
     x = _as_4d(x)
@@ -92,7 +118,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int = 1, padd
         return dx, dweight, g.sum(axis=(0, 2, 3))
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return Tensor.from_op(out, parents, backward)
+    return Tensor.from_op(out, parents, Conv2dBackward(backward))
 
 
 def max_pool2d(x: Tensor, kernel: int, stride: int, padding: int = 0) -> Tensor:
@@ -111,7 +137,7 @@ def max_pool2d(x: Tensor, kernel: int, stride: int, padding: int = 0) -> Tensor:
         dwin = dflat.reshape(n, c, out_h, out_w, kernel, kernel).transpose(0, 1, 4, 5, 2, 3)
         return (_col2im(dwin, padded.shape, stride, padding),)
 
-    return Tensor.from_op(out, (x,), backward)
+    return Tensor.from_op(out, (x,), MaxPool2dBackward(backward))
 
 
 def avg_pool2d(x: Tensor, kernel: int, stride: int, padding: int = 0) -> Tensor:
@@ -128,7 +154,7 @@ def avg_pool2d(x: Tensor, kernel: int, stride: int, padding: int = 0) -> Tensor:
         dwin = np.broadcast_to((g * share)[:, :, None, None], (n, c, kernel, kernel, out_h, out_w))
         return (_col2im(dwin, padded.shape, stride, padding),)
 
-    return Tensor.from_op(out, (x,), backward)
+    return Tensor.from_op(out, (x,), AvgPool2dBackward(backward))
 
 
 class Conv2d(Layer):

@@ -109,6 +109,15 @@ class Tensor:
     def item(self) -> float:
         return float(self.data.reshape(-1)[0]) if self.data.size == 1 else float(self.data)
 
+    @property
+    def _grad_fn(self) -> Backward | None:
+        """The backward of the op that made this tensor; None for a leaf or outside the graph.
+
+        The course (like PyTorch's `grad_fn`) checks that a layer's output is wired into the graph
+        through this name, and its tests read the op from the type's name (see core.spatial).
+        """
+        return self._backward
+
     def detach(self) -> Tensor:
         return Tensor(self.data)
 

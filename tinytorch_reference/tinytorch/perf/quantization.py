@@ -22,7 +22,7 @@ import numpy as np
 from ..core.layers import Linear
 from ..core.tensor import FLOAT, Tensor
 
-__all__ = ["QuantizedLinear", "dequantize_int8", "quantize_int8", "quantize_model"]
+__all__ = ["QuantizedLinear", "Quantizer", "dequantize_int8", "quantize_int8", "quantize_model"]
 
 QMIN, QMAX = -128, 127
 
@@ -151,3 +151,37 @@ def quantize_model(model: Any, calibration_data: Any = None) -> dict[str, Any]:
             batches = [_array(layer(Tensor(b))) for b in batches]
     return {"quantized_layers": replaced, "original_bytes": original, "quantized_bytes": quantized,
             "compression_ratio": original / quantized if quantized else 1.0}
+
+
+class Quantizer:
+    """The functions above under the one name the course's later modules import (`Quantizer.quantize_model`).
+
+    Tensors go in and come out: `quantize_tensor` returns its int8 codes as a Tensor (float32 storage
+    holding the integers -128..127, since a Tensor is always float32), which `dequantize_tensor` takes.
+    """
+
+    @staticmethod
+    def quantize_tensor(tensor: Any) -> tuple[Tensor, float, int]:
+        codes, scale, zero_point = quantize_int8(tensor)
+        return Tensor(codes), scale, zero_point
+
+    @staticmethod
+    def dequantize_tensor(q_tensor: Any, scale: float, zero_point: int) -> Tensor:
+        return dequantize_int8(q_tensor, scale, zero_point)
+
+    @staticmethod
+    def quantize_model(model: Any, calibration_data: Any = None) -> dict[str, Any]:
+        """quantize_model's totals, plus the sizes in MB that `compare_models` reads."""
+        info = quantize_model(model, calibration_data)
+        info["original_size_mb"] = info["original_bytes"] / 2**20
+        info["quantized_size_mb"] = info["quantized_bytes"] / 2**20
+        return info
+
+    @staticmethod
+    def compare_models(original_model: Any, quantized_info: dict[str, Any]) -> dict[str, float]:
+        """Memory before and after, from `quantize_model`'s result (the model itself is not re-measured:
+        quantize_model has already replaced its layers in place)."""
+        original, quantized = quantized_info["original_size_mb"], quantized_info["quantized_size_mb"]
+        return {"original_mb": original, "quantized_mb": quantized,
+                "compression_ratio": quantized_info["compression_ratio"],
+                "memory_saved_mb": original - quantized}
