@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from .harness import grade_in_process
-from .registry import SUITES, load_suite
+# One BLAS thread, as in the grader's sandboxes, set before numpy loads (conftest.py says why).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from .harness import grade_in_process  # noqa: E402 - after the BLAS setting above
+from .registry import SUITES, load_suite  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the package in a separate object-server process, as the grader does (no sandbox)")
     args = parser.parse_args(argv)
     package_root = Path(args.tinytorch).resolve()
-    if not (package_root / "tinytorch" / "__init__.py").is_file():
-        parser.error(f"no tinytorch/__init__.py under {package_root}")
+    if not (package_root / "tinytorch").is_dir():
+        parser.error(f"no tinytorch/ folder under {package_root}")
     if args.through_boundary:
         return _through_boundary(package_root, args.suite or list(SUITES), args.seed)
     sys.path.insert(0, str(package_root))
