@@ -151,13 +151,16 @@ def _windows(x: np.ndarray, k: int) -> np.ndarray:
                      for i in range(k)], axis=-2)
 
 
-def _tolerance(kind: str, want: np.ndarray, r: np.ndarray | None) -> tuple[float, float]:
-    """(rtol, atol): float32 arithmetic is ~1e-6 relative; attention is compared with central differences."""
+def _tolerance(kind: str, want: np.ndarray, r: np.ndarray | None, kind_scale: float) -> tuple[float, float]:
+    """(rtol, atol): float32 arithmetic is ~1e-6 relative; attention is compared with central differences.
+    `kind_scale`: the largest of all this kind's expected gradients. The key bias's gradient is zero in exact
+    arithmetic (softmax ignores a score added to a whole row), so float32 leaves ~1e-6 of noise there, relative
+    to the other gradients of the graph, not to its own zero (that failed the reference at 6 seeds in 1,000)."""
     scale = float(np.abs(want).max(initial=0.0))
     if kind == "gelu":
         return 0.0, GELU_GRAD_ATOL * float(np.abs(r).max())
     if kind == "attention":
-        return 1e-2, 1e-6 + 2e-3 * scale
+        return 1e-2, 1e-6 + 2e-3 * max(scale, 1e-2 * kind_scale)
     return 1e-3, 1e-6 + 1e-4 * scale
 
 
@@ -181,6 +184,7 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
     if none:
         return _missing(kind, module, label, none, list(want))
     r = probe.data(challenge, kind).get("r")
+    kind_scale = max((float(np.abs(v).max(initial=0.0)) for v in want.values()), default=0.0)
     for name, expected in want.items():
         value = got[name]
         if isinstance(value, dict) and "__unsupported__" in value:
@@ -196,7 +200,7 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
         if grad.shape != expected.shape:
             return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, "
                          f"expected {expected.shape}", FORMULAS[kind])
-        rtol, atol = _tolerance(kind, expected, r)
+        rtol, atol = _tolerance(kind, expected, r, kind_scale)
         if not (np.all(np.isfinite(grad)) and np.allclose(grad, expected, rtol=rtol, atol=atol)):
             worst = float(np.nanmax(np.abs(grad - expected))) if np.all(np.isfinite(grad)) else float("inf")
             return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is wrong (largest difference "

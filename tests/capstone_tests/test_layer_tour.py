@@ -97,7 +97,7 @@ def test_blame_goes_to_the_broken_layer_only_over_a_guess() -> None:
     verdict = caught.value.verdict
     assert verdict.module == 2 and verdict.message.startswith("ReLU alone")
     assert "in this test: bias of Linear layer 1 got no gradient" in verdict.message
-    assert verdict.evidence["layer"] == "relu" and verdict.evidence["got"] == 1 and verdict.evidence["hint"]
+    assert verdict.evidence["layer"] == "relu" and verdict.evidence["got"] == 1 and verdict.hint
     # A check that already names a specific module (here the loss value, 04) keeps its blame.
     with pytest.raises(CheckFailed) as caught, checks.blamed(challenge, artefacts, kinds):
         raise CheckFailed("the MSE loss is wrong", 4)
