@@ -9,14 +9,16 @@ trusted side. The plain-pytest form (`run_graded`) calls both in one process.
 from __future__ import annotations
 
 import contextlib
+import json
 import linecache
+import threading
 import time
 import traceback
 import tracemalloc
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -138,18 +140,37 @@ def _exception_verdict(test: GradedTest, envelope: dict[str, Any]) -> Verdict:
     return Verdict("error", message, module, evidence)
 
 
-@lru_cache(maxsize=1024)  # a worker grades many seeds: keep the recent ones, not all
-def _reference_envelope(probe: Probe, challenge_key: str) -> dict[str, Any]:
-    import json
+class _ReferenceRuns:
+    """The reference's envelopes by (probe, challenge), computed once. One at a time, whatever the thread: the
+    reference's probes seed numpy's global generator (and the package keeps global autograd state), so two of
+    them must never interleave; a cached one is read without waiting for a computation in progress."""
 
-    return run_probe(probe, json.loads(challenge_key), Resolver(REFERENCE))
+    LIMIT = 1024  # a worker grades many seeds: keep the recent ones, not all
+
+    def __init__(self) -> None:
+        self._done: OrderedDict[tuple[Probe, str], dict[str, Any]] = OrderedDict()
+        self._computing = threading.Lock()
+
+    def envelope(self, probe: Probe, challenge_key: str) -> dict[str, Any]:
+        key = (probe, challenge_key)
+        if (found := self._done.get(key)) is not None:
+            return found
+        with self._computing:
+            if (found := self._done.get(key)) is not None:
+                return found
+            envelope = run_probe(probe, json.loads(challenge_key), Resolver(REFERENCE))
+            self._done[key] = envelope
+            while len(self._done) > self.LIMIT:
+                self._done.popitem(last=False)
+            return envelope
+
+
+_REFERENCE_RUNS = _ReferenceRuns()
 
 
 def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
     """The artefacts the reference produces for the same challenge, as a check sees them."""
-    import json
-
-    envelope = _reference_envelope(probe, json.dumps(challenge, sort_keys=True))
+    envelope = _REFERENCE_RUNS.envelope(probe, json.dumps(challenge, sort_keys=True))
     if envelope["status"] != "ok":
         raise RuntimeError(f"the reference failed its own probe {probe.__name__}: {envelope}")
     return codec.decode(envelope["artefacts"])
@@ -157,9 +178,9 @@ def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
 
 def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]], stop: Callable[[], bool] = lambda: False) -> None:
     """Compute what the checks will ask of the reference (on_reference of each test's own probe and challenge),
-    ahead of time: the grader does this while the student's sandbox starts, and stops as soon as `stop()` says the
-    sandbox is ready (the checks compute the rest when they need it: the first tests need not wait for the last
-    test's reference). A reference that fails its own probe is left for the check to report."""
+    in order, ahead of time, until `stop()`: the grader runs this in a thread of its own from the start of a
+    grading, so the reference's runs overlap with the sandbox's start and with the waits for the student's
+    answers. A reference that fails its own probe is left for the check to report."""
     for test, challenge in runs:
         if stop():
             return

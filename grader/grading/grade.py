@@ -14,6 +14,8 @@ is an infrastructure fault (SandboxError), never the student's score.
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +42,7 @@ from .plan import Plan, PlannedTest, make_plan
 from .versions import suite_version
 
 __all__ = ["INSIDE", "MOUNT", "GradeOptions", "GradeReport", "GradedTestResult", "grade"]
+SWITCH_INTERVAL_S = 0.0005
 MAX_SANDBOX_STARTS = 6  # a package that kills its sandbox in every test stops being restarted after this
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
@@ -74,6 +77,7 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     sandbox, if the caller started it already (launch.sandbox_link over the same root, sandbox and options)."""
     started_at = datetime.now(UTC)
     grading = None
+    stop = threading.Event()  # ends the reference's warm-up thread with the grading
     try:
         plan = make_plan(options.suites, options.seed, options.timeout_per_test_s, options.only)
         notify = progress or (lambda kind, data: None)
@@ -81,16 +85,21 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
         grading = _Grading(root, sandbox, options, plan)
         grading.start(student_link)
         student_link = None  # the grading's now: it closes it
-        # While the sandbox starts (in its own thread), compute what the checks will ask of the reference, until
-        # the sandbox is ready. In this thread, as the checks do: the reference's probes seed numpy's global
-        # generator, so they never run in two threads at once.
-        warm_reference([(p.test, p.challenge) for p in plan.tests], stop=grading.student_ready)
+        # What the checks will ask of the reference is computed in a thread of its own, from now on, in plan
+        # order: while the sandbox starts, and then while this thread waits for the student's answers (harness.py
+        # runs one reference probe at a time, so a check that needs one first computes it itself or waits).
+        # A short switch interval: that thread's Python work must not hold up this one's wake-ups (at the
+        # default 5 ms, ~200 waits for an answer would each lose up to that).
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        threading.Thread(target=warm_reference, args=([(p.test, p.challenge) for p in plan.tests], stop.is_set),
+                         name="warm-reference", daemon=True).start()
         verdicts = {}
         for planned in plan.tests:
             verdicts[planned.index] = grading.run(planned)
             notify("test_finished", {"suite": planned.suite, "name": planned.name})
         outputs = grading.outputs()
     finally:
+        stop.set()
         if grading is not None:
             grading.close()
         if student_link is not None:  # started by the caller, never taken over (the plan failed)
@@ -135,11 +144,6 @@ class _Grading:
         small machine delay the first test by the second one's start (measured: ~0.13 s of a 2 s grading)."""
         self.starts += 1
         self.student_link = student_link or self._link(self.root)
-
-    def student_ready(self) -> bool:
-        """Whether the student's supervisor has said something (ready, or that it could not start)."""
-        link = self.student_link
-        return link is None or link.dead or not link.items.empty()
 
     def _session(self, side: str) -> Session:
         if side in self.sessions:
