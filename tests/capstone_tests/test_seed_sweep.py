@@ -34,7 +34,7 @@ def test_reference_passes_every_check_at_every_seed() -> None:
     done = _sweep("--seeds", SEEDS, "--jobs", str(JOBS), timeout=1200)
     assert done.returncode == 0, (f"the sweep found checks that fail the reference:\n{done.stdout}\n"
                                   f"{done.stderr[-3000:]}")
-    assert "1000 seeds, 155000 test runs" in done.stdout, done.stdout
+    assert done.stdout.startswith("1000 seeds, "), done.stdout  # (x the number of tests, which may grow)
     assert "no check failed at any seed" in done.stdout, done.stdout
 
 
