@@ -2,7 +2,7 @@
 
 The checks draw their inputs from the grading seed, so a check that is fair at the seeds the other tests try
 may fail a correct package at another one (CI met a LayerNorm variance at seed 266854993). This grades the
-reference with every suite, all 155 tests, at every seed 0-999: benchmarks/seed_sweep.py in one fresh
+reference with every suite, every test, at every seed 0-999: benchmarks/seed_sweep.py in one fresh
 interpreter split over 2 worker processes (each imports the reference as plain `tinytorch` once and grades
 its half of the seeds in process; the reference's own runs are cached as in the grader). Nothing is sampled:
 every check sees all 1,000 seeds. The P7 figures are measured once a side instead of the best of three
