@@ -35,7 +35,6 @@ import multiprocessing
 import random
 import sys
 import time
-import tracemalloc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from capstone_tests.harness import judge, make_challenge, run_probe  # noqa: E402
+from capstone_tests.harness import judge, make_challenge, measure_memory_in_process, run_probe  # noqa: E402
 from capstone_tests.registry import SUITES, GradedTest, load_suite  # noqa: E402
 from capstone_tests.resolver import REFERENCE, STUDENT, Resolver  # noqa: E402
 
@@ -101,13 +100,7 @@ def _measure_once(test: GradedTest, challenge: dict[str, Any], resolver: Resolve
     """One P7 figure for one side (harness.measure_in_process takes the best of three rounds of both runs;
     the seed-dependent facts do not need the repeats)."""
     if test.measure == "memory":
-        tracemalloc.start()
-        try:
-            envelope = run_probe(test.probe, challenge, resolver)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        return {"peak_bytes": int(peak), "status": envelope["status"]}
+        return measure_memory_in_process(test, challenge, resolver)
     start = time.perf_counter()
     envelope = run_probe(test.probe, dict(challenge, steps=3 * int(challenge["steps"])), resolver)
     long_seconds = time.perf_counter() - start

@@ -188,17 +188,22 @@ def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]], stop: Callable
             on_reference(test.probe, challenge)
 
 
+def measure_memory_in_process(test: GradedTest, challenge: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
+    """The plain form's P7 memory figure: the peak of Python-level allocations (tracemalloc) over one run."""
+    tracemalloc.start()
+    try:
+        envelope = run_probe(test.probe, challenge, resolver)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {"peak_bytes": int(peak), "status": envelope["status"]}
+
+
 def measure_in_process(test: GradedTest, challenge: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
     """The plain form's stand-in for the grader's P7 figures (capstone_tests/remote.py): the time of the extra
     steps of a 3x longer run, or the peak of Python-level allocations (tracemalloc)."""
     if test.measure == "memory":
-        tracemalloc.start()
-        try:
-            envelope = run_probe(test.probe, challenge, resolver)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        return {"peak_bytes": int(peak), "status": envelope["status"]}
+        return measure_memory_in_process(test, challenge, resolver)
     # Wall time, the least of each run over the rounds (noise only ever adds): CPU time here would count the
     # spinning of a multi-threaded BLAS, which the grader's sandboxes do not have.
     costs: dict[int, list[float]] = {}
