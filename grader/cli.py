@@ -63,6 +63,9 @@ def grade_command(
     edition: Annotated[str | None, typer.Option(
         help="the course edition whose module numbers the diagnostics use: 2025-12 or current "
              "(default: seen from the package's file names)")] = None,
+    lanes: Annotated[int, typer.Option(
+        min=1, max=8, help="the package's sandboxes run at once, at most (fewer while other gradings use the "
+                           "machine's cores)")] = 2,
 ) -> None:
     """Grade one submission offline, in a sandbox, and print the report."""
     from sandbox import SandboxError, get_sandbox
@@ -84,7 +87,7 @@ def grade_command(
         Path(scratch).chmod(0o755)
         try:
             runner = get_sandbox(sandbox.value if sandbox else None)
-            options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition)
+            options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition, lanes=lanes)
             report = _grade_with_progress(submission.root, runner, options, quiet=as_json)
         except SandboxError as error:
             stderr.print(f"[red]sandbox unavailable:[/red] {error}")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # The broker queue the API sends gradings to and workers consume; separate queues let several services
     # (or test runs) share one Redis.
     task_queue: str = "grader"
+    # The student's sandboxes one grading runs at once, at most: the extra ones only while the machine has cores
+    # to spare (grader/grading/lanes.py), so a lone grading is faster and a busy worker is not oversubscribed.
+    grading_lanes: int = Field(default=2, ge=1, le=8)
     # Tests only: every grading uses this challenge seed, so a served grade can be compared with `grader grade`.
     fixed_seed: int | None = None
 

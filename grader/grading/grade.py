@@ -16,34 +16,30 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from capstone_tests.boundary.session import LinkBroken, SandboxLink, Session
+from capstone_tests.boundary.session import SandboxLink
 from capstone_tests.editions import EDITIONS
 from capstone_tests.editions import detect_in as detect_edition
-from capstone_tests.harness import judge, warm_reference
-from capstone_tests.remote import RemoteRun, measure_remote, run_remote
+from capstone_tests.harness import warm_reference
 from capstone_tests.rubric import load_rubric
 from capstone_tests.verdict import Verdict
-from sandbox.base import Sandbox, SandboxError
+from sandbox.base import Sandbox
 
 from ..diagnostics import Diagnostic, diagnose
 from ..scoring import ScoreSheet, score
-from . import limits as limit_rules
-from .launch import INSIDE, MOUNT, REFERENCE_ROOT, sandbox_link
+from .launch import INSIDE, MOUNT
 from .options import GradeOptions
-from .plan import Plan, PlannedTest, make_plan
+from .plan import make_plan
+from .running import Grading, run_order
 from .versions import suite_version
 
 __all__ = ["INSIDE", "MOUNT", "GradeOptions", "GradeReport", "GradedTestResult", "grade"]
 SWITCH_INTERVAL_S = 0.0005
-MAX_SANDBOX_STARTS = 6  # a package that kills its sandbox in every test stops being restarted after this
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 
@@ -82,7 +78,7 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
         plan = make_plan(options.suites, options.seed, options.timeout_per_test_s, options.only)
         notify = progress or (lambda kind, data: None)
         notify("planned", {"tests": [(p.suite, p.name) for p in plan.tests], "seed": plan.seed})
-        grading = _Grading(root, sandbox, options, plan)
+        grading = Grading(root, sandbox, options, plan)
         grading.start(student_link)
         student_link = None  # the grading's now: it closes it
         # What the checks will ask of the reference is computed in a thread of its own, from now on, in plan
@@ -91,12 +87,10 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
         # A short switch interval: that thread's Python work must not hold up this one's wake-ups (at the
         # default 5 ms, ~200 waits for an answer would each lose up to that).
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        threading.Thread(target=warm_reference, args=([(p.test, p.challenge) for p in plan.tests], stop.is_set),
+        order = run_order(plan)
+        threading.Thread(target=warm_reference, args=([(p.test, p.challenge) for p in order], stop.is_set),
                          name="warm-reference", daemon=True).start()
-        verdicts = {}
-        for planned in plan.tests:
-            verdicts[planned.index] = grading.run(planned)
-            notify("test_finished", {"suite": planned.suite, "name": planned.name})
+        verdicts = grading.run_all(order, notify)
         outputs = grading.outputs()
     finally:
         stop.set()
@@ -114,158 +108,3 @@ def grade(root: Path, sandbox: Sandbox, options: GradeOptions, progress: Progres
     sheet = score({key: r.verdict for key, r in results.items()}, load_rubric(), options.suites)
     return GradeReport(plan.seed, options.suites, sheet, results, grading.runtime, suite_version(), started_at,
                        datetime.now(UTC), edition.key)
-
-
-class _Grading:
-    """The sandboxes of one grading: the student's (restarted if it dies) and, for P7, the reference's."""
-
-    def __init__(self, root: Path, sandbox: Sandbox, options: GradeOptions, plan: Plan) -> None:
-        self.root, self.sandbox, self.options, self.plan = root, sandbox, options, plan
-        self.sessions: dict[str, Session] = {}
-        self.starts = 0
-        self.strikes = 0
-        self.started = time.monotonic()
-        self.round_trips = 0
-        self.waited_s = 0.0
-        self.runtime: dict[str, Any] = {}
-        # tests ended without waiting for the supervisor's figures: (plan index, session, the session's number)
-        self.pending: list[tuple[int, Session, int]] = []
-        self.ended: dict[int, str] = {}  # test index -> its captured output
-        # Started by start() (the student's) and _session() (the reference's, only when the plan has P7 tests).
-        self.reference_link: SandboxLink | None = None
-        self.student_link: SandboxLink | None = None
-
-    def _link(self, root: Path) -> SandboxLink:
-        return sandbox_link(root, self.sandbox, self.options)
-
-    def start(self, student_link: SandboxLink | None = None) -> None:
-        """Start the student's sandbox without waiting (the first test waits). The reference's, needed only by P7
-        tests, starts once the student's supervisor is up (see _session): two sandboxes starting together on a
-        small machine delay the first test by the second one's start (measured: ~0.13 s of a 2 s grading)."""
-        self.starts += 1
-        self.student_link = student_link or self._link(self.root)
-
-    def _session(self, side: str) -> Session:
-        if side in self.sessions:
-            return self.sessions[side]
-        if side == "reference":
-            link = self.reference_link or self._link(REFERENCE_ROOT)
-            self.reference_link = None
-        elif self.student_link is not None:
-            link, self.student_link = self.student_link, None
-        else:
-            self.starts += 1
-            link = self._link(self.root)
-        try:
-            session = Session(link)
-        except LinkBroken as broken:
-            result = link.close()  # raises the SandboxError of a sandbox that could not start
-            raise SandboxError(f"the {side} sandbox did not start the supervisor ({broken}); exit "
-                               f"{getattr(result, 'exit_code', None)}: "
-                               f"{getattr(result, 'stderr', b'')[-1500:].decode(errors='replace')}") from None
-        self.sessions[side] = session
-        if side == "student" and self.plan.measured and not self.reference_link and "reference" not in self.sessions:
-            self.reference_link = self._link(REFERENCE_ROOT)  # starts while the first tests run
-        if side == "student" and not self.runtime:
-            self.runtime = {"supervisor": {k: v for k, v in session.info.items() if k != "event"}}
-        return session
-
-    def _drop(self, side: str) -> Any:
-        """Forget a sandbox whose link broke; returns its RunResult (why it ended), if any."""
-        session = self.sessions.pop(side, None)
-        if session is None:
-            return None
-        self.waited_s += session.waited_s
-        try:
-            return session.close()
-        except SandboxError:
-            if side == "reference":
-                raise
-            return None
-
-    def limit(self, planned: PlannedTest) -> float:
-        if self.strikes >= limit_rules.STRIKES:
-            return min(planned.limit_s, limit_rules.short_limit(planned.test))
-        return planned.limit_s
-
-    def run(self, planned: PlannedTest) -> tuple[Verdict, RemoteRun | None]:
-        module = planned.test.module
-        if self.strikes >= limit_rules.STRIKES and time.monotonic() - self.started > limit_rules.BUDGET_S:
-            return Verdict("error", f"not run: the grading's time budget ({limit_rules.BUDGET_S:g} s) was used up by "
-                           f"{self.strikes} tests that timed out", module), None
-        if self.starts >= MAX_SANDBOX_STARTS and "student" not in self.sessions:
-            return Verdict("error", "not run: the package stopped its sandbox in every earlier test", module), None
-        limit = self.limit(planned)
-        for attempt in range(2):
-            session = None
-            try:
-                session = self._session("student")
-                # The supervisor cleans up after the test while the check below runs (a P7 test's figures are
-                # needed first: its graded run is the student's first measured run).
-                measured_test = planned.test.measure is not None
-                run = run_remote(session, planned.test, planned.challenge, limit, wait_end=measured_test,
-                                 measure_memory=planned.test.measure == "memory",
-                                 measure_cpu=planned.test.measure == "time")
-                break
-            except LinkBroken as broken:
-                result = self._drop("student")
-                if broken.before_test and attempt == 0 and self.starts < MAX_SANDBOX_STARTS:
-                    continue  # the sandbox died with an earlier test: this one never ran, so it runs anew
-                why = "ran out of memory" if getattr(result, "oom_killed", False) else "stopped"
-                return Verdict("error", f"the sandbox {why} during this test", module), None
-        self.round_trips += run.round_trips
-        if run.end is None:
-            self.pending.append((planned.index, session, run.number))
-        else:
-            self.ended[planned.index] = run.end.output
-        if run.envelope["status"] == "timeout":
-            self.strikes += 1
-        measured = None
-        if planned.test.measure is not None and run.envelope["status"] == "ok":
-            measured = self._measure(planned, limit, run)
-        return judge(planned.test, planned.challenge, run.envelope, measured), run
-
-    def _measure(self, planned: PlannedTest, limit: float, graded_run: RemoteRun) -> dict[str, Any] | None:
-        sessions = {"student": self._session("student"), "reference": self._session("reference")}
-        try:
-            # The student's graded run of this challenge is its first measured run too.
-            measured = measure_remote(sessions, planned.test, planned.challenge, limit, graded_run,
-                                      reference_timeout_s=planned.limit_s)
-        except LinkBroken as broken:
-            if sessions["reference"].link.dead:  # whose link broke decides whose fault it is
-                raise SandboxError(f"the reference's sandbox stopped while measuring {planned.test.id}: {broken}") \
-                    from None
-            self._drop("student")
-            return None
-        if measured.get("reference", {}).get("status") != "ok":
-            raise SandboxError(f"the reference could not be measured for {planned.test.id}: "
-                               f"{measured.get('reference')}")
-        return measured
-
-    def outputs(self) -> dict[int, str]:
-        """Each test's captured output (stdout and stderr of its processes), from what the supervisors reported."""
-        for index, session, number in self.pending:
-            if session not in self.sessions.values():
-                continue  # its sandbox died: what it captured is gone with it
-            try:
-                self.ended[index] = session.collect(number).output
-            except LinkBroken:
-                self._drop("student")
-        self.pending.clear()
-        return self.ended
-
-    def close(self) -> None:
-        self.runtime["sandbox_runs"] = self.starts
-        self.runtime["round_trips"] = self.round_trips
-        # Both sandboxes wind down at once (each one's supervisor cleans up, then the sandbox is removed).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            closing = {side: pool.submit(self._drop, side) for side in list(self.sessions)}
-            for unused in (self.reference_link, self.student_link):  # started, never used (no test ran there)
-                if unused is not None:
-                    pool.submit(unused.close)
-            results = {side: future.result() for side, future in closing.items()}
-        if results.get("student") is not None:
-            self.runtime.update(results["student"].runtime)
-        # Time the grader spent waiting for the sandboxes' side (start-up, the student's code, transport); the
-        # rest of a grading's wall time is the harness's own (probes, encoding, checks).
-        self.runtime["waited_s"] = round(self.waited_s, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sandbox.base import Limits
 
@@ -15,3 +16,5 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     only: frozenset[str] | None = None  # grade only the tests of these names (scores then cover only them)
     edition: str | None = None  # the course edition the assignment follows (editions.py); None: from the package
+    lanes: int = 2  # the student's sandboxes run at once, at most (running.py; fewer when cores are busy)
+    lane_slots: Path | None = None  # where the machine's gradings share its cores (lanes.py); None: the default

@@ -93,7 +93,8 @@ def grade_stored(submission_id: uuid.UUID) -> None:
                 state["done"] += 1
             progress.publish(key, state["done"], state["total"], data.get("name"))
 
-        options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s)
+        options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s,
+                               lanes=settings.grading_lanes)
         report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
