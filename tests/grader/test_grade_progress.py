@@ -22,7 +22,8 @@ def test_progress_reports_each_test_once_while_the_sandbox_runs(sandbox_ready: N
     assert report.sheet.score == report.sheet.max_score
     assert events[0][1] == "planned" and len(events[0][2]["tests"]) == 14
     finished = [(at, data["name"]) for at, kind, data in events if kind == "test_finished"]
-    assert [name for _, name in finished] == [t.name for t in load_suite("capstone")]
+    # Each test once; in the order they ran (longest first, P7 last: grader/grading/running.py).
+    assert sorted(name for _, name in finished) == sorted(t.name for t in load_suite("capstone"))
     # Live: the first test is reported well before the grading ends, not all at once at the end.
     assert finished[0][0] < finished[-1][0] < total
     assert finished[0][0] < 0.8 * total

@@ -68,8 +68,14 @@ _lane_spy()
 
 
 def graded(root: Path, kind: str, lanes: int, slots: Path, sandbox: Any = None) -> GradeReport:
+    """The grading, and its progress: every test reported finished exactly once, whichever lane ran it."""
     options = GradeOptions(suites=ALL, seed=SEED, lanes=lanes, lane_slots=slots)
-    return grade(root, sandbox or get_sandbox(kind), options)
+    finished: list[tuple[str, str]] = []
+    report = grade(root, sandbox or get_sandbox(kind), options,
+                   lambda kind, data: finished.append((data["suite"], data["name"])) if kind == "test_finished"
+                   else None)
+    assert sorted(finished) == sorted(report.results)
+    return report
 
 
 def outcomes(report: GradeReport) -> dict[tuple[str, str], tuple[Any, ...]]:
