@@ -177,13 +177,16 @@ def on_reference(probe: Probe, challenge: dict[str, Any]) -> dict[str, Any]:
 
 
 def warm_reference(runs: list[tuple[GradedTest, dict[str, Any]]], stop: Callable[[], bool] = lambda: False) -> None:
-    """Compute what the checks will ask of the reference (on_reference of each test's own probe and challenge),
-    in order, ahead of time, until `stop()`: the grader runs this in a thread of its own from the start of a
-    grading, so the reference's runs overlap with the sandbox's start and with the waits for the student's
-    answers. A reference that fails its own probe is left for the check to report."""
+    """Compute what the checks will ask of the reference (on_reference of each test's own probe and challenge,
+    for the tests registered with uses_reference), in order, ahead of time, until `stop()`: the grader runs this
+    in a thread of its own from the start of a grading, so the reference's runs overlap with the sandbox's start
+    and with the waits for the student's answers, and take no core from the sandbox for tests that never ask. A
+    reference that fails its own probe is left for the check to report."""
     for test, challenge in runs:
         if stop():
             return
+        if not test.uses_reference:
+            continue
         with contextlib.suppress(Exception):
             on_reference(test.probe, challenge)
 

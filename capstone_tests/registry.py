@@ -54,6 +54,7 @@ class GradedTest:
     check: Check
     make_challenge: ChallengeMaker
     measure: Measure | None  # P7: a figure the trusted side measures from outside the probe
+    uses_reference: bool = False  # the check asks harness.on_reference for its own probe and challenge
 
     @property
     def probe(self) -> Probe:
@@ -76,12 +77,15 @@ def check(
     module: int | None = None,
     challenge: ChallengeMaker = _no_parameters,
     measure: Measure | None = None,
+    uses_reference: bool = False,
 ) -> Callable[[Check], Check]:
-    """Register a check; its function name is the test's name and its probe's name."""
+    """Register a check; its function name is the test's name and its probe's name. `uses_reference`: the check
+    compares with the reference's run of the same probe and challenge (harness.on_reference), which the grader
+    then computes ahead, while the student's sandbox works."""
 
     def register(function: Check) -> Check:
         suite = _suite_of(function.__module__)
-        test = GradedTest(suite, function.__name__, module, function, challenge, measure)
+        test = GradedTest(suite, function.__name__, module, function, challenge, measure, uses_reference)
         _REGISTERED.setdefault(suite, {})[test.name] = test
         return function
 

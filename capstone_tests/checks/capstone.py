@@ -35,7 +35,7 @@ def _pipeline_challenge(r: np.random.Generator) -> dict[str, Any]:
             "lr": float(r.uniform(0.02, 0.04))}
 
 
-@check(challenge=_pipeline_challenge)
+@check(challenge=_pipeline_challenge, uses_reference=True)
 def test_complete_ml_pipeline_end_to_end(c: dict[str, Any], a: dict[str, Any]) -> None:
     sizes, batch = c["sizes"], c["batch_size"]
     start = f64.as64(data.mlp_init(c, sizes))

@@ -21,7 +21,8 @@ def test_scalar_chain_rule(challenge: dict[str, Any], artefacts: dict[str, Any])
                  "d(w*w + w)/dw", module=5)
 
 
-@check(module=5, challenge=lambda r: {"rows": int(r.integers(2, 6)), "cols": int(r.integers(2, 6))})
+@check(module=5, challenge=lambda r: {"rows": int(r.integers(2, 6)), "cols": int(r.integers(2, 6))},
+       uses_reference=True)
 def test_broadcast_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected = on_reference(probes.test_broadcast_gradient, challenge)
     shape = (challenge["rows"], challenge["cols"])
@@ -33,7 +34,7 @@ def test_broadcast_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]
     expect.close(b_grad, expected["b_grad"], "b.grad (broadcast over rows)", module=5)
 
 
-@check(module=5, challenge=lambda r: {"n": int(r.integers(2, 5))})
+@check(module=5, challenge=lambda r: {"n": int(r.integers(2, 5))}, uses_reference=True)
 def test_shared_parameter_accumulates(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected = on_reference(probes.test_shared_parameter_accumulates, challenge)
     got = expect.array(artefacts, "w_grad", shape=(challenge["n"],) * 2, module=5)

@@ -52,3 +52,34 @@ def test_plain_pytest_file_mirrors_the_registry(suite: str) -> None:
 
 def test_every_suite_is_in_the_rubric() -> None:
     assert set(load_rubric()) == set(SUITES)
+
+
+def _calls_on_reference(function: object) -> bool:
+    """Whether the check, or a function of its own checks module that it calls, asks harness.on_reference."""
+    import inspect
+
+    module = inspect.getmodule(function)
+    seen: set[str] = set()
+    pending = [getattr(function, "__name__", "")]
+    while pending:
+        name = pending.pop()
+        target = getattr(module, name, None)
+        if name in seen or not callable(target) or getattr(target, "__module__", None) != module.__name__:
+            continue
+        seen.add(name)
+        tree = ast.parse(inspect.getsource(target))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id == "on_reference":
+                    return True
+                pending.append(node.func.id)
+    return False
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_checks_that_ask_the_reference_say_so(suite: str) -> None:
+    """The grader computes ahead only what checks registered with uses_reference will ask of the reference (the
+    rest would take a core from the student's sandbox for nothing); a check that asks without saying so still
+    works, but waits for the reference's run."""
+    for test in load_suite(suite):
+        assert test.uses_reference == _calls_on_reference(test.check), test.id
