@@ -76,3 +76,39 @@ def test_frames_split_and_refuse_garbage() -> None:
         protocol.FrameReader(protocol.EVENT).feed(b"D00000001\nx")
     with pytest.raises(Malformed):
         protocol.FrameReader(protocol.EVENT).feed(b'{"event":"done"}\n')
+
+
+def _depth_by_walking(line: bytes) -> int:
+    """nesting_depth's meaning, spelled byte by byte. A backslash escapes the next byte wherever it is: outside a
+    string it is not JSON, and the parser stops there, before any nesting that follows."""
+    depth = deepest = 0
+    inside = escaped = False
+    for byte in line:
+        if escaped:
+            escaped = False
+        elif byte == 0x5C:
+            escaped = True
+        elif inside:
+            if byte == 0x22:
+                inside = False
+        elif byte == 0x22:
+            inside = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def test_nesting_depth_matches_a_byte_by_byte_walk() -> None:
+    """Escapes (runs of backslashes before quotes and brackets), brackets in strings, unbalanced text, a line
+    longer than one chunk: the fast scan agrees with the plain walk everywhere."""
+    rng = np.random.default_rng(7)
+    alphabet = np.frombuffer(b'[]{}"\\\\\\ab,:', dtype=np.uint8)
+    for size in (1, 5, 40, 300, 5_000):
+        for _ in range(200 if size < 5_000 else 20):
+            line = alphabet[rng.integers(0, len(alphabet), size)].tobytes()
+            assert protocol.nesting_depth(line) == _depth_by_walking(line), line
+    long_line = b'{"a": "' + b"\\\\" * 700_000 + b'", "b": ' + b"[" * 50 + b"]" * 50 + b', "c": "\\"[[["}'
+    assert protocol.nesting_depth(long_line) == _depth_by_walking(long_line) == 51
