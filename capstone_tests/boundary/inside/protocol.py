@@ -404,6 +404,18 @@ def decode_answer(line: bytes) -> dict[str, Any]:
     return {"r": kind}
 
 
+MAX_FRAME_ARGS = 32  # parameter names kept per frame of a traceback
+
+
+def parameter_names(code: Any) -> list[str]:
+    """The parameter names of a frame's function (positional, keyword-only, *args, **kwargs), read from its code
+    object: metadata, none of the values. The trusted side's blame (capstone_tests/blame.py) follows a wrong value
+    up the frames that only handed it on, which it tells by a frame's failing line using one of these."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)  # CO_VARARGS, CO_VARKEYWORDS
+    return [str(name)[:64] for name in code.co_varnames[:count]][:MAX_FRAME_ARGS]
+
+
 def _failure(error: Any) -> RemoteFailure:
     if not isinstance(error, dict):
         raise Malformed("error answer without an error")
@@ -411,9 +423,12 @@ def _failure(error: Any) -> RemoteFailure:
     clean = []
     for item in frames[:20]:
         if isinstance(item, dict):
-            clean.append({"file": str(item.get("file", ""))[:300], "line": item.get("line") if type(
+            frame = {"file": str(item.get("file", ""))[:300], "line": item.get("line") if type(
                 item.get("line")) is int else 0, "function": str(item.get("function", ""))[:200],
-                "code": str(item.get("code", ""))[:200]})
+                "code": str(item.get("code", ""))[:200]}
+            if isinstance(item.get("args"), list):
+                frame["args"] = [a[:64] for a in item["args"][:MAX_FRAME_ARGS] if isinstance(a, str)]
+            clean.append(frame)
     op = error.get("op")
     return RemoteFailure(str(error.get("type", "Exception"))[:100], str(error.get("message", ""))[:2000], clean,
                          op if type(op) is int else 0)

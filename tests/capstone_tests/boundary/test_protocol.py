@@ -112,3 +112,21 @@ def test_nesting_depth_matches_a_byte_by_byte_walk() -> None:
             assert protocol.nesting_depth(line) == _depth_by_walking(line), line
     long_line = b'{"a": "' + b"\\\\" * 700_000 + b'", "b": ' + b"[" * 50 + b"]" * 50 + b', "c": "\\"[[["}'
     assert protocol.nesting_depth(long_line) == _depth_by_walking(long_line) == 51
+
+
+def test_an_errors_frames_keep_bounded_parameter_names() -> None:
+    frame = {"file": "/sub/tinytorch/core/layers.py", "line": 3, "function": "Linear.forward", "code": "x @ w",
+             "args": ["self", "x", 7, "y" * 500] + ["z"] * 100}
+    answer = json.dumps({"r": "error", "error": {"type": "ValueError", "message": "m", "frames": [frame], "op": 1}})
+    [decoded] = protocol.decode_answer(answer.encode())["failure"].frames
+    assert decoded["args"][:3] == ["self", "x", "y" * 64]  # a name that is no string is dropped, a long one cut
+    assert len(decoded["args"]) == protocol.MAX_FRAME_ARGS - 1
+    del frame["args"]  # a frame recorded without them (an older server) stays without them
+    answer = json.dumps({"r": "error", "error": {"type": "ValueError", "message": "m", "frames": [frame], "op": 1}})
+    assert "args" not in protocol.decode_answer(answer.encode())["failure"].frames[0]
+
+
+def test_parameter_names_are_the_functions_own() -> None:
+    def step(self: object, x: int, *rest: int, scale: float = 1.0, **options: object) -> None:
+        local = x  # noqa: F841 - a local, not a parameter
+    assert protocol.parameter_names(step.__code__) == ["self", "x", "scale", "rest", "options"]
