@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .db.commands import app as db_app
-from .intake import IntakeError, unpack_submission
+from .intake import CompileProblem, IntakeError, unpack_submission
 from .submissions.commands import sweep_command
 from .users.commands import app as users_app
 
@@ -85,6 +86,7 @@ def grade_command(
             stderr.print(f"[red]refused:[/red] {error}")
             raise typer.Exit(2) from error
         Path(scratch).chmod(0o755)
+        _print_compile_problems(submission.compile_errors)
         try:
             runner = get_sandbox(sandbox.value if sandbox else None)
             options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition, lanes=lanes)
@@ -94,7 +96,7 @@ def grade_command(
             raise typer.Exit(3) from error
     from .grading.report import public_report
 
-    public = public_report(report)
+    public = public_report(report, compile_errors=submission.compile_errors)
     if as_json:
         json.dump(public, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -126,6 +128,19 @@ def _grade_with_progress(root: Path, runner: Sandbox, options: GradeOptions, qui
                 progress.update(task, advance=1, description=f"{data['suite']}::{data['name']}")
 
         return grade(root, runner, options, on_event, student_link=link)
+
+
+def _print_compile_problems(problems: tuple[CompileProblem, ...]) -> None:
+    """On stderr, before grading starts: the files that will fail on import, and that the rest is graded."""
+    for problem in problems:
+        # Text, not markup: the line and the message are the student's, and "[red]" in them must print as typed.
+        stderr.print(Text.assemble(("does not compile: ", "red"), f"{problem.where()}: {problem.message}"),
+                     soft_wrap=True)
+        if problem.text:
+            stderr.print(Text(f"    {problem.text}"), soft_wrap=True)
+    if problems:
+        stderr.print("graded anyway: the tests that need these files fail, the other modules still earn their points",
+                     soft_wrap=True)
 
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "skipped": "dim"}

@@ -285,6 +285,7 @@ def submission_report(session: Session, user: User, submission_id: uuid.UUID | s
         "max_score": submission.max_score,
         "late": late_report(submission.assignment, submission.created_at, submission.score),
         "priorities": submission.priorities,
+        "compile_errors": submission.compile_errors,
         "error": submission.error,
         "seed": submission.seed,
         "suite_version": submission.suite_version,

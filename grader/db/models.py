@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -198,6 +199,10 @@ class Submission(Base):
     enqueued_at: Mapped[datetime | None]
     # How many times a worker has started grading this submission (re-deliveries and regrades included).
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # The package's files that do not compile, found at upload (grader.intake.compile_check):
+    # [{"file", "line", "column", "text", "message"}]. Kept with the row because the student is told at once, long
+    # before any test result exists; refreshed when the worker unpacks it again.
+    compile_errors: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()

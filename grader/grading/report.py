@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from ..intake import CompileProblem
 from .grade import GradeReport
 
 OUTPUT_LIMIT = 4000
 
 
-def public_report(report: GradeReport, submission_id: str | None = None) -> dict[str, Any]:
+def public_report(report: GradeReport, submission_id: str | None = None,
+                  compile_errors: Sequence[CompileProblem] = ()) -> dict[str, Any]:
+    """`compile_errors`: what intake's compile check found in the package graded (Listing.compile_errors)."""
     tests = []
     for scored in report.sheet.tests:
         result = report.results.get((scored.suite, scored.name))
@@ -37,6 +41,7 @@ def public_report(report: GradeReport, submission_id: str | None = None) -> dict
             {"priority": g.priority, "name": g.name, "score": g.score, "max_score": g.max_score}
             for g in report.sheet.groups
         ],
+        "compile_errors": [problem.as_dict() for problem in compile_errors],
         "tests": tests,
         "seed": report.seed,
         "edition": report.edition,

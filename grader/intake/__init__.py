@@ -10,9 +10,11 @@ on some systems carry odd modes for ordinary files).
     submission = unpack_submission(Path("upload.zip"), Path("subs/42"))
     submission.root          # subs/42, holding subs/42/tinytorch/ and nothing else
     check_submission(Path("upload.zip"))                     # same rules, nothing written (the API's check)
+    submission.compile_errors    # its .py files that do not compile (file, line, text, message); not a refusal
     ArchiveStore(Path("archives")).put(Path("upload.zip"))   # -> sha256, stored once
 """
 
+from grader.intake.compile_check import CompileProblem
 from grader.intake.detect import ArchiveFormat
 from grader.intake.errors import (
     ArchiveTooLarge,
@@ -49,6 +51,7 @@ __all__ = [
     "ArchiveTooLarge",
     "BadName",
     "CaseCollision",
+    "CompileProblem",
     "CorruptArchive",
     "DuplicateName",
     "EncryptedArchive",

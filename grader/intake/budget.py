@@ -31,8 +31,9 @@ class Budget:
                 name,
             )
 
-    def write_file(self, src: Readable, path: os.PathLike[str] | str, name: str) -> tuple[int, str]:
-        """Stream `src` into a new file at `path`; return (size, sha256 hex).
+    def write_file(self, src: Readable, path: os.PathLike[str] | str, name: str,
+                   tap: Callable[[bytes], None] | None = None) -> tuple[int, str]:
+        """Stream `src` into a new file at `path` (and each written chunk to `tap`, if any); return (size, sha256 hex).
 
         Each chunk is checked against the per-file and total limits before it is written, so a bomb costs
         at most one chunk beyond the limit in memory and nothing beyond the limit on disk. The file is
@@ -44,7 +45,13 @@ class Budget:
         fd = os.open(path, flags, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away; be exact
-            return self.count_file(src, name, sink=lambda chunk: _write_all(fd, chunk))
+
+            def sink(chunk: bytes) -> None:
+                _write_all(fd, chunk)
+                if tap is not None:
+                    tap(chunk)
+
+            return self.count_file(src, name, sink=sink)
         finally:
             os.close(fd)
 

@@ -1,9 +1,10 @@
 """The rules, applied to members from any source, writing accepted ones under a scratch tree (or nowhere).
 
 Order per member: count it, check its name, skip it if junk, refuse links and special files, check it
-against every name seen so far, then stream its bytes under the size budget. Nothing about a member is
-written before all of its metadata has passed. With no tree the same rules run and the bytes are only
-counted: the API checks an upload that way (no file system work per member) and the worker unpacks it.
+against every name seen so far, then stream its bytes under the size budget (keeping those of the package's
+Python files, within sources.py's caps, for the compile check). Nothing about a member is written before all
+of its metadata has passed. With no tree the same rules run and the bytes are only counted: the API checks
+an upload that way (no file system work per member) and the worker unpacks it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grader.intake.errors import BadName, HardlinkMember, SpecialMember, Symlink
 from grader.intake.limits import IntakeLimits
 from grader.intake.members import Member
 from grader.intake.names import NameRegistry, Parts, is_junk, safe_parts
+from grader.intake.sources import SourceKeeper
 
 DIR_MODE = 0o755
 MAX_IGNORED_LISTED = 100
@@ -31,6 +33,8 @@ class Extracted:
     files: dict[Parts, tuple[int, str]] = field(default_factory=dict)
     # Junk we skipped, by original name (the first MAX_IGNORED_LISTED of them).
     ignored: list[str] = field(default_factory=list)
+    # The bytes of the files that may be the package's Python, for the compile check (within its caps).
+    sources: SourceKeeper = field(default_factory=SourceKeeper)
 
 
 def extract_members(members: Iterable[Member], tree: Path | None, limits: IntakeLimits) -> Extracted:
@@ -59,11 +63,14 @@ def extract_members(members: Iterable[Member], tree: Path | None, limits: Intake
         if tree is not None:
             _make_dirs(tree, parts if kind == "dir" else parts[:-1], made)
         if kind == "file" and member.open is not None:
+            capture = result.sources.capture(parts)
             with member.open() as source:
                 if tree is None:
-                    result.files[parts] = budget.count_file(source, member.name)
+                    result.files[parts] = budget.count_file(source, member.name, sink=capture)
                 else:
-                    result.files[parts] = budget.write_file(source, tree.joinpath(*parts), member.name)
+                    result.files[parts] = budget.write_file(source, tree.joinpath(*parts), member.name, tap=capture)
+            if capture is not None:
+                result.sources.keep(parts, capture)
     return result
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from grader.intake.compile_check import CompileProblem, compile_problems
 from grader.intake.detect import HEAD_BYTES, ArchiveFormat, detect_format
 from grader.intake.errors import ArchiveTooLarge, NotAnArchive
 from grader.intake.extract import DIR_MODE, MAX_IGNORED_LISTED, Extracted, extract_members
@@ -46,6 +47,9 @@ class Listing:
     total_bytes: int
     # Names we skipped or dropped (junk, files beside the package), for the student's report; capped.
     ignored: tuple[str, ...]
+    # The package's Python files that do not compile (compile_check.py); not a refusal: the upload is graded,
+    # and the student is told at once which file and line will fail.
+    compile_errors: tuple[CompileProblem, ...]
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def _listing(fmt: ArchiveFormat, digest: str, extracted: Extracted, package: Par
         file_count=len(files),
         total_bytes=sum(size for size, _ in files.values()),
         ignored=_ignored(extracted, package),
+        compile_errors=compile_problems(extracted.sources.of_package(package)),
     )
 
 

@@ -25,7 +25,8 @@ def submit(request: Request, session: DbSession, user: CurrentUser, file: Upload
            assignment: Annotated[str, Form()] = "capstone") -> Accepted:
     submission = service.submit_upload(session, user, file.file, file.filename or "upload", assignment)
     url = str(request.url_for("get_submission", submission_id=str(submission.id)).path)
-    return Accepted(id=str(submission.id), status=submission.status, status_url=url)
+    return Accepted(id=str(submission.id), status=submission.status, status_url=url,
+                    compile_errors=submission.compile_errors)
 
 
 @router.get("", response_model=list[SubmissionSummary])

@@ -7,10 +7,22 @@ from typing import Any
 from pydantic import BaseModel
 
 
+class CompileError(BaseModel):
+    """A package file that does not compile (grader.intake.compile_check.CompileProblem)."""
+
+    file: str
+    line: int | None
+    column: int | None
+    text: str
+    message: str
+
+
 class Accepted(BaseModel):
     id: str
     status: str
     status_url: str
+    # Known at once: the upload is graded all the same, and the student sees which file will fail.
+    compile_errors: list[CompileError] = []
 
 
 class PriorityScore(BaseModel):
@@ -59,6 +71,7 @@ class Report(BaseModel):
     # None when handed in on time (or the assignment has no due date). Listed in docs/architecture.md.
     late: LateReport | None = None
     priorities: list[PriorityScore]
+    compile_errors: list[CompileError] = []
     tests: list[TestReport]
     error: str | None
     created_at: str

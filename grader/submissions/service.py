@@ -2,6 +2,7 @@
 because the task may only be sent after the row is durable). No HTTP here.
 
     submission = accept_submission(session, user, upload_path, "x.zip", "capstone")   # status queued
+    submission.compile_errors                       # its files that do not compile, known before any grading
     submission = submit_upload(session, user, request_body, "x.zip")                 # + commit + send
     report = get_report(session, user, submission.id)                                # the public shape
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,7 +23,7 @@ from ..courses.late import late_report
 from ..courses.service import course_role, get_assignment
 from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
-from ..intake import ArchiveStore, ArchiveTooLarge, IntakeError, check_submission
+from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
 from ..settings import get_settings
 from . import dispatch
 from .visibility import visible_to_student
@@ -33,37 +35,40 @@ def accept_submission(session: Session, user: User, upload_path: Path, filename:
                       assignment_slug: str = "capstone", *, now: datetime | None = None) -> Submission:
     """Validate, store (content-addressed, durable) and record one upload; the row is queued, not yet committed.
 
-    `filename` is only kept for messages: intake reads the format from the bytes, never from the name."""
-    sha256 = store_upload(upload_path, filename)
-    return record_submission(session, user, sha256, assignment_slug, now=now)
+    `filename` is only kept for messages: intake reads the format from the bytes, never from the name. A package
+    with files that do not compile is accepted (its other modules still earn points); the row names them."""
+    sha256, listing = store_upload(upload_path, filename)
+    return record_submission(session, user, sha256, assignment_slug, now=now, compile_errors=listing.compile_errors)
 
 
-def store_upload(upload_path: Path, filename: str) -> str:
-    """Check the upload with intake's rules and store it; its sha256. No database work: on SQLite the write
-    lock must not be held while an archive is read and fsynced, or concurrent uploads queue behind it."""
+def store_upload(upload_path: Path, filename: str) -> tuple[str, Listing]:
+    """Check the upload with intake's rules and store it; its sha256 and what intake found in it. No database
+    work: on SQLite the write lock must not be held while an archive is read and fsynced, or concurrent uploads
+    queue behind it."""
     settings = get_settings()
     if upload_path.stat().st_size > settings.max_upload_bytes:
         raise RejectedUpload(f"{filename}: the upload is over {settings.max_upload_bytes} bytes", "too_large", 413)
     # Checked, not unpacked: the same rules and every byte decompressed, but no file per member created and
     # removed (that was most of an accept's time). The worker unpacks the stored archive under the same rules.
     try:
-        check_submission(upload_path)
+        listing = check_submission(upload_path)
     except ArchiveTooLarge as error:
         raise RejectedUpload(str(error), error.code, 413) from error
     except IntakeError as error:
         raise RejectedUpload(str(error), error.code) from error
     # The archive is fsynced in place before the row exists, so a committed row always has its archive.
-    return ArchiveStore(settings.archives).put(upload_path)
+    return ArchiveStore(settings.archives).put(upload_path), listing
 
 
 def record_submission(session: Session, user: User, sha256: str, assignment_slug: str = "capstone",
-                      *, now: datetime | None = None) -> Submission:
+                      *, now: datetime | None = None, compile_errors: Sequence[CompileProblem] = ()) -> Submission:
     """The queued row for a stored archive, after the assignment and rate-limit checks."""
     now = now or datetime.now(UTC)
     assignment = get_assignment(session, assignment_slug, user=user)
     _check_rate(session, user, assignment, now)
     submission = Submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id, archive_sha256=sha256,
-                            status=SubmissionStatus.queued.value, created_at=now)
+                            status=SubmissionStatus.queued.value, created_at=now,
+                            compile_errors=[problem.as_dict() for problem in compile_errors])
     session.add(submission)
     session.flush()
     return submission
@@ -134,6 +139,8 @@ def report_of(submission: Submission, *, instructor: bool, now: datetime | None 
         "max_score": submission.max_score,
         "late": late_report(submission.assignment, submission.created_at, submission.score),
         "priorities": list(submission.priorities or []),
+        # The student's own code, so never withheld; known from the upload on, before any test has run.
+        "compile_errors": list(submission.compile_errors or []),
         "tests": tests,
         "error": submission.error,
         "created_at": submission.created_at.isoformat(),
@@ -150,15 +157,17 @@ def list_submissions(session: Session, user: User, limit: int = 100) -> list[dic
              "max_score": s.max_score, "created_at": s.created_at.isoformat()} for s in rows]
 
 
-def record_grade(session: Session, submission_id: uuid.UUID, report: Any) -> Submission:
-    """Write a GradeReport's score and per-test rows, replacing any earlier ones (a regrade), status graded.
-    The caller's transaction makes it all-or-nothing."""
+def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
+                 compile_errors: Sequence[CompileProblem] | None = None) -> Submission:
+    """Write a GradeReport's score and per-test rows, replacing any earlier ones (a regrade), status graded;
+    `compile_errors` from the unpacking the grade came from (None: keep those found at upload). The caller's
+    transaction makes it all-or-nothing."""
     from ..grading.report import public_report
 
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound(f"no submission {submission_id}")
-    public = public_report(report, str(submission_id))
+    public = public_report(report, str(submission_id), compile_errors or ())
     session.execute(delete(TestResult).where(TestResult.submission_id == submission_id))
     for test in public["tests"]:
         session.add(TestResult(
@@ -169,6 +178,8 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any) -> Sub
     submission.score = public["score"]
     submission.max_score = public["max_score"]
     submission.priorities = public["priorities"]
+    if compile_errors is not None:
+        submission.compile_errors = public["compile_errors"]
     submission.seed = report.seed
     submission.suite_version = report.suite_version
     submission.sandbox_image = str(report.runtime.get("image_id") or report.runtime.get("image") or "")[:200]

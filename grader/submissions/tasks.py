@@ -99,4 +99,4 @@ def grade_stored(submission_id: uuid.UUID) -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with session_scope(write=True) as session:
-        record_grade(session, submission_id, report)
+        record_grade(session, submission_id, report, unpacked.compile_errors)

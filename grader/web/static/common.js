@@ -61,6 +61,18 @@ const Grader = (() => {
     return days + ", " + cut + counts;
   }
 
+  // The files of a package that do not compile (the report's and the 202's "compile_errors"), or null if none:
+  // known from the upload on, so both pages show them whatever the grading's state.
+  function compileErrors(problems) {
+    if (!problems || !problems.length) return null;
+    const where = (p) => p.file + (p.line ? ", line " + p.line + (p.column ? ", column " + p.column : "") : "");
+    return el("div", { class: "compile-errors", role: "status" },
+      el("h3", {}, problems.length === 1 ? "A file does not compile" : problems.length + " files do not compile"),
+      el("p", { class: "muted" }, "Graded anyway: tests that need these files fail, the other modules still earn their points."),
+      el("ul", {}, problems.map((p) => el("li", {}, el("code", {}, where(p)), ": " + p.message,
+        p.text ? el("pre", {}, p.text) : null))));
+  }
+
   function signedIn(fn) { listeners.push(fn); if (token()) fn(); }
 
   function refreshSignin() {
@@ -88,5 +100,5 @@ const Grader = (() => {
     if (!token()) say("Paste your API token above to sign in.");
   });
 
-  return { api, headers, token, say, el, fmt, when, lateText, signedIn };
+  return { api, headers, token, say, el, fmt, when, lateText, compileErrors, signedIn };
 })();

@@ -1,7 +1,7 @@
 // Instructor dashboard: grade table, charts (inline SVG), one submission's report, regrades, CSV.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, lateText, signedIn } = Grader;
+  const { api, headers, say, el, fmt, when, lateText, compileErrors, signedIn } = Grader;
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   let courses = [];
@@ -119,11 +119,13 @@
         el("td", { class: "num" }, fmt(t.points) + " / " + fmt(t.max_points)),
         el("td", {}, t.diagnostic ? el("details", {}, el("summary", {}, t.diagnostic.split("\n")[0]),
           el("pre", {}, t.diagnostic + (t.evidence && Object.keys(t.evidence).length ? "\n\nevidence: " + JSON.stringify(t.evidence, null, 2) : ""))) : "")))));
+    // replaceChildren, unlike el(), prints a null child as the text "null": absent parts are "".
     $("report-body").replaceChildren(
       el("p", {}, el("strong", {}, r.email), " · ", r.course + "/" + r.assignment, " · ", r.status, " · ",
         el("strong", {}, fmt(r.score) + " / " + fmt(r.max_score))),
-      r.late ? el("p", { class: "late" }, lateText(r.late, r.max_score)) : null,
+      r.late ? el("p", { class: "late" }, lateText(r.late, r.max_score)) : "",
       el("p", { class: "muted" }, "handed in " + when(r.created_at) + ", graded " + when(r.graded_at) + " with suite " + (r.suite_version || "–") + " in " + (r.sandbox_image || "–")),
+      compileErrors(r.compile_errors) || "",
       el("button", { type: "button", onclick: () => regrade("/api/v1/instructor/submissions/" + r.id + "/regrade") }, "Regrade this submission"),
       tests);
     $("report").hidden = false;

@@ -1,7 +1,7 @@
 // Student page: upload, live progress, the result, earlier submissions.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, lateText, signedIn } = Grader;
+  const { api, headers, say, el, fmt, when, lateText, compileErrors, signedIn } = Grader;
   const $ = (id) => document.getElementById(id);
   const FINAL = new Set(["graded", "failed"]);
   let watching = null; // the submission id whose progress is shown
@@ -17,6 +17,7 @@
     try {
       const accepted = await api("/api/v1/submissions", { method: "POST", body: form });
       say("Accepted " + file.name + "; grading…");
+      showCompileErrors(accepted.compile_errors); // at once, long before the first test has run
       watch(accepted.id);
       loadHistory();
     } catch (error) {
@@ -33,6 +34,13 @@
     if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
   });
   $("file").addEventListener("change", () => { if ($("file").files.length) upload($("file").files[0]); $("file").value = ""; });
+
+  function showCompileErrors(problems) {
+    const box = $("compile-errors");
+    const shown = compileErrors(problems);
+    box.replaceChildren(...(shown ? [shown] : []));
+    box.hidden = !shown;
+  }
 
   // --- progress -------------------------------------------------------------------------------------------
   function showProgress(status, done, total) {
@@ -98,6 +106,7 @@
     const bar = $("progress");
     bar.max = 1; bar.value = 1;
     $("progress-label").textContent = report.status;
+    showCompileErrors(report.compile_errors);
     $("result").hidden = false;
     $("score").textContent = report.status === "graded" ? fmt(report.score) + " / " + fmt(report.max_score) : "not graded";
     $("score-status").textContent = report.status === "failed" ? "(grading failed: " + (report.error || "please resubmit") + ")" : "";

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from grader.db import migrate
-from grader.db.models import Base
+from grader.db.models import Base, Submission
 from grader.db.session import make_engine
 
 TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades"}
@@ -74,3 +77,35 @@ def test_the_migrations_ship_inside_the_package() -> None:
     script_location = migrate.alembic_config("sqlite://").get_main_option("script_location")
     assert script_location is not None
     assert (migrate.ALEMBIC_INI.parent / "migrations" / "env.py").samefile(f"{script_location}/env.py")
+
+
+def test_submissions_from_before_0003_get_no_compile_errors_and_0003_undoes(empty_database_url: str) -> None:
+    url = empty_database_url
+    migrate.upgrade(url, "0002")
+    engine = make_engine(url, pooled=False)
+    key = uuid.uuid4()
+    at = "2026-01-01 00:00:00.000000"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"INSERT INTO users (id, email, role, created_at) "
+                                    f"VALUES (1, 'a@example.org', 'student', '{at}')"))
+            connection.execute(text(f"INSERT INTO courses (id, slug, name, open_to_all_students, created_at) "
+                                    f"VALUES (1, 'c', 'C', :no, '{at}')"), {"no": False})
+            connection.execute(text(f"INSERT INTO assignments (id, course_id, slug, title, suites, rubric_visibility, "
+                                    f"late_policy, score_policy, created_at) "
+                                    f"VALUES (1, 1, 'a', 'A', '[]', '{{}}', '{{}}', 'best', '{at}')"))
+            # SQLAlchemy's Uuid is a native uuid on PostgreSQL and 32 hex characters on SQLite.
+            connection.execute(text(f"INSERT INTO submissions (id, assignment_id, user_id, archive_sha256, status, "
+                                    f"priorities, attempt, created_at) "
+                                    f"VALUES (:id, 1, 1, :sha, 'graded', '[]', 1, '{at}')"),
+                               {"id": str(key) if engine.dialect.name == "postgresql" else key.hex, "sha": "0" * 64})
+        migrate.upgrade(url)
+        with Session(engine) as session:
+            row = session.get(Submission, key)
+            assert row is not None and row.compile_errors == []
+        migrate.downgrade(url, "0002")
+        assert "compile_errors" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM submissions")).scalar() == 1
+    finally:
+        engine.dispose()
