@@ -9,11 +9,12 @@ that does not compile is named at once, with its line, rather than test by test 
 way a source can fail to compile (bad syntax or indentation, tabs mixed with spaces, NUL bytes, bytes that are
 not in the file's encoding, a coding cookie naming an unknown or non-text codec, nesting too deep for the
 parser or the compiler) becomes one CompileProblem; nothing is raised. The sandbox runs the same Python (3.11)
-as the grader, so a file that fails here fails on import there.
+as the grader, so a file that fails here fails on import there (nesting at the very edge of the compiler's
+recursion limit aside: that limit counts the caller's stack too).
 
 Costs are bounded by what `sources.SourceKeeper` hands over (at most 256 KiB a file, 512 KiB in all): the
-reference package (23 files, 115 KB) takes ~25 ms; the worst a hostile file of 256 KiB can do is ~0.6 s and
-~160 MB while it compiles (a file of one-character statements: memory grows ~600 bytes per source byte).
+reference package (23 files, 115 KB) takes ~25 ms; the worst a hostile file of 256 KiB can do is ~0.6 s (on an
+idle core) and ~170 MB while it compiles (one-character statements: ~700 bytes of memory per source byte).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ MAX_TEXT = 200
 MAX_MESSAGE = 300
 
 # What compile() raises on bad input. SyntaxError covers IndentationError and TabError, and (from bytes) bad
-# encodings and unknown codecs; ValueError is NUL bytes before Python 3.11.4 (and UnicodeDecodeError, a
-# subclass); RecursionError and MemoryError are the compiler's and the parser's limits on nesting;
-# OverflowError and SystemError are the compiler's own limits and corner cases.
+# encodings, unknown codecs and (on this 3.11) NUL bytes; ValueError is NUL bytes on other Pythons (and
+# UnicodeDecodeError, a subclass); RecursionError and MemoryError are the compiler's and the parser's limits on
+# nesting; OverflowError and SystemError are the compiler's own limits and corner cases.
 _FAILURES = (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError, SystemError)
 _TOO_DEEP = "too deeply nested (or too long an expression) for Python to compile"
 # PEP 263: a coding cookie, on line 1 or 2.
@@ -43,7 +44,8 @@ _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]")
 _BOM = b"\xef\xbb\xbf"
 # compile() warns through the process's warning filters: they must neither print a student's thousand
 # SyntaxWarnings into the service's log nor, where a filter says "error", turn one into a false problem.
-# catch_warnings swaps process-wide state, so the compiles take turns (they hold the GIL throughout anyway).
+# catch_warnings swaps process-wide state, so the compiles take turns (they hold the GIL throughout anyway); taking
+# turns also keeps a process's peak at one compile's memory however many uploads arrive at once.
 _QUIET = threading.Lock()
 
 

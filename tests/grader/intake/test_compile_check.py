@@ -133,3 +133,12 @@ def test_where_says_as_much_as_is_known() -> None:
     assert CompileProblem(FILE, None, None, "", "m").where() == FILE
     assert CompileProblem(FILE, 3, 18, "x", "m").as_dict() == {"file": FILE, "line": 3, "column": 18, "text": "x",
                                                                 "message": "m"}
+
+
+def test_what_other_pythons_raise_is_reported_the_same_way() -> None:
+    # NUL bytes are a ValueError on some Pythons (a SyntaxError on this one): the line is found all the same.
+    from grader.intake.compile_check import _problem
+
+    problem = _problem(FILE, b"x = 1\ny = 2\0\n", ValueError("source code string cannot contain null bytes"))
+    assert problem == CompileProblem(FILE, 2, None, "y = 2\\x00", "source code string cannot contain null bytes")
+    assert _problem(FILE, b"x = 1\n", OverflowError()).message == "OverflowError"
