@@ -3,12 +3,14 @@ line and text, nothing is raised, nothing is printed, and no text reaches a term
 
 from __future__ import annotations
 
+import secrets
 import time
 import warnings
 from pathlib import Path
 
 import pytest
 
+from grader.intake import compile_check
 from grader.intake.compile_check import (
     MAX_MESSAGE,
     MAX_PROBLEMS,
@@ -142,3 +144,26 @@ def test_what_other_pythons_raise_is_reported_the_same_way() -> None:
     problem = _problem(FILE, b"x = 1\ny = 2\0\n", ValueError("source code string cannot contain null bytes"))
     assert problem == CompileProblem(FILE, 2, None, "y = 2\\x00", "source code string cannot contain null bytes")
     assert _problem(FILE, b"x = 1\n", OverflowError()).message == "OverflowError"
+
+
+def test_a_file_seen_before_is_not_compiled_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+
+    def counting(source: bytes, path: str, *args: object, **kwargs: object) -> object:
+        compiled.append(path)
+        return compile(source, path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(compile_check, "compile", counting, raising=False)
+    source = b"x = 1  # " + secrets.token_hex(8).encode() + b"\n"
+    for _ in range(3):
+        assert check_source("tinytorch/a.py", source) is None
+        assert check_source("tinytorch/b.py", source + b"def f(:\n") == CompileProblem(
+            "tinytorch/b.py", 2, 7, "def f(:", "invalid syntax")
+    # The same bytes at another path are another entry: a problem names its file.
+    assert check_source("tinytorch/c.py", source) is None
+    assert compiled == ["tinytorch/a.py", "tinytorch/b.py", "tinytorch/c.py"]
+    # Past MAX_REMEMBERED entries, the least recently used is forgotten (and compiled again when seen again).
+    monkeypatch.setattr(compile_check, "MAX_REMEMBERED", 2)
+    check_source("tinytorch/d.py", source)
+    check_source("tinytorch/a.py", source)
+    assert compiled[3:] == ["tinytorch/d.py", "tinytorch/a.py"]

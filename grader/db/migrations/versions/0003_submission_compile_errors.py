@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-08
+Create Date: 2026-12-06
 
 Rows already there get [] (the server default NOT NULL needs): nothing was checked when they were handed in.
 The worker writes the column again when it grades, so a regrade of an old submission fills it in.
