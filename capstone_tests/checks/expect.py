@@ -46,9 +46,9 @@ def that(condition: bool, message: str, module: int | None = None, *, hint: str 
 
 
 def equal(got: Any, expected: Any, message: str, module: int | None = None, *, hint: str = "",
-          given: dict[str, Any] | None = None) -> None:
+          given: dict[str, Any] | None = None, **evidence: Any) -> None:
     """`got == expected` exactly (arrays element by element, same shape), else fail with `message` and a worked
-    example centred on the first difference."""
+    example centred on the first difference; `given`: the inputs (default: those of the enclosing `given(...)`)."""
     if isinstance(got, np.ndarray) or isinstance(expected, np.ndarray):
         got_array, expected_array = np.asarray(got), np.asarray(expected)
         if got_array.shape == expected_array.shape and np.array_equal(got_array, expected_array):
@@ -59,7 +59,7 @@ def equal(got: Any, expected: Any, message: str, module: int | None = None, *, h
         if got == expected:
             return
         focus = None
-    raise CheckFailed(message, module, hint=hint, example=example(expected, got, given, focus))
+    raise CheckFailed(message, module, hint=hint, **evidence, example=example(expected, got, given, focus))
 
 
 @contextmanager
