@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..verdict import CheckFailed
 from . import _capstone_models as f64
 from . import expect
 
@@ -44,9 +45,12 @@ def first_adam_step(start: f64.Pairs, got: f64.Pairs, want: f64.Pairs, names: li
 
 def step_matches(got: np.ndarray, want: np.ndarray, what: str, hint: str, lr: float) -> None:
     """Within a quarter of lr of the reference, entry by entry: float32 and eps placement stay far inside."""
-    worst = float(np.abs(got - want).max())
-    expect.that(worst <= 0.25 * lr, f"{what} differs from the reference's by up to {worst:.3g} (lr={lr:.3g}): {hint}",
-                module=6)
+    off = np.abs(got - want)
+    worst = float(off.max())
+    if worst > 0.25 * lr:
+        focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(off)), off.shape))
+        raise CheckFailed(f"{what} differs from the reference's by up to {worst:.3g} (lr={lr:.3g}): {hint}", 6,
+                          example=expect.example(want, got, {"lr": lr, "optimizer": "Adam"}, focus))
 
 
 def early_sgd_steps(run: dict[str, Any], start: f64.Pairs, activations: list[str], x: np.ndarray, y: np.ndarray,
@@ -70,6 +74,9 @@ def early_sgd_steps(run: dict[str, Any], start: f64.Pairs, activations: list[str
             cause = (f"the gradient (backward through Linear, {layers}, BinaryCrossEntropyLoss) or the update "
                      f"p -= lr * grad is wrong", 5) if step == 0 else \
                 ("zero_grad() must clear the previous gradient, and momentum follows v = momentum * v + grad", 6)
-            expect.that(worst <= 1e-6 + 1e-3 * float(np.abs(w - b).max()),
-                        f"on {what}, the {name} after SGD step {step + 1} (lr={lr:.3g}, momentum={momentum:g}) is off "
-                        f"by up to {worst:.3g} from a float64 replay of the same steps: {cause[0]}", cause[1])
+            if worst > 1e-6 + 1e-3 * float(np.abs(w - b).max()):
+                focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(g - w))), w.shape))
+                given = {"x": x, "y": y, "lr": lr, "momentum": momentum, f"{name} at start": b}
+                raise CheckFailed(f"on {what}, the {name} after SGD step {step + 1} (lr={lr:.3g}, momentum="
+                                  f"{momentum:g}) is off by up to {worst:.3g} from a float64 replay of the same steps: "
+                                  f"{cause[0]}", cause[1], example=expect.example(w, g, given, focus))
