@@ -87,7 +87,9 @@ def pruning(c: dict[str, Any], a: dict[str, Any], quantized: bool) -> None:
     total = sum(w.size for w, _ in pruned)
     expect.that(abs(zeros / total - target) <= SPARSITY_SLACK,
                 f"magnitude_prune(sparsity={target}) left {zeros / total:.1%} of the weight matrices' entries at zero "
-                f"(biases not counted); expected about {target:.0%}", module=16)
+                f"(biases not counted); expected about {target:.0%}", module=16,
+                example=expect.example(target, zeros / total, {"sparsity": target, "model": f64.mlp_text(
+                    sizes, ["ReLU"]), "first weight before pruning": original[0][0]}))
     for i, ((w, b), (w0, b0)) in enumerate(zip(pruned, original, strict=True)):
         # A zeroed bias is pruned (the course's own pruner does it); any other new value was rewritten.
         expect.that(bool(np.all(np.isclose(b, b0, rtol=0, atol=1e-7) | (b == 0))), f"magnitude_prune changed "

@@ -170,7 +170,9 @@ def test_transformer_architecture_integration(c: dict[str, Any], a: dict[str, An
     altered = expect.array(a, "altered_logits", shape=(batch, seq, vocab))
     expect.that(np.allclose(got[:, :cut], altered[:, :cut], atol=1e-5),
                 f"changing only the tokens from position {cut} on changed the outputs at earlier positions: the "
-                f"causal mask must block attention to later positions (mask == 0 means blocked)", module=12)
+                f"causal mask must block attention to later positions (mask == 0 means blocked)", module=12,
+                example=expect.example(got[:, :cut], altered[:, :cut], {"tokens": tokens, "positions changed": f"{cut} "
+                                       f"and later"}, expect.worst(altered[:, :cut], got[:, :cut])))
     given = {"tokens": tokens, "position table": table, "Embedding weight": params[0], "num_heads": c["heads"]}
     expect.close(got, logits, "Embedding + PositionalEncoding -> MultiHeadAttention (causal mask) -> Linear",
                  module=12, rtol=1e-3, atol=1e-4, given=given)
@@ -368,10 +370,13 @@ def test_gradient_accumulation_correctness(c: dict[str, Any], a: dict[str, Any])
     pieces = [grads_of(slice(i * micro, (i + 1) * micro)) for i in range(parts)]
     # zero_grad first: without it every later comparison fails too, for a reason that is not theirs.
     reset = a.get("after_reset")
-    expect.that(isinstance(reset, list) and all(g is None or not np.any(np.asarray(g, dtype=np.float64))
-                                                for g in reset),
-                "after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
-                "parameter's grad (to None or zeros)", module=6)
+    expect.that(isinstance(reset, list), "after optimizer.zero_grad() the gradients are still set: zero_grad must "
+                "reset every parameter's grad (to None or zeros)", module=6)
+    for g, name in zip(reset, names, strict=False):
+        if g is not None and np.any(np.asarray(g, dtype=np.float64)):
+            raise CheckFailed("after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
+                              "parameter's grad (to None or zeros)", 6, example=expect.example(
+                                  np.zeros_like(np.asarray(g, dtype=np.float64)), g, {"parameter": name}))
     with tour.blamed(c, a, USES["test_gradient_accumulation_correctness"]), \
             expect.given(model=f64.mlp_text(sizes, ["ReLU"]), x=x, labels=y, micro_batch=micro):
         f64.close_grads(f64.grad_list(a, "full", names, shapes), grads_of(slice(None)), names,

@@ -36,6 +36,13 @@ def example(expected: Any, got: Any, given: dict[str, Any] | None = None,
     return make_example(_GIVEN.get() if given is None else given, expected, got, focus)
 
 
+def worst(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
+    """The index where two arrays of one shape differ most (NaN and infinity count as the most)."""
+    error = np.abs(np.asarray(got, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
+    error = np.where(np.isfinite(error), error, np.inf)
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape)) if error.size else ()
+
+
 def that(condition: bool, message: str, module: int | None = None, *, hint: str = "", **evidence: Any) -> None:
     """`hint`: what to do, for a failure the module's general hint does not fit. A failure whose evidence holds
     both `expected` and `got` carries their worked example too."""

@@ -28,13 +28,14 @@ def _grad(artefacts: dict[str, Any], key: str, expected: np.ndarray, name: str, 
     """A parameter's gradient: present, of the parameter's own shape, and equal to the closed form."""
     if artefacts.get(key) is None:
         raise CheckFailed(f"{name} got no gradient: forward must compute with the parameter Tensors themselves "
-                          f"(not their .data or a copy), so backward() reaches them")
+                          f"(not their .data or a copy), so backward() reaches them",
+                          example=expect.example(expected, None))
     got = expect.array(artefacts, key, what=f"the gradient of {name}")
     if got.shape != expected.shape:
         hint = (f": a broadcast operand's gradient must be summed back to its own shape {expected.shape}"
                 if got.size > expected.size else "")
         raise CheckFailed(f"the gradient of {name} has shape {got.shape}, expected {expected.shape}{hint}",
-                          expected_shape=expected.shape, got_shape=got.shape)
+                          expected_shape=expected.shape, got_shape=got.shape, example=expect.example(expected, got))
     expect.close(got, expected, f"the gradient of {name} (expected {formula})", rtol=1e-4, atol=1e-4)
 
 

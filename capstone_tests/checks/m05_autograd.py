@@ -33,9 +33,10 @@ def test_broadcast_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]
     expect.close(expect.array(artefacts, "x_grad", shape=shape, module=5), expected["x_grad"], "x.grad", module=5,
                  given=given)
     b_grad = expect.array(artefacts, "b_grad", module=5)
-    expect.that(b_grad.shape == (challenge["cols"],),
-                f"the bias gradient has shape {b_grad.shape}: a broadcast operand's gradient must be summed "
-                f"back to its own shape ({challenge['cols']},)", module=5)
+    if b_grad.shape != (challenge["cols"],):
+        raise CheckFailed(f"the bias gradient has shape {b_grad.shape}: a broadcast operand's gradient must be summed "
+                          f"back to its own shape ({challenge['cols']},)", module=5,
+                          example=expect.example(expected["b_grad"], b_grad, given))
     expect.close(b_grad, expected["b_grad"], "b.grad (broadcast over rows)", module=5, given=given)
 
 
@@ -77,12 +78,13 @@ def _gradient(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: s
               atol: float = 1e-5) -> None:
     if artefacts.get(key) is None:
         raise CheckFailed(f"{what} is None: backward() did not reach this tensor (it requires grad and the loss "
-                          f"depends on it)", module=5)
+                          f"depends on it)", module=5, example=expect.example(expected, None))
     got = expect.array(artefacts, key, what=what, module=5)
     if got.shape != expected.shape:
         hint = (f": a broadcast operand's gradient must be summed back to its own shape {expected.shape}"
                 if got.size > expected.size else "")
-        raise CheckFailed(f"{what} has shape {got.shape}, expected {expected.shape}{hint}", module=5)
+        raise CheckFailed(f"{what} has shape {got.shape}, expected {expected.shape}{hint}", module=5,
+                          example=expect.example(expected, got))
     expect.close(got, expected, what, module=5, rtol=rtol, atol=atol)
 
 

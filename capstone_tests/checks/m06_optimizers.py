@@ -252,9 +252,10 @@ def test_zero_grad_clears(challenge: dict[str, Any], artefacts: dict[str, Any]) 
             expect.close(got, g1, f"parameter {i}'s grad after backward() of sum(p * g)", rtol=1e-6, atol=1e-7,
                          given={"g": g1})
             kept = cleared[i]
-            expect.that(kept is None or (isinstance(kept, np.ndarray) and not np.any(kept)),
-                        f"{name}.zero_grad() left parameter {i}'s gradient in place: set each parameter's grad to "
-                        f"None (or zeros), or every step adds the gradients of all earlier batches")
+            if not (kept is None or (isinstance(kept, np.ndarray) and not np.any(kept))):
+                raise CheckFailed(f"{name}.zero_grad() left parameter {i}'s gradient in place: set each parameter's "
+                                  f"grad to None (or zeros), or every step adds the gradients of all earlier batches",
+                                  example=expect.example(np.zeros_like(g1), kept, {"grad before zero_grad()": g1}))
             got = expect.array({"g": after[i]}, "g", shape=g2.shape,
                                what=f"parameter {i}'s grad after zero_grad() and a new backward()")
             expect.close(got, g2, f"parameter {i}'s grad after {name}.zero_grad() and a new backward() (only the new "

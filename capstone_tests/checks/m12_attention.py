@@ -231,8 +231,12 @@ def test_mha_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any]) -
                            what="masked MultiHeadAttention output")
     leak = float(np.abs(changed[:, :cut] - out[:, :cut]).max())
     if leak > 1e-5:
+        # The example: the earlier positions' output, before (expected: it must not move) and after the change.
+        given = {"x": probes.mha_input(challenge), "positions changed": f"{cut} and later", "mask": "causal"}
         raise CheckFailed(f"with a causal mask, changing the input at positions >= {cut} changed the output at "
-                          f"earlier positions by up to {leak:.3g}: the future leaks into the past; {MASK_RULE}", 12)
+                          f"earlier positions by up to {leak:.3g}: the future leaks into the past; {MASK_RULE}", 12,
+                          example=expect.example(out[:, :cut], changed[:, :cut], given,
+                                                 expect.worst(changed[:, :cut], out[:, :cut])))
     x, params = probes.mha_input(challenge).astype(np.float64), _params(artefacts, d)
     mask = probes.causal_mask(challenge)
     expected = mha_reference(x, params, challenge["heads"], mask)

@@ -154,8 +154,17 @@ def test_block_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any])
     out = expect.array(artefacts, "out", module=13, what="masked TransformerBlock output")
     changed = expect.array(artefacts, "out_changed", shape=out.shape, module=13, what="masked TransformerBlock output")
     leak = float(np.abs(changed[:, :cut] - out[:, :cut]).max())
-    expect.that(leak <= 1e-5, f"TransformerBlock with a causal mask: changing positions >= {cut} changed earlier "
-                f"outputs by up to {leak:.3g}; pass the mask to the attention, and {MASK_HINT}", 13)
+    if leak > 1e-5:
+        raise CheckFailed(f"TransformerBlock with a causal mask: changing positions >= {cut} changed earlier outputs "
+                          f"by up to {leak:.3g}; pass the mask to the attention, and {MASK_HINT}", 13,
+                          example=_leak_example(out, changed, cut, {"x": probes.inputs(challenge)}))
+
+
+def _leak_example(out: np.ndarray, changed: np.ndarray, cut: int, given: dict[str, Any]) -> dict[str, Any]:
+    """The output at positions before `cut`, as it was (expected: changing later inputs must not move it) and as it
+    came back after the inputs at `cut` and later were changed."""
+    before, after = out[:, :cut], changed[:, :cut]
+    return expect.example(before, after, given | {"positions changed": f"{cut} and later"}, expect.worst(after, before))
 
 
 # ----------------------------------------------------------------------------- GPT
@@ -174,7 +183,8 @@ def test_gpt_is_causal(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
     if leak > 1e-4:
         raise CheckFailed(f"changing the tokens at positions >= {cut} changed GPT's logits at earlier positions by "
                           f"up to {leak:.3g}: a language model must not see the future; GPT.forward must pass a "
-                          f"causal mask to every block, and {MASK_HINT}", 13)
+                          f"causal mask to every block, and {MASK_HINT}", 13,
+                          example=_leak_example(logits, changed, cut, {"tokens": probes.tokens(challenge)}))
     expect.that(float(np.abs(changed[:, cut:] - logits[:, cut:]).max()) > 1e-6,
                 f"changing the tokens at positions >= {cut} left GPT's logits there unchanged: the logits must "
                 f"depend on the input tokens", 13)

@@ -134,7 +134,8 @@ def test_magnitude_prune_in_place(challenge: dict[str, Any], artefacts: dict[str
     weights, biases = _pruned(challenge, artefacts)
     expect.that(any(bool((w == 0).any()) for w in weights),
                 "after magnitude_prune the model's Linear weights have no zeros: prune the model's own parameter "
-                "tensors in place (their .data), not a copy", module=16)
+                "tensors in place (their .data), not a copy", module=16,
+                example=expect.example(challenge["sparsity"], 0.0, _model_inputs(challenge)))
     x = probes.inputs(challenge).astype(np.float64)
     expected = np.maximum(x @ weights[0] + biases[0], 0.0) @ weights[1] + biases[1]
     got = expect.array(artefacts, "output", shape=expected.shape, what="the pruned model's output", module=16)
