@@ -372,11 +372,12 @@ def test_gradient_accumulation_correctness(c: dict[str, Any], a: dict[str, Any])
     reset = a.get("after_reset")
     expect.that(isinstance(reset, list), "after optimizer.zero_grad() the gradients are still set: zero_grad must "
                 "reset every parameter's grad (to None or zeros)", module=6)
-    for g, name in zip(reset, names, strict=False):
+    for i, g in enumerate(reset):
         if g is not None and np.any(np.asarray(g, dtype=np.float64)):
             raise CheckFailed("after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
                               "parameter's grad (to None or zeros)", 6, example=expect.example(
-                                  np.zeros_like(np.asarray(g, dtype=np.float64)), g, {"parameter": name}))
+                                  np.zeros_like(np.asarray(g, dtype=np.float64)), g,
+                                  {"parameter": names[i] if i < len(names) else f"#{i}"}))
     with tour.blamed(c, a, USES["test_gradient_accumulation_correctness"]), \
             expect.given(model=f64.mlp_text(sizes, ["ReLU"]), x=x, labels=y, micro_batch=micro):
         f64.close_grads(f64.grad_list(a, "full", names, shapes), grads_of(slice(None)), names,
