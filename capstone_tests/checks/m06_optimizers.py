@@ -127,6 +127,14 @@ def _given(hyper: dict[str, Any], start: list[np.ndarray], grads: list[list[np.n
             **{f"grad of p{i} at step {s}": grads[s - 1][i] for s in range(1, steps + 1)}}
 
 
+def _unless(matches: bool, message: str, got: History, expected: History, start: list[np.ndarray],
+            hyper: dict[str, Any], grads: list[list[np.ndarray]]) -> None:
+    """Fail with `message` when the run matched a known mistake; the example is the first parameter's first step."""
+    if matches:
+        raise CheckFailed(message, example=expect.example(expected[0][0] - start[0], got[0][0] - start[0],
+                                                          _given(hyper, start, grads, 0, 1)))
+
+
 def _require(got: History, expected: History, start: list[np.ndarray], what: str, hyper: dict[str, Any],
              grads: list[list[np.ndarray]], final: bool = False) -> None:
     """`final`: got and expected hold only the parameters after the last of `grads`' steps."""
@@ -168,8 +176,10 @@ def test_sgd_weight_decay(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     expected = _sgd(start, steps, lr, decay=decay)
     what = f"SGD(lr={lr}, weight_decay={decay}) (grad + weight_decay * p in place of grad)"
     got = _history(artefacts, "decay", expected, what)
-    expect.that(not _matches(got, _sgd(start, steps, lr), start), f"{what} ignored weight_decay")
-    _require(got, expected, start, what, {"lr": lr, "weight_decay": decay}, steps)
+    hyper = {"lr": lr, "weight_decay": decay}
+    _unless(_matches(got, _sgd(start, steps, lr), start), f"{what} ignored weight_decay", got, expected, start, hyper,
+            steps)
+    _require(got, expected, start, what, hyper, steps)
     expected = _sgd(start, steps, lr, momentum=momentum, decay=decay)
     what = (f"SGD(lr={lr}, momentum={momentum}, weight_decay={decay}) (the decayed gradient goes into the "
             f"velocity)")
@@ -196,11 +206,9 @@ def test_adam_bias_correction(challenge: dict[str, Any], artefacts: dict[str, An
         return
     if _matches(got, _adam(start, steps, challenge, corrected=False), start):
         factor = (1 - challenge["beta1"]) / np.sqrt(1 - challenge["beta2"])
-        first = expect.example(expected[0][0] - start[0], got[0][0] - start[0], _given(_adam_settings(challenge), start,
-                                                                                       steps, 0, 1))
-        raise CheckFailed(f"{what} has no bias correction: its first step moved each weight by about {factor:.2f} "
-                          f"* lr instead of lr; use m / (1 - beta1^t) and v / (1 - beta2^t) with t counted from 1",
-                          example=first)
+        _unless(True, f"{what} has no bias correction: its first step moved each weight by about {factor:.2f} * lr "
+                f"instead of lr; use m / (1 - beta1^t) and v / (1 - beta2^t) with t counted from 1", got, expected,
+                start, _adam_settings(challenge), steps)
     _require(got, expected, start, what + " (m_hat / (sqrt(v_hat) + eps), bias-corrected)", _adam_settings(challenge),
              steps)
 
@@ -213,13 +221,13 @@ def test_adam_weight_decay_l2(challenge: dict[str, Any], artefacts: dict[str, An
     got = _history(artefacts, "history", expected, what)
     if _matches(got, expected, start):
         return
-    expect.that(not _matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay")
-    expect.that(not any(_matches(got, _adam(start, steps, challenge, decay, mode), start)
-                        for mode in ("before", "after")),
-                f"{what} decays the weights directly, which is AdamW; Adam's weight_decay is L2: add "
-                f"weight_decay * p to the gradient before updating the moments")
-    _require(got, expected, start, what + " (L2: grad + weight_decay * p feeds the moments)",
-             _adam_settings(challenge, decay=True), steps)
+    hyper = _adam_settings(challenge, decay=True)
+    _unless(_matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay", got, expected,
+            start, hyper, steps)
+    _unless(any(_matches(got, _adam(start, steps, challenge, decay, mode), start) for mode in ("before", "after")),
+            f"{what} decays the weights directly, which is AdamW; Adam's weight_decay is L2: add weight_decay * p to "
+            f"the gradient before updating the moments", got, expected, start, hyper, steps)
+    _require(got, expected, start, what + " (L2: grad + weight_decay * p feeds the moments)", hyper, steps)
 
 
 @check(module=6, challenge=_adam_challenge)
@@ -230,12 +238,14 @@ def test_adamw_decoupled_decay(challenge: dict[str, Any], artefacts: dict[str, A
     got = _history(artefacts, "history", decoupled["before"], what)
     if any(_matches(got, expected, start) for expected in decoupled.values()):
         return
-    expect.that(not _matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay")
-    expect.that(not _matches(got, _adam(start, steps, challenge, decay, "l2"), start),
-                f"{what} adds the decay to the gradient (Adam's L2, which the moments then rescale); AdamW decays "
-                f"the weights directly: p -= lr * weight_decay * p, apart from the Adam update")
-    _require(got, decoupled["before"], start, what + " (Adam update plus p -= lr * weight_decay * p)",
-             _adam_settings(challenge, decay=True), steps)
+    hyper, expected = _adam_settings(challenge, decay=True), decoupled["before"]
+    _unless(_matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay", got, expected,
+            start, hyper, steps)
+    _unless(_matches(got, _adam(start, steps, challenge, decay, "l2"), start),
+            f"{what} adds the decay to the gradient (Adam's L2, which the moments then rescale); AdamW decays the "
+            f"weights directly: p -= lr * weight_decay * p, apart from the Adam update", got, expected, start, hyper,
+            steps)
+    _require(got, expected, start, what + " (Adam update plus p -= lr * weight_decay * p)", hyper, steps)
 
 
 def _zero_grad_challenge(r: np.random.Generator) -> dict[str, Any]:
