@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # One BLAS thread, as in the grader's sandboxes, set before numpy loads (conftest.py says why).
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -19,6 +20,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from .harness import grade_in_process  # noqa: E402 - after the BLAS setting above
 from .registry import SUITES, load_suite  # noqa: E402
+from .verdict import Verdict  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append({
                 "suite": suite, "name": test.name, "outcome": verdict.outcome, "module": verdict.module,
                 "message": verdict.message, "seconds": round(time.perf_counter() - start, 4),
+                **_evidence(verdict),
             })
-    json.dump({"seed": args.seed, "tests": results}, sys.stdout, indent=1)
+    json.dump({"seed": args.seed, "tests": results}, sys.stdout, indent=1, default=_plain)
     sys.stdout.write("\n")
     return 0
 
@@ -53,11 +56,23 @@ def _through_boundary(package_root: Path, suites: list[str], seed: int) -> int:
     from .remote import grade_through_boundary
 
     results = [{"suite": test.suite, "name": test.name, "outcome": verdict.outcome, "module": verdict.module,
-                "message": verdict.message, "seconds": round(run.seconds, 4), "round_trips": run.round_trips}
+                "message": verdict.message, "seconds": round(run.seconds, 4), "round_trips": run.round_trips,
+                **_evidence(verdict)}
                for test, verdict, run in grade_through_boundary(package_root, suites, seed)]
-    json.dump({"seed": seed, "tests": results}, sys.stdout, indent=1)
+    json.dump({"seed": seed, "tests": results}, sys.stdout, indent=1, default=_plain)
     sys.stdout.write("\n")
     return 0
+
+
+def _evidence(verdict: Verdict) -> dict[str, Any]:
+    """A failed verdict's evidence (the student's frames among it) and hint, from which our tests rebuild the
+    verdict and its diagnostic (grader/diagnostics.py) as the grader makes it."""
+    return {} if verdict.passed else {"evidence": verdict.evidence, "hint": verdict.hint}
+
+
+def _plain(value: Any) -> Any:
+    """numpy values in evidence as plain JSON; anything else as its text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 if __name__ == "__main__":

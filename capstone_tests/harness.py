@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from . import artefacts as codec
+from .blame import blame
+from .boundary.inside.protocol import parameter_names
 from .boundary.session import RemoteError
 from .registry import GradedTest, Probe, get_test
-from .resolver import MODULES_BY_NUMBER, REFERENCE, STUDENT, ModuleMissing, Resolver, module_of_file
+from .resolver import MODULES_BY_NUMBER, REFERENCE, STUDENT, ModuleMissing, Resolver
 from .verdict import CheckFailed, Verdict
 
 MAX_MESSAGE = 2_000
@@ -76,7 +78,7 @@ def _frames(error: BaseException) -> list[dict[str, Any]]:
         code = frame.f_code
         text = linecache.getline(code.co_filename, line).strip()
         frames.append({"file": code.co_filename, "line": line, "function": getattr(code, "co_qualname", code.co_name),
-                       "code": text[:200]})
+                       "code": text[:200], "args": parameter_names(code)})
     return frames
 
 
@@ -127,13 +129,9 @@ def judge(test: GradedTest, challenge: dict[str, Any], envelope: Any,
 
 def _exception_verdict(test: GradedTest, envelope: dict[str, Any]) -> Verdict:
     frames = envelope.get("traceback") if isinstance(envelope.get("traceback"), list) else []
-    module = test.module
-    for frame in reversed(frames):
-        found = module_of_file(str(frame.get("file", ""))) if isinstance(frame, dict) else None
-        if found is not None:
-            module = found
-            break
     message = f"{envelope.get('type', 'Exception')}: {envelope.get('message', '')}"
+    # The module whose code misbehaved, which is not always the innermost frame's (blame.py); diagnostics says why.
+    module = blame(frames, message).module or test.module
     evidence: dict[str, Any] = {"traceback": frames}
     if isinstance(envelope.get("during"), str):
         evidence["during"] = envelope["during"][:200]

@@ -1,19 +1,22 @@
 """Failure evidence → the module at fault, the cause in one sentence, a hint. Pure: no I/O.
 
-The checks already say *what* is wrong in the student's terms; this adds *where* (the course module,
-from the check or from the deepest frame of the student's own files) and *why*, for the mistakes
-students actually make (a memoryview where an array was due, object-dtype gradients, softmax without
-the max shift, ...), each recognised from the evidence rather than guessed from the test's name.
+The checks already say *what* is wrong in the student's terms; this adds *where* (the course module, from the
+check, or from the student's frames: where the wrong value was made, capstone_tests/blame.py) and *why*, for the
+mistakes students actually make (a memoryview where an array was due, object-dtype gradients, softmax without the
+max shift, a backward returning a bare array, an index where a batch was due, ...), each recognised from the
+evidence rather than guessed from the test's name. The module's general hint comes last, when nothing better does.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from capstone_tests.blame import GRADIENT_RULE, blame, is_student, short_path
 from capstone_tests.editions import DECEMBER_2025, Edition
-from capstone_tests.resolver import MODULE_OF_NAME, MODULES_BY_NUMBER, module_of_file
+from capstone_tests.resolver import MODULE_OF_NAME, MODULES_BY_NUMBER
 from capstone_tests.verdict import Verdict
 
 MODULE_HINTS: dict[int, str] = {
@@ -125,7 +128,8 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
     renamed = _renamed_attribute(verdict, frames)
     if renamed is not None:
         return renamed
-    module = verdict.module or _module_from_frames(frames) or default_module
+    blamed = blame(verdict.evidence.get("traceback"), verdict.message)
+    module = verdict.module or blamed.module or default_module
     evidence = {k: v for k, v in verdict.evidence.items() if k != "traceback"}
     # A check that recognised the cause says how to fix it (Verdict.hint, or "hint" in its evidence): that beats
     # the module's general advice, which is about the module's usual mistakes, not this one.
@@ -139,17 +143,63 @@ def _diagnose(verdict: Verdict, default_module: int | None) -> Diagnostic:
                           evidence, frames)
     if check_hint:
         return Diagnostic(module, message, check_hint, evidence, frames)
+    raised = _raised(message, frames) if verdict.outcome == "error" else message
+    if blamed.cause:  # the wrong value was made elsewhere than where it failed: say where, then what failed
+        return Diagnostic(module, f"{blamed.cause}: {raised}", blamed.hint or
+                          MODULE_HINTS.get(module, ""), evidence, frames)
     for pattern, cause, hint in KNOWN_CAUSES:
         if found := pattern.search(message):
             text = cause.format(where=where, message=message, **found.groupdict())
             if "{message}" not in cause and message and message not in text:
                 text = f"{text} ({message})"
             return Diagnostic(module, text, hint, evidence, frames)
-    hint = MODULE_HINTS.get(module, "") if module else ""
-    if verdict.outcome == "error" and frames:
-        last = frames[-1]
-        message = f"{message} (raised in {_short_path(last['file'])}:{last['line']}, in {last['function']})"
-    return Diagnostic(module, message or f"the test ended with outcome {verdict.outcome}", hint, evidence, frames)
+    hint = blamed.hint or _evidence_hint(evidence, message) or (MODULE_HINTS.get(module, "") if module else "")
+    return Diagnostic(module, raised or f"the test ended with outcome {verdict.outcome}", hint, evidence, frames)
+
+
+def _raised(message: str, frames: tuple[dict[str, Any], ...]) -> str:
+    """The error, and where in the student's files it was raised."""
+    if not frames:
+        return message
+    last = frames[-1]
+    return f"{message} (raised in {short_path(str(last['file']))}:{last['line']}, in {last['function']})"
+
+
+GRADIENT_WORD = re.compile(r"grad", re.IGNORECASE)
+
+
+def _evidence_hint(evidence: dict[str, Any], message: str) -> str:
+    """A hint from what a check saw of a wrong gradient: its shape against the expected one, or values that repeat
+    one row over the whole tensor (one row, or one number, spread where a gradient per entry was due)."""
+    if not GRADIENT_WORD.search(message):
+        return ""
+    got, want = _shape(evidence.get("got_shape")), _shape(evidence.get("expected_shape"))
+    if got is not None and want is not None:
+        if len(want) > 1 and got == want[1:]:
+            return f"the gradient has shape {got}, one row of the expected {want}; {GRADIENT_RULE}"
+        if len(got) == len(want) + 1 and got[1:] == want:
+            return (f"the gradient has shape {got} for a tensor of shape {want}: it still has the batch axis; sum it "
+                    f"over the broadcast axes, back to the shape of the tensor it is for")
+    shape, sample, expected = _shape(evidence.get("shape")), evidence.get("got"), evidence.get("expected")
+    if shape is not None and _repeats_rows(sample, shape) and not _repeats_rows(expected, shape):
+        return ("every row of the gradient is the same while the right rows differ: one row (or one number) was "
+                f"spread over the whole tensor; {GRADIENT_RULE}")
+    return ""
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, list | tuple) and all(type(n) is int for n in value):
+        return tuple(value)
+    return None
+
+
+def _repeats_rows(sample: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the leading values of a flattened array of `shape` (a check's sample of it) repeat its first row."""
+    if len(shape) < 2 or shape[0] < 2 or not isinstance(sample, list) or not shape[-1]:
+        return False
+    row = math.prod(shape[1:])
+    values = [v for v in sample if isinstance(v, int | float)]
+    return len(values) == len(sample) > row and all(values[i] == values[i % row] for i in range(len(values)))
 
 
 def _renamed_attribute(verdict: Verdict, frames: tuple[dict[str, Any], ...]) -> Diagnostic | None:
@@ -172,27 +222,15 @@ def _student_frames(traceback: Any) -> list[dict[str, Any]]:
     """Only the frames from the student's own files: our probes and numpy are noise to them."""
     if not isinstance(traceback, list):
         return []
-    return [f for f in traceback if isinstance(f, dict) and "/tinytorch/" in str(f.get("file", "")).replace("\\", "/")]
-
-
-def _module_from_frames(frames: tuple[dict[str, Any], ...]) -> int | None:
-    for frame in reversed(frames):
-        module = module_of_file(str(frame.get("file", "")))
-        if module is not None:
-            return module
-    return None
+    return [f for f in traceback if isinstance(f, dict) and is_student(f)]
 
 
 def _where(frames: tuple[dict[str, Any], ...], module: int | None) -> str:
     if frames:
         last = frames[-1]
         code = f" (`{last['code']}`)" if last.get("code") else ""
-        return f"{last.get('function', '?')} in {_short_path(str(last.get('file', '')))}{code}"
+        return f"{last.get('function', '?')} in {short_path(str(last.get('file', '')))}{code}"
     if module in MODULES_BY_NUMBER:
         return f"module {module:02d} ({MODULES_BY_NUMBER[module].name})"
     return "the package"
 
-
-def _short_path(path: str) -> str:
-    parts = path.replace("\\", "/").split("/")
-    return "/".join(parts[parts.index("tinytorch"):]) if "tinytorch" in parts else parts[-1]

@@ -3,7 +3,9 @@
 A capstone model's missing or wrong gradient says that its chain is broken; the tour says which link. Each kind's
 gradients are compared with closed forms (central differences for attention), and a fault names the module that
 defines the kind: Linear 03, activations 02, losses 04, Conv2d and pooling 09, embeddings 11, attention 12, and
-05 for the autograd's own operations, which come first because every layer is built on them.
+05 for the autograd's own operations, which come first because every layer is built on them. A backward that breaks
+its contract with the engine (a bare array where a tuple of one gradient per input is due: one row of the gradient
+where the whole was due, or that row repeated) is 05's whatever the kind: the course teaches that contract there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..blame import AUTOGRAD, GRADIENT_RULE, gradient_detail, returns_bare_array
 from ..probes import _capstone_tour as probe
 from ..verdict import CheckFailed
 from . import _capstone_models as f64
@@ -171,6 +174,11 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
     module, label = LABELS[kind]
     if not isinstance(entry, dict) or "missing" in entry:
         return None
+    if "error" in entry and returns_bare_array(str(entry["error"])):
+        # The backward's contract with the engine (a tuple, one gradient per input) is module 05's, whichever
+        # layer's backward broke it: the course teaches every operation's, activation's and loss's backward there.
+        return Fault(kind, AUTOGRAD, f"{label} alone (forward, then backward() of a weighted sum) raised "
+                     f"{str(entry['error'])[:200]}", f"{gradient_detail(str(entry['error']))}; {GRADIENT_RULE}")
     if "error" in entry:
         return Fault(kind, module, f"{label} alone (forward, then backward() of a weighted sum) raised "
                      f"{str(entry['error'])[:200]}", f"run {label} forward and backward on a small input yourself: "
@@ -203,16 +211,29 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
                          FORMULAS[kind])
         if kind == "positional_encoding" and name == "table" and grad.shape != expected.shape:
             continue  # a table stored in another layout: the 11 suite judges it
+        if expected.ndim > 1 and grad.shape == expected.shape[1:]:
+            return Fault(kind, AUTOGRAD, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, one "
+                         f"row of the expected {expected.shape}", GRADIENT_RULE, expect.example(expected, grad, given))
         if grad.shape != expected.shape:
             return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, "
                          f"expected {expected.shape}", FORMULAS[kind], expect.example(expected, grad, given))
         rtol, atol = _tolerance(kind, expected, r, kind_scale)
-        if not (np.all(np.isfinite(grad)) and np.allclose(grad, expected, rtol=rtol, atol=atol)):
-            worst = float(np.nanmax(np.abs(grad - expected))) if np.all(np.isfinite(grad)) else float("inf")
-            return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is wrong (largest difference "
-                         f"{worst:.3g}, against a float64 computation)", FORMULAS[kind],
-                         expect.example(expected, grad, given, expect.worst(grad, expected)))
+        if np.all(np.isfinite(grad)) and np.allclose(grad, expected, rtol=rtol, atol=atol):
+            continue
+        example = expect.example(expected, grad, given, expect.worst(grad, expected))
+        if _rows_repeat(grad) and not _rows_repeat(expected):
+            # What an engine that broadcasts whatever it is given makes of a bare array: its first row, everywhere.
+            return Fault(kind, AUTOGRAD, f"{label} alone: every row of the gradient of {_its(name)} is the same, "
+                         f"while the right rows differ", f"one row was spread over the whole tensor; {GRADIENT_RULE}",
+                         example)
+        worst = float(np.nanmax(np.abs(grad - expected))) if np.all(np.isfinite(grad)) else float("inf")
+        return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is wrong (largest difference "
+                     f"{worst:.3g}, against a float64 computation)", FORMULAS[kind], example)
     return None
+
+
+def _rows_repeat(values: np.ndarray) -> bool:
+    return values.ndim > 1 and len(values) > 1 and bool(np.all(values == values[:1]))
 
 
 def _its(name: str) -> str:

@@ -131,6 +131,7 @@ def close(got: np.ndarray, expected: np.ndarray, what: str, *, module: int | Non
         module,
         expected=_sample(expected),
         got=_sample(got),
+        shape=got.shape,  # with the samples, shows a pattern such as one row repeated (grader/diagnostics.py)
         example=example(expected, got, given, tuple(int(i) for i in worst)),
     )
 

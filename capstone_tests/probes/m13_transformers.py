@@ -197,6 +197,9 @@ def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any])
     loss_fn = tt.CrossEntropyLoss()
     taken, same_as = tt.materialize([[values_later(p) for p in params], view_later("first_same_index", params)])
     moments = [(np.zeros(shape), np.zeros(shape)) for shape in _shapes(taken)]
+    # Each parameter's values as this probe last wrote them, by the first index of its tensor in parameters():
+    # a tensor listed twice is updated twice in a row. Kept here, so each step reads only the gradients.
+    current = {same_as[index]: value for index, value in enumerate(taken)}
     losses = []
     for step in range(1, challenge["steps"] + 1):
         for p in params:
@@ -204,22 +207,20 @@ def test_gpt_overfits_repeated_sequence(tt: Resolver, challenge: dict[str, Any])
         logits = model(tt.Tensor(x))
         loss = loss_fn(logits.reshape(-1, challenge["vocab"]), tt.Tensor(y.reshape(-1)))
         loss.backward()
-        # One round trip a step: the loss, then every parameter's gradient and values.
-        loss_value, grads, datas = tt.materialize([values_later(loss), [grad_later(p) for p in params],
-                                                   [values_later(p) for p in params]])
+        # One round trip a step: the loss, then every parameter's gradient.
+        loss_value, grads = tt.materialize([values_later(loss), [grad_later(p) for p in params]])
         losses.append(float(loss_value.reshape(-1)[0]))
         # Cosine decay to near 0: a constant rate leaves Adam bouncing at the end (its step stays ~lr however
         # small the gradient), so the logits read after the last step could land on a spike.
         lr = challenge["lr"] * 0.5 * (1 + np.cos(np.pi * (step - 1) / challenge["steps"]))
-        written: dict[int, np.ndarray] = {}  # a tensor listed twice in parameters() is updated twice in a row
-        for index, (p, grad, data) in enumerate(zip(params, grads, datas, strict=True)):
+        for index, (p, grad) in enumerate(zip(params, grads, strict=True)):
             if grad is None:
                 continue
-            data = written.get(same_as[index], data)
+            data = current[same_as[index]]
             m, v = moments[index]
             m = 0.9 * m + 0.1 * grad
             v = 0.999 * v + 0.001 * grad * grad
             moments[index] = (m, v)
             update = lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-            p.data = written[same_as[index]] = float32(data - update)
+            p.data = current[same_as[index]] = float32(data - update)
     return {"losses": losses, "logits": values_later(model(tt.Tensor(x)))}

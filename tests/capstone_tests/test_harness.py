@@ -61,6 +61,35 @@ def test_exception_blames_the_students_deepest_frame() -> None:
     assert verdict.message == "TypeError: unsupported operand"
 
 
+def test_exception_blames_the_frame_that_made_the_wrong_value() -> None:
+    """A number handed on from the Trainer, through Linear, to Tensor.matmul: each frame on the way only passed on
+    its parameter (the frames name them), so the Trainer's module is at fault, not the tensor's."""
+    def frame(path: str, function: str, code: str, args: list[str]) -> dict[str, Any]:
+        return {"file": path, "line": 1, "function": function, "code": code, "args": args}
+
+    envelope = {"status": "exception", "type": "ValueError",
+                "message": "matmul: Input operand 0 does not have enough dimensions (has 0, ...)",
+                "traceback": [frame("/sub/tinytorch/core/training.py", "Trainer.evaluate", "out = self.model(inputs)",
+                                    ["self", "dataloader"]),
+                              frame("/sub/tinytorch/core/layers.py", "Linear.forward", "return x @ self.weight",
+                                    ["self", "x"]),
+                              frame("/sub/tinytorch/core/tensor.py", "Tensor.matmul",
+                                    "return Tensor(self.data @ other.data)", ["self", "other"])]}
+    assert judge(_test(), {"seed": 0, "n": 4}, envelope).module == 7
+
+
+def test_a_probes_exception_names_each_frames_parameters() -> None:
+    def scaled(values: list[float], *, factor: float) -> float:
+        return values[0] * factor + None  # type: ignore[operator]
+
+    def probe(tt: Any, challenge: dict[str, Any]) -> dict[str, Any]:
+        return {"doubled": scaled([1.0], factor=challenge["n"])}
+
+    envelope = run_probe(probe, {"seed": 0, "n": 4}, Resolver(REFERENCE))
+    assert envelope["status"] == "exception"
+    assert [f["args"] for f in envelope["traceback"][-2:]] == [["tt", "challenge"], ["values", "factor"]]
+
+
 @pytest.mark.parametrize("envelope", [None, [], {"status": "weird"}, {"status": "ok", "artefacts": [1, 2]},
                                       {"status": "ok", "artefacts": {"doubled": {"__ndarray__": {}}}}])
 def test_malformed_envelopes_never_pass_and_never_raise(envelope: Any) -> None:

@@ -63,6 +63,25 @@ def test_a_wrong_or_missing_gradient_is_a_fault_of_its_kind(kind: str) -> None:
     assert checks.fault(challenge, kind, {"missing": "module 09 (spatial) not found"}) is None
 
 
+@pytest.mark.parametrize("kind", ["mse", "cross_entropy", "bce", "relu"])
+def test_a_backward_returning_a_bare_array_is_the_autograds(kind: str) -> None:
+    """What a bare array (for a tuple of one gradient per input) turns into, engine by engine: its first row spread
+    over the whole gradient, one row where the whole was due, or an engine that cannot take it apart. That contract
+    is module 05's (the course's autograd gives every loss and activation its backward); a wrong formula is not."""
+    challenge = _challenge(3)
+    spread = checks.fault(challenge, kind, _correct(challenge, kind, lambda g: np.broadcast_to(g[:1], g.shape)))
+    assert spread is not None and spread.module == 5 and "every row of the gradient" in spread.message
+    assert "`return (grad,)`" in spread.hint
+    one_row = checks.fault(challenge, kind, _correct(challenge, kind, lambda g: g[0]))
+    assert one_row is not None and one_row.module == 5 and "one row of the expected" in one_row.message
+    shape = checks._expected(challenge, kind)["x"].shape
+    raised = checks.fault(challenge, kind, {"error": f"ValueError: cannot reshape array of size {shape[-1]} into "
+                                                     f"shape ({shape[0]},{shape[1]})"})
+    assert raised is not None and raised.module == 5 and "one row of it" in raised.hint
+    scaled = checks.fault(challenge, kind, _correct(challenge, kind, lambda g: g * 3.0))
+    assert scaled is not None and scaled.module == MODULES[kind]
+
+
 def test_a_detached_linear_bias_is_told_apart_from_a_detached_linear() -> None:
     challenge = _challenge(2)
     bias_only = _correct(challenge, "linear")

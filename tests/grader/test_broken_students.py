@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from capstone_tests.editions import EDITIONS
 from capstone_tests.registry import SUITES
-from capstone_tests.resolver import MODULES_BY_NUMBER
 from capstone_tests.rubric import load_rubric
 from grader.grading.grade import GradeOptions, grade
 from grader.grading.report import public_report
@@ -88,20 +88,26 @@ def test_fixture_gets_its_score_and_diagnostics(graded: dict[tuple[str, str], di
         missed = expectation.fails - set(failing)
         assert not unexpected and not missed, f"{name} on {kind}: unexpected {unexpected}, missed {missed}"
         assert report["score"] == pytest.approx(report["max_score"] - _points_lost(set(failing)))
-        module = int(expectation.suite[:2])
-        label = f"Module {module:02d} {MODULES_BY_NUMBER[module].name}"
+        # Numbers and names as the package's edition has them (expected.py speaks the suites' December 2025 ones).
+        edition = EDITIONS[report["edition"]]
+        assert edition.key == build.FIXTURES_BY_NAME[name].edition
         own = [t for test_id, t in failing.items() if test_id.startswith(expectation.suite + "::")]
         assert own or expectation.suite_gap, f"{name}: no test of its own suite {expectation.suite} failed"
         for test in own:
-            assert test["diagnostic"].startswith(label), f"{name}: {test['name']}: {test['diagnostic'][:300]}"
+            assert test["diagnostic"].startswith(edition.label(int(expectation.suite[:2]))), (
+                f"{name}: {test['name']}: {test['diagnostic'][:300]}")
         # The module that defines the broken code, where expected.py names it (capstone tests blame it too).
         for test_id, test in failing.items():
             want = expectation.modules.get(test_id)
             if want is None and test_id.startswith("capstone::"):
                 want = expectation.modules.get(expected.EVERY_CAPSTONE_TEST)
             if want is not None:
-                assert test["module"] == want and test["diagnostic"].startswith(f"Module {want:02d} "), (
+                assert test["module"] == edition.number(want), f"{name}: {test_id}: {test['diagnostic'][:300]}"
+                assert test["diagnostic"].startswith(f"{edition.label(want)}: "), (
                     f"{name}: {test_id}: {test['diagnostic'][:300]}")
+            for wanted in expectation.diagnostics.get(expected.EVERY_FAILING_TEST, ()) + \
+                    expectation.diagnostics.get(test_id, ()):
+                assert wanted in test["diagnostic"], f"{name}: {test_id}: {test['diagnostic'][:500]}"
         if name in CAUSES:
             test_id, cause = CAUSES[name]
             assert cause in failing[test_id]["diagnostic"], failing[test_id]["diagnostic"][:500]

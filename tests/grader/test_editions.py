@@ -7,7 +7,6 @@ paths; the suites find the code either way, and a student of that edition whose 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from capstone_tests.editions import CURRENT, DECEMBER_2025, detect_in
@@ -19,28 +18,13 @@ from tests.fixtures.students import build
 SEED = 20251201
 
 
-def _current_edition(dest: Path, broken: str | None = None) -> Path:
-    """The reference, moved to the current edition's paths (and, by name, one fixture's bug applied)."""
-    root = build.build_reference(dest, "current")
-    package = root / "tinytorch"
-    (package / "core" / "transformer.py").rename(package / "core" / "transformers.py")
-    (package / "capstone.py").rename(package / "olympics.py")
-    benchmarking = package / "perf" / "benchmarking.py"
-    (package / "bench.py").rename(benchmarking)
-    benchmarking.write_text(benchmarking.read_text().replace("from .core.", "from ..core."))
-    shutil.rmtree(package / "__pycache__", ignore_errors=True)
-    if broken is not None:
-        build.apply_fixture(build.FIXTURES_BY_NAME[broken], package)
-    return root
-
-
 def test_the_edition_shows_in_the_file_names(tmp_path: Path) -> None:
     assert detect_in(build.build_reference(tmp_path)) is DECEMBER_2025
-    assert detect_in(_current_edition(tmp_path)) is CURRENT
+    assert detect_in(build.build_reference(tmp_path, "current", build.CURRENT)) is CURRENT
 
 
 def test_a_broken_autograd_is_named_in_the_students_edition(tmp_path: Path, sandbox_ready: None) -> None:
-    root = _current_edition(tmp_path, broken="broadcast_not_summed")
+    root = build.build_fixture(build.FIXTURES_BY_NAME["current_edition_broken_autograd"], tmp_path)
     options = GradeOptions(suites=["05_autograd"], seed=SEED, only=frozenset({"test_broadcast_gradient"}))
     report = public_report(grade(root, get_sandbox("bwrap"), options))
     assert report["edition"] == "current"
@@ -56,6 +40,6 @@ def test_a_broken_autograd_is_named_in_the_students_edition(tmp_path: Path, sand
 
 def test_current_edition_reference_scores_full_marks(tmp_path: Path, sandbox_ready: None) -> None:
     """The same code at the current edition's paths loses nothing: the suites find it there."""
-    report = public_report(grade(_current_edition(tmp_path), get_sandbox("bwrap"),
+    report = public_report(grade(build.build_reference(tmp_path, "current", build.CURRENT), get_sandbox("bwrap"),
                                  GradeOptions(suites=["capstone", "13_transformers", "19_benchmarking"], seed=SEED)))
     assert report["score"] == report["max_score"], [t for t in report["tests"] if t["outcome"] != "passed"]

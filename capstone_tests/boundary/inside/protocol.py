@@ -291,36 +291,29 @@ def _decode_array(body: Any) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ answers
 DEPTH_CHUNK = 1 << 20
+_ESCAPE_PAIR = re.compile(rb"\\.", re.DOTALL)
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 
 
 def nesting_depth(line: bytes) -> int:
     """The deepest [ / { nesting of a JSON text outside its strings, found without parsing it, in bounded memory
-    (chunks of 1 MiB, about 30 bytes of scratch per byte of a chunk, whatever the line holds)."""
+    (at most two copies of the line, then chunks of 1 MiB with about 30 bytes of scratch per byte of a chunk).
+
+    Two C-speed passes first leave only what decides nesting: every escape pair (a backslash and the byte it
+    escapes) is removed, so no quote left is escaped, then every byte but quotes and brackets. An answer of
+    arrays, mostly base64 inside strings, shrinks to its few dozen structural bytes."""
     import numpy as np
 
+    structure = _ESCAPE_PAIR.sub(b"", line).translate(None, _NOT_STRUCTURE)
     depth = deepest = 0
     inside = False  # within a string
-    backslashes = 0  # backslashes just before the chunk (a quote after an odd number is escaped)
-    data = np.frombuffer(line, dtype=np.uint8)
+    data = np.frombuffer(structure, dtype=np.uint8)
     for start in range(0, len(data), DEPTH_CHUNK):
         chunk = data[start:start + DEPTH_CHUNK]
-        is_backslash = chunk == 0x5C
-        if not is_backslash.any() and backslashes == 0:
-            quotes = chunk == 0x22  # no escapes at all: every quote counts
-            trailing = 0
-        else:
-            index = np.arange(len(chunk))
-            # For each byte, how many backslashes run up to just before it (the run may start in an earlier chunk).
-            last_other = np.maximum.accumulate(np.where(is_backslash, -1, index))
-            run_before = np.empty(len(chunk), dtype=np.int64)
-            run_before[0] = backslashes
-            previous_other = last_other[:-1]
-            run_before[1:] = np.where(previous_other < 0, backslashes + index[1:], index[1:] - 1 - previous_other)
-            quotes = (chunk == 0x22) & (run_before % 2 == 0)
-            trailing = len(chunk) - 1 - int(last_other[-1]) if last_other[-1] >= 0 else backslashes + len(chunk)
+        quotes = chunk == 0x22
         toggles = np.cumsum(quotes, dtype=np.int64)
-        # A byte is inside a string when an odd number of unescaped quotes precede it (counting from the state
-        # the chunk starts in); the quotes themselves are never brackets.
+        # A byte is inside a string when an odd number of quotes precede it (counting from the state the chunk
+        # starts in); the quotes themselves are never brackets.
         within = ((toggles - quotes) % 2 == 1) ^ inside
         steps = (((chunk == 0x5B) | (chunk == 0x7B)).astype(np.int8) - ((chunk == 0x5D) | (chunk == 0x7D))) * ~within
         if steps.any():
@@ -328,7 +321,6 @@ def nesting_depth(line: bytes) -> int:
             deepest = max(deepest, int(levels.max()))
             depth = int(levels[-1])
         inside = bool(inside ^ (int(toggles[-1]) % 2 == 1))
-        backslashes = trailing
     return deepest
 
 
@@ -412,6 +404,18 @@ def decode_answer(line: bytes) -> dict[str, Any]:
     return {"r": kind}
 
 
+MAX_FRAME_ARGS = 32  # parameter names kept per frame of a traceback
+
+
+def parameter_names(code: Any) -> list[str]:
+    """The parameter names of a frame's function (positional, keyword-only, *args, **kwargs), read from its code
+    object: metadata, none of the values. The trusted side's blame (capstone_tests/blame.py) follows a wrong value
+    up the frames that only handed it on, which it tells by a frame's failing line using one of these."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)  # CO_VARARGS, CO_VARKEYWORDS
+    return [str(name)[:64] for name in code.co_varnames[:count]][:MAX_FRAME_ARGS]
+
+
 def _failure(error: Any) -> RemoteFailure:
     if not isinstance(error, dict):
         raise Malformed("error answer without an error")
@@ -419,9 +423,12 @@ def _failure(error: Any) -> RemoteFailure:
     clean = []
     for item in frames[:20]:
         if isinstance(item, dict):
-            clean.append({"file": str(item.get("file", ""))[:300], "line": item.get("line") if type(
+            frame = {"file": str(item.get("file", ""))[:300], "line": item.get("line") if type(
                 item.get("line")) is int else 0, "function": str(item.get("function", ""))[:200],
-                "code": str(item.get("code", ""))[:200]})
+                "code": str(item.get("code", ""))[:200]}
+            if isinstance(item.get("args"), list):
+                frame["args"] = [a[:64] for a in item["args"][:MAX_FRAME_ARGS] if isinstance(a, str)]
+            clean.append(frame)
     op = error.get("op")
     return RemoteFailure(str(error.get("type", "Exception"))[:100], str(error.get("message", ""))[:2000], clean,
                          op if type(op) is int else 0)

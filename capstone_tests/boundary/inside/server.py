@@ -126,7 +126,8 @@ class Server:
             code = frame.f_code
             frames.append({"file": code.co_filename, "line": line,
                            "function": getattr(code, "co_qualname", code.co_name),
-                           "code": linecache.getline(code.co_filename, line).strip()[:200]})
+                           "code": linecache.getline(code.co_filename, line).strip()[:200],
+                           "args": protocol.parameter_names(code)})
         return {"type": type(error).__name__, "message": str(error)[:2000], "frames": frames, "op": self.count}
 
     def run(self, requests_fd: int) -> None:

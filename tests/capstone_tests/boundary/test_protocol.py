@@ -76,3 +76,57 @@ def test_frames_split_and_refuse_garbage() -> None:
         protocol.FrameReader(protocol.EVENT).feed(b"D00000001\nx")
     with pytest.raises(Malformed):
         protocol.FrameReader(protocol.EVENT).feed(b'{"event":"done"}\n')
+
+
+def _depth_by_walking(line: bytes) -> int:
+    """nesting_depth's meaning, spelled byte by byte. A backslash escapes the next byte wherever it is: outside a
+    string it is not JSON, and the parser stops there, before any nesting that follows."""
+    depth = deepest = 0
+    inside = escaped = False
+    for byte in line:
+        if escaped:
+            escaped = False
+        elif byte == 0x5C:
+            escaped = True
+        elif inside:
+            if byte == 0x22:
+                inside = False
+        elif byte == 0x22:
+            inside = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def test_nesting_depth_matches_a_byte_by_byte_walk() -> None:
+    """Escapes (runs of backslashes before quotes and brackets), brackets in strings, unbalanced text, a line
+    longer than one chunk: the fast scan agrees with the plain walk everywhere."""
+    rng = np.random.default_rng(7)
+    alphabet = np.frombuffer(b'[]{}"\\\\\\ab,:', dtype=np.uint8)
+    for size in (1, 5, 40, 300, 5_000):
+        for _ in range(200 if size < 5_000 else 20):
+            line = alphabet[rng.integers(0, len(alphabet), size)].tobytes()
+            assert protocol.nesting_depth(line) == _depth_by_walking(line), line
+    long_line = b'{"a": "' + b"\\\\" * 700_000 + b'", "b": ' + b"[" * 50 + b"]" * 50 + b', "c": "\\"[[["}'
+    assert protocol.nesting_depth(long_line) == _depth_by_walking(long_line) == 51
+
+
+def test_an_errors_frames_keep_bounded_parameter_names() -> None:
+    frame = {"file": "/sub/tinytorch/core/layers.py", "line": 3, "function": "Linear.forward", "code": "x @ w",
+             "args": ["self", "x", 7, "y" * 500] + ["z"] * 100}
+    answer = json.dumps({"r": "error", "error": {"type": "ValueError", "message": "m", "frames": [frame], "op": 1}})
+    [decoded] = protocol.decode_answer(answer.encode())["failure"].frames
+    assert decoded["args"][:3] == ["self", "x", "y" * 64]  # a name that is no string is dropped, a long one cut
+    assert len(decoded["args"]) == protocol.MAX_FRAME_ARGS - 1
+    del frame["args"]  # a frame recorded without them (an older server) stays without them
+    answer = json.dumps({"r": "error", "error": {"type": "ValueError", "message": "m", "frames": [frame], "op": 1}})
+    assert "args" not in protocol.decode_answer(answer.encode())["failure"].frames[0]
+
+
+def test_parameter_names_are_the_functions_own() -> None:
+    def step(self: object, x: int, *rest: int, scale: float = 1.0, **options: object) -> None:
+        local = x  # noqa: F841 - a local, not a parameter
+    assert protocol.parameter_names(step.__code__) == ["self", "x", "scale", "rest", "options"]
