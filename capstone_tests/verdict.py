@@ -23,8 +23,12 @@ class Verdict:
 
     def report(self) -> str:
         where = f"module {self.module:02d}: " if self.module and not self.message.startswith("module ") else ""
+        from .checks.example import example_lines  # here: checks import this module
+
         lines = [f"{where}{self.message}"]
-        lines += [f"  {key}: {_short(value)}" for key, value in self.evidence.items()]
+        lines += [f"  {key}: {_short(value)}" for key, value in self.evidence.items() if key != "example"]
+        if "example" in self.evidence:  # the worked example reads better as its own lines than as a dict
+            lines += ["  example:"] + [f"    {line}" for line in example_lines(self.evidence["example"])]
         return "\n".join(lines)
 
 

@@ -156,13 +156,37 @@ def _print_table(report: dict) -> None:  # type: ignore[type-arg]
         # An extra or a test of an uncounted suite shows its points, marked, so 0/1 is not read as a point lost.
         counted = "" if test.get("counts_toward_grade", True) else " (not counted)"
         table.add_row(test["suite"], test["name"], str(test["priority"] or ""), f"[{style}]{test['outcome']}[/{style}]",
-                      f"{test['points']:g}/{test['max_points']:g}{counted}", test["diagnostic"] or "")
+                      f"{test['points']:g}/{test['max_points']:g}{counted}", _diagnostic_cell(test))
     console.print(table)
     for group in report["priorities"]:
         label = f"P{group['priority']} {group['name']}" if group["priority"] else group["name"]
         console.print(f"  {label}: {group['score']:g} / {group['max_score']:g}")
     sandbox = report["sandbox"].get("kind", "?")
     console.print(f"seed {report['seed']}, suites {report['suite_version']}, sandbox {sandbox}")
+
+
+EXAMPLE_INPUTS, EXAMPLE_WIDTH = 3, 110
+
+
+def _diagnostic_cell(test: dict) -> str | Text:  # type: ignore[type-arg]
+    """The diagnostic, and under it the failure's worked example (example.py), a short line per part: the input is
+    what a student needs to reproduce the failure, so it shows by default, not behind a flag. At most
+    EXAMPLE_INPUTS inputs and EXAMPLE_WIDTH characters a line keep a table of many failures readable; --json has
+    the whole example."""
+    from capstone_tests.checks.example import example_lines
+
+    diagnostic = test["diagnostic"] or ""
+    lines = example_lines((test.get("evidence") or {}).get("example"), EXAMPLE_WIDTH)
+    if not lines:
+        return diagnostic
+    inputs = [line for line in lines if line.startswith("input ")]
+    if len(inputs) > EXAMPLE_INPUTS:
+        lines = [*inputs[:EXAMPLE_INPUTS], f"input … {len(inputs) - EXAMPLE_INPUTS} more (--json shows them)",
+                 *lines[len(inputs):]]
+    cell = Text.from_markup(diagnostic)
+    # Plain text, never markup: the values come from the student's package and may hold brackets.
+    cell.append("\n" + "\n".join(f"  {line}" for line in lines), style="dim")
+    return cell
 
 
 @app.command("serve")

@@ -53,14 +53,16 @@ def _compression_ratio(a: dict[str, Any]) -> None:
                 module=15)
 
 
-def _quantized_logits(a: dict[str, Any], expected: np.ndarray, what: str) -> np.ndarray:
+def _quantized_logits(a: dict[str, Any], expected: np.ndarray, what: str, given: dict[str, Any]) -> np.ndarray:
     got = expect.array(a, "logits", shape=expected.shape, what=f"the {what} model's outputs")
     error = float(np.abs(got - expected).max())
     scale = float(np.abs(expected).max())
-    expect.that(error <= INT8_LOGIT_ERROR * scale,
-                f"the {what} model's outputs differ from the float model's by up to {error:.3g} (logits up to "
-                f"{scale:.3g}); int8 rounding allows about {INT8_LOGIT_ERROR:.0%} of that: check the scale "
-                f"(max - min) / 255 and the zero point of quantize_int8", module=15)
+    if error > INT8_LOGIT_ERROR * scale:
+        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(got - expected))), got.shape))
+        raise CheckFailed(f"the {what} model's outputs differ from the float model's by up to {error:.3g} (logits up "
+                          f"to {scale:.3g}); int8 rounding allows about {INT8_LOGIT_ERROR:.0%} of that: check the "
+                          f"scale (max - min) / 255 and the zero point of quantize_int8", 15,
+                          example=expect.example(expected, got, given, worst))
     expect.that(error > 1e-7 * scale, f"the {what} model's outputs equal the float model's exactly: after "
                 f"quantize_model the model's Linear layers must compute with int8-rounded weights", module=15)
     return got
@@ -70,7 +72,8 @@ def quantization(c: dict[str, Any], a: dict[str, Any]) -> None:
     _compression_ratio(a)
     x = probes.eval_inputs(c)
     expected = f64.mlp_output(f64.as64(data.mlp_init(c, c["sizes"])), ["relu"], x)
-    got = _quantized_logits(a, expected, "quantized")
+    got = _quantized_logits(a, expected, "quantized", {"x": x, "float model's first weight": data.mlp_init(
+        c, c["sizes"])[0]})
     accuracy = f64.accuracy(got, expected.argmax(axis=-1))
     expect.that(accuracy >= 1 - PRUNED_ACCURACY_DROP, f"the quantized model agrees with the float model on only "
                 f"{accuracy:.1%} of held-out inputs (at least {1 - PRUNED_ACCURACY_DROP:.0%} expected)", module=15)
@@ -84,7 +87,9 @@ def pruning(c: dict[str, Any], a: dict[str, Any], quantized: bool) -> None:
     total = sum(w.size for w, _ in pruned)
     expect.that(abs(zeros / total - target) <= SPARSITY_SLACK,
                 f"magnitude_prune(sparsity={target}) left {zeros / total:.1%} of the weight matrices' entries at zero "
-                f"(biases not counted); expected about {target:.0%}", module=16)
+                f"(biases not counted); expected about {target:.0%}", module=16,
+                example=expect.example(target, zeros / total, {"sparsity": target, "model": f64.mlp_text(
+                    sizes, ["ReLU"]), "first weight before pruning": original[0][0]}))
     for i, ((w, b), (w0, b0)) in enumerate(zip(pruned, original, strict=True)):
         # A zeroed bias is pruned (the course's own pruner does it); any other new value was rewritten.
         expect.that(bool(np.all(np.isclose(b, b0, rtol=0, atol=1e-7) | (b == 0))), f"magnitude_prune changed "
@@ -99,14 +104,15 @@ def pruning(c: dict[str, Any], a: dict[str, Any], quantized: bool) -> None:
     x = probes.eval_inputs(c)
     labels = f64.mlp_output(original, ["relu"], x).argmax(axis=-1)
     expected = f64.mlp_output(pruned, ["relu"], x)
+    given = {"x": x, "first weight, as returned after pruning": pruned[0][0]}
     if quantized:
         _compression_ratio(a)
-        scores, allowed, what = _quantized_logits(a, expected, "pruned and quantized"), COMBINED_ACCURACY_DROP, \
-            "pruned and quantized"
+        scores, allowed, what = _quantized_logits(a, expected, "pruned and quantized", given), \
+            COMBINED_ACCURACY_DROP, "pruned and quantized"
     else:
         expect.close(expect.array(a, "logits", shape=expected.shape), expected, "the pruned model's outputs "
                      "against its returned weights (the model must compute with the pruned .data)", module=16,
-                     rtol=1e-4, atol=1e-5)
+                     rtol=1e-4, atol=1e-5, given=given)
         scores, allowed, what = expected, PRUNED_ACCURACY_DROP, "pruned"
     accuracy = f64.accuracy(scores, labels)
     expect.that(accuracy >= 1 - allowed, f"the {what} model agrees with the original on only {accuracy:.1%} of "

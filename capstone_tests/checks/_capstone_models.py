@@ -233,6 +233,13 @@ def spot_check_grads(grads: list[np.ndarray], params: list[np.ndarray], names: S
 
 
 # ------------------------------------------------------------------------------- Linear stacks
+def mlp_text(sizes: list[int], activations: list[str]) -> str:
+    """The model an example's input went through, as `Linear(4, 8) -> ReLU -> Linear(8, 3)`."""
+    layers = [f"Linear({a}, {b})" for a, b in itertools.pairwise(sizes)]
+    return " -> ".join(part for i, layer in enumerate(layers)
+                       for part in ([layer] + ([activations[i]] if i < len(activations) else [])))
+
+
 def layer_shapes(sizes: list[int]) -> list[tuple[int, ...]]:
     return [s for fan_in, fan_out in itertools.pairwise(sizes) for s in ((fan_in, fan_out), (fan_out,))]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..verdict import CheckFailed
 from . import _capstone_models as f64
 from . import expect
 
@@ -22,9 +23,13 @@ def first_adam_step(start: f64.Pairs, got: f64.Pairs, want: f64.Pairs, names: li
     flat = [(g - s, w - s, n)
             for (gw, gb), (ww, wb), (sw, sb), name in zip(got, want, start, names[::2], strict=True)
             for g, w, s, n in ((gw, ww, sw, name), (gb, wb, sb, name.replace("weight", "bias")))]
-    for moved, _, name in flat:
-        expect.that(np.abs(moved).max() > 0, f"the {name} did not change in the first Adam step: it got no "
-                    f"gradient, or the optimizer does not update it", module=6)
+    for moved, expected_part, name in flat:
+        if not np.abs(moved).max() > 0:
+            raise CheckFailed(f"the {name} did not change in the first Adam step: it got no gradient, or the optimizer "
+                              f"does not update it", 6, example=_step_example(moved, expected_part, name, lr))
+    # The parameter the step got most wrong makes the example of the failures over all of them.
+    worst = max(flat, key=lambda part: float(np.abs(part[0] - part[1]).max()))
+    example = _step_example(*worst, lr)
     moved = np.concatenate([m.reshape(-1) for m, _, _ in flat])
     expected = np.concatenate([e.reshape(-1) for _, e, _ in flat])
     clear = np.abs(expected) > 0.5 * lr
@@ -32,21 +37,30 @@ def first_adam_step(start: f64.Pairs, got: f64.Pairs, want: f64.Pairs, names: li
     ratio = float(np.median(np.abs(moved[clear])) / np.median(np.abs(expected[clear])))
     expect.that(0.75 <= ratio <= 1.33, f"the first Adam step (lr={lr:.4g}) moved weights by {ratio:.2f}x the "
                 f"reference's step, which is about lr per entry: Adam must divide by the bias corrections "
-                f"(1 - beta1^t) and sqrt(1 - beta2^t)", module=6)
+                f"(1 - beta1^t) and sqrt(1 - beta2^t)", module=6, example=example)
     agree = float(np.mean(np.sign(moved[clear]) == np.sign(expected[clear])))
     expect.that(agree > 0.98, f"the first Adam step moved {1 - agree:.0%} of the weights in the opposite direction "
                 f"to the reference's: the gradients of the first batch are wrong (check backward through "
-                f"Linear, ReLU and CrossEntropyLoss)", module=5)
+                f"Linear, ReLU and CrossEntropyLoss)", module=5, example=example)
     for moved_part, expected_part, name in flat:
         step_matches(moved_part, expected_part, f"the change of the {name} in the first Adam step",
                      "each entry should move by lr * g / (|g| + eps)", lr)
 
 
+def _step_example(moved: np.ndarray, expected: np.ndarray, name: str, lr: float) -> dict[str, Any]:
+    """How one parameter should have moved in the first Adam step (the reference's move) and how it moved."""
+    focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(moved - expected))), moved.shape))
+    return expect.example(expected, moved, {"optimizer": f"Adam(lr={lr:.4g}), first step", "parameter": name}, focus)
+
+
 def step_matches(got: np.ndarray, want: np.ndarray, what: str, hint: str, lr: float) -> None:
     """Within a quarter of lr of the reference, entry by entry: float32 and eps placement stay far inside."""
-    worst = float(np.abs(got - want).max())
-    expect.that(worst <= 0.25 * lr, f"{what} differs from the reference's by up to {worst:.3g} (lr={lr:.3g}): {hint}",
-                module=6)
+    off = np.abs(got - want)
+    worst = float(off.max())
+    if worst > 0.25 * lr:
+        focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(off)), off.shape))
+        raise CheckFailed(f"{what} differs from the reference's by up to {worst:.3g} (lr={lr:.3g}): {hint}", 6,
+                          example=expect.example(want, got, {"lr": lr, "optimizer": "Adam"}, focus))
 
 
 def early_sgd_steps(run: dict[str, Any], start: f64.Pairs, activations: list[str], x: np.ndarray, y: np.ndarray,
@@ -70,6 +84,9 @@ def early_sgd_steps(run: dict[str, Any], start: f64.Pairs, activations: list[str
             cause = (f"the gradient (backward through Linear, {layers}, BinaryCrossEntropyLoss) or the update "
                      f"p -= lr * grad is wrong", 5) if step == 0 else \
                 ("zero_grad() must clear the previous gradient, and momentum follows v = momentum * v + grad", 6)
-            expect.that(worst <= 1e-6 + 1e-3 * float(np.abs(w - b).max()),
-                        f"on {what}, the {name} after SGD step {step + 1} (lr={lr:.3g}, momentum={momentum:g}) is off "
-                        f"by up to {worst:.3g} from a float64 replay of the same steps: {cause[0]}", cause[1])
+            if worst > 1e-6 + 1e-3 * float(np.abs(w - b).max()):
+                focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(g - w))), w.shape))
+                given = {"x": x, "y": y, "lr": lr, "momentum": momentum, f"{name} at start": b}
+                raise CheckFailed(f"on {what}, the {name} after SGD step {step + 1} (lr={lr:.3g}, momentum="
+                                  f"{momentum:g}) is off by up to {worst:.3g} from a float64 replay of the same steps: "
+                                  f"{cause[0]}", cause[1], example=expect.example(w, g, given, focus))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from ..blame import AUTOGRAD, GRADIENT_RULE, gradient_detail, returns_bare_array
 from ..probes import _capstone_tour as probe
 from ..verdict import CheckFailed
 from . import _capstone_models as f64
+from . import expect
 
 # Three GELU formulas are in use (exact erf, the tanh approximation, x * sigmoid(1.702 x)); their slopes differ
 # by up to ~0.03 on [-3, 3], while a detached or wrong GELU is off by far more (the slope of x alone is 1).
@@ -91,6 +92,7 @@ class Fault:
     module: int
     message: str
     hint: str
+    example: dict[str, Any] | None = None  # the kind's own worked example, for a gradient with wrong values
 
 
 def _expected(challenge: dict[str, Any], kind: str) -> dict[str, np.ndarray]:
@@ -188,10 +190,14 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
         # Only a single table is judged here; how the table is stored is the 11 suite's business.
         got = {"x": got.get("x")} | ({"table": tables[0]} if len(tables) == 1 else {})
         want = {k: v for k, v in want.items() if k in got}
+    inputs = probe.data(challenge, kind)
+    # The kind's graph was sum(layer(inputs) * r): those inputs (and r) make its examples.
+    given = {"layer": label, **({"loss": "sum(output * r)"} if "r" in inputs else {}), **inputs}
     none = [name for name in want if got.get(name) is None]
     if none:
-        return _missing(kind, module, label, none, list(want))
-    r = probe.data(challenge, kind).get("r")
+        found = _missing(kind, module, label, none, list(want))
+        return replace(found, example=expect.example(want[none[0]], None, given))
+    r = inputs.get("r")
     kind_scale = max((float(np.abs(v).max(initial=0.0)) for v in want.values()), default=0.0)
     for name, expected in want.items():
         value = got[name]
@@ -207,20 +213,22 @@ def fault(challenge: dict[str, Any], kind: str, entry: Any) -> Fault | None:
             continue  # a table stored in another layout: the 11 suite judges it
         if expected.ndim > 1 and grad.shape == expected.shape[1:]:
             return Fault(kind, AUTOGRAD, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, one "
-                         f"row of the expected {expected.shape}", GRADIENT_RULE)
+                         f"row of the expected {expected.shape}", GRADIENT_RULE, expect.example(expected, grad, given))
         if grad.shape != expected.shape:
             return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} has shape {grad.shape}, "
-                         f"expected {expected.shape}", FORMULAS[kind])
+                         f"expected {expected.shape}", FORMULAS[kind], expect.example(expected, grad, given))
         rtol, atol = _tolerance(kind, expected, r, kind_scale)
         if np.all(np.isfinite(grad)) and np.allclose(grad, expected, rtol=rtol, atol=atol):
             continue
+        example = expect.example(expected, grad, given, expect.worst(grad, expected))
         if _rows_repeat(grad) and not _rows_repeat(expected):
             # What an engine that broadcasts whatever it is given makes of a bare array: its first row, everywhere.
             return Fault(kind, AUTOGRAD, f"{label} alone: every row of the gradient of {_its(name)} is the same, "
-                         f"while the right rows differ", f"one row was spread over the whole tensor; {GRADIENT_RULE}")
+                         f"while the right rows differ", f"one row was spread over the whole tensor; {GRADIENT_RULE}",
+                         example)
         worst = float(np.nanmax(np.abs(grad - expected))) if np.all(np.isfinite(grad)) else float("inf")
         return Fault(kind, module, f"{label} alone: the gradient of {_its(name)} is wrong (largest difference "
-                     f"{worst:.3g}, against a float64 computation)", FORMULAS[kind])
+                     f"{worst:.3g}, against a float64 computation)", FORMULAS[kind], example)
     return None
 
 
@@ -265,6 +273,8 @@ def faults(challenge: dict[str, Any], artefacts: dict[str, Any], kinds: tuple[st
 def fail(found: Fault, seen: str | None = None, **evidence: Any) -> CheckFailed:
     """The failure a fault makes: its module, its cause (and what the test saw), and the hint for that cause."""
     message = found.message if seen is None else f"{found.message} (in this test: {seen})"
+    if found.example is not None:  # the broken layer's own example says more than the whole model's
+        evidence["example"] = found.example
     return CheckFailed(message, found.module, hint=found.hint, layer=found.kind, **evidence)
 
 

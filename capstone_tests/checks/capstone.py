@@ -43,7 +43,8 @@ def test_complete_ml_pipeline_end_to_end(c: dict[str, Any], a: dict[str, Any]) -
     logits = f64.mlp_output(start, ["relu", "relu"], x[:batch])
     expect.close(expect.number(a, "first_loss"), f64.cross_entropy(logits, y[:batch])[0],
                  "the cross-entropy of the first batch (Linear/ReLU forward, then CrossEntropyLoss)",
-                 module=4, rtol=1e-4)
+                 module=4, rtol=1e-4, given={"model": f64.mlp_text(sizes, ["ReLU", "ReLU"]), "x": x[:batch],
+                                             "labels": y[:batch], "first layer's weight": start[0][0]})
     with tour.blamed(c, a, USES["test_complete_ml_pipeline_end_to_end"]):
         _pipeline_training(c, a, start)
 
@@ -89,11 +90,13 @@ def test_mlp_architecture_integration(c: dict[str, Any], a: dict[str, Any]) -> N
                 f"expected {2 * (len(sizes) - 1)} tensors with {expected_count} values (Linear.parameters() "
                 f"must return [weight, bias])", module=3)
     logits = f64.mlp_output(weights, acts, x)
+    given = {"model": f64.mlp_text(sizes, ["ReLU", "Sigmoid"]), "x": x, "first layer's weight": weights[0][0]}
     expect.close(expect.array(a, "logits", shape=logits.shape), logits,
-                 "the MLP output (Linear -> ReLU -> Linear -> Sigmoid -> Linear)", module=3, rtol=1e-4)
+                 "the MLP output (Linear -> ReLU -> Linear -> Sigmoid -> Linear)", module=3, rtol=1e-4, given=given)
     loss, dlogits = f64.cross_entropy(logits, y)
-    expect.close(expect.number(a, "loss"), loss, "the cross-entropy loss", module=4, rtol=1e-4)
-    with tour.blamed(c, a, USES["test_mlp_architecture_integration"]):
+    given = {"logits": logits, "labels": y}
+    expect.close(expect.number(a, "loss"), loss, "the cross-entropy loss", module=4, rtol=1e-4, given=given)
+    with tour.blamed(c, a, USES["test_mlp_architecture_integration"]), expect.given(x=x, labels=y):
         grads = f64.grad_list(a, "grads", f64.layer_names(sizes), f64.layer_shapes(sizes))
         expected = f64.mlp_grads(weights, acts, x, lambda out: dlogits)
         f64.close_grads(grads, expected, f64.layer_names(sizes), "backpropagation through the MLP")
@@ -117,7 +120,9 @@ def test_cnn_architecture_integration(c: dict[str, Any], a: dict[str, Any]) -> N
                 f"Conv2d(kernel_size={c['kernel']}, stride={c['stride']}, padding={c['padding']}) on a "
                 f"{c['size']}x{c['size']} input gives shape {got_shape}, expected {conv.shape}: each output side is "
                 f"(size + 2*padding - kernel) // stride + 1", module=9)
-    expect.close(expect.array(a, "conv_out", shape=conv.shape), conv, "the Conv2d output", module=9, rtol=1e-4)
+    given = {"x": x, "Conv2d weight": conv_w, "Conv2d bias": conv_b, "stride": c["stride"], "padding": c["padding"]}
+    expect.close(expect.array(a, "conv_out", shape=conv.shape), conv, "the Conv2d output", module=9, rtol=1e-4,
+                 given=given)
 
     def head(conv_params: list[np.ndarray]) -> np.ndarray:
         h = f64.conv2d(x.astype(np.float64), conv_params[0], conv_params[1], c["stride"], c["padding"])
@@ -126,12 +131,13 @@ def test_cnn_architecture_integration(c: dict[str, Any], a: dict[str, Any]) -> N
     params = [conv_w, conv_b, fc_w, fc_b]
     logits = head(params)
     expect.close(expect.array(a, "logits", shape=logits.shape), logits,
-                 "the CNN output (Conv2d -> ReLU -> MaxPool2d(2) -> reshape -> Linear)", module=9, rtol=1e-4)
+                 "the CNN output (Conv2d -> ReLU -> MaxPool2d(2) -> reshape -> Linear)", module=9, rtol=1e-4,
+                 given=given | {"Linear weight": fc_w})
     expect.close(expect.number(a, "loss"), f64.cross_entropy(logits, y)[0], "the cross-entropy loss", module=4,
-                 rtol=1e-4)
+                 rtol=1e-4, given={"logits": logits, "labels": y})
     names = ["Conv2d weight", "Conv2d bias", "Linear weight", "Linear bias"]
     # Its own guess (09) gives way too: a wrong gradient here may be Linear's or ReLU's as well as Conv2d's.
-    with tour.blamed(c, a, USES["test_cnn_architecture_integration"], also=(9,)):
+    with tour.blamed(c, a, USES["test_cnn_architecture_integration"], also=(9,)), expect.given(x=x, labels=y):
         grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
         expected = f64.numeric_grads(lambda p: f64.cross_entropy(head(p), y)[0], params)
         f64.close_grads(grads, expected, names, "backpropagation through the CNN", module=9)
@@ -164,14 +170,19 @@ def test_transformer_architecture_integration(c: dict[str, Any], a: dict[str, An
     altered = expect.array(a, "altered_logits", shape=(batch, seq, vocab))
     expect.that(np.allclose(got[:, :cut], altered[:, :cut], atol=1e-5),
                 f"changing only the tokens from position {cut} on changed the outputs at earlier positions: the "
-                f"causal mask must block attention to later positions (mask == 0 means blocked)", module=12)
+                f"causal mask must block attention to later positions (mask == 0 means blocked)", module=12,
+                example=expect.example(got[:, :cut], altered[:, :cut], {"tokens": tokens, "positions changed": f"{cut} "
+                                       f"and later"}, expect.worst(altered[:, :cut], got[:, :cut])))
+    given = {"tokens": tokens, "position table": table, "Embedding weight": params[0], "num_heads": c["heads"]}
     expect.close(got, logits, "Embedding + PositionalEncoding -> MultiHeadAttention (causal mask) -> Linear",
-                 module=12, rtol=1e-3, atol=1e-4)
+                 module=12, rtol=1e-3, atol=1e-4, given=given)
     loss, _ = f64.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))
-    expect.close(expect.number(a, "loss"), loss, "the cross-entropy over all positions", module=4, rtol=1e-4)
+    expect.close(expect.number(a, "loss"), loss, "the cross-entropy over all positions", module=4, rtol=1e-4,
+                 given={"logits": logits, "targets": targets})
     names = ["Embedding weight"] + [f"{proj} {kind}" for proj in data.ATTENTION_PROJECTIONS
                                     for kind in ("weight", "bias")] + ["output Linear weight", "output Linear bias"]
-    with tour.blamed(c, a, USES["test_transformer_architecture_integration"], also=(12,)):
+    with tour.blamed(c, a, USES["test_transformer_architecture_integration"], also=(12,)), \
+            expect.given(tokens=tokens, targets=targets):
         grads = f64.grad_list(a, "grads", names, [p.shape for p in params])
         for grad, name in zip(grads, names, strict=True):
             # k_proj's bias shifts every score of a query equally, so softmax makes its gradient exactly 0.
@@ -264,19 +275,22 @@ def test_inference_pipeline(c: dict[str, Any], a: dict[str, Any]) -> None:
     expected = f64.mlp_output(f64.as64(data.confident_init(c)), ["relu", "softmax"], x)
     shape = expected.shape
     raw = a.get("batch")
+    given = {"x": x, "model": f"{f64.mlp_text([c['features'], c['hidden'], c['classes']], ['ReLU'])} -> Softmax"}
     if isinstance(raw, np.ndarray) and raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
+        focus = tuple(int(i) for i in np.argwhere(~np.isfinite(raw))[0]) if raw.shape == shape else None
         raise CheckFailed("Softmax returns NaN or infinity for logits of a few hundred: subtract the row maximum "
-                          "before exp (softmax is unchanged by the shift, and exp can no longer overflow)", 2)
+                          "before exp (softmax is unchanged by the shift, and exp can no longer overflow)", 2,
+                          example=expect.example(expected, raw, given, focus))
     batch = expect.array(a, "batch", shape=shape, what="the batch predictions")
     expect.close(batch, expected, "the batch predictions in inference mode (Linear -> ReLU -> Dropout(training="
                  "False) -> Linear -> Softmax) against a float64 recomputation: Dropout must be the identity at "
-                 "inference", module=3, rtol=1e-4, atol=1e-4)
+                 "inference", module=3, rtol=1e-4, atol=1e-4, given=given)
     again = expect.array(a, "again", shape=shape, what="the repeated batch predictions")
     expect.that(np.array_equal(again, batch), "two inference passes over the same batch disagree: with "
                 "training=False, Dropout must not drop anything", module=3)
     single = expect.array(a, "one_by_one", shape=shape, what="the predictions made one sample at a time")
     expect.close(single, batch, "predictions made one sample at a time against the same samples in one batch",
-                 rtol=1e-4, atol=1e-4)
+                 rtol=1e-4, atol=1e-4, given={"x, one row at a time": x})
     dropped = expect.array(a, "dropout_train", shape=(8, c["hidden"]), module=3, what="Dropout(training=True)")
     kept = expect.array(a, "dropout_eval", shape=(8, c["hidden"]), module=3, what="Dropout(training=False)")
     expect.that(np.array_equal(kept, np.ones_like(kept)), "Dropout(training=False) changed its input", module=3)
@@ -317,10 +331,11 @@ def test_deep_network_gradient_flow(c: dict[str, Any], a: dict[str, Any]) -> Non
     x, target = data.regression_batch(c)
     out = f64.mlp_output(weights, acts, x)
     expect.close(expect.number(a, "loss"), float(((out - target) ** 2).mean()), "the MSE loss of the deep network",
-                 module=4, rtol=1e-4)
+                 module=4, rtol=1e-4, given={"network output": out, "target": target})
     names = f64.layer_names(sizes)
     kinds = USES["test_deep_network_gradient_flow"]
-    with tour.blamed(c, a, kinds):
+    model = f64.mlp_text(sizes, [{"relu": "ReLU", "sigmoid": "Sigmoid"}[name] for name in acts])
+    with tour.blamed(c, a, kinds), expect.given(model=model, x=x, target=target):
         grads = f64.grad_list(a, "grads", names, f64.layer_shapes(sizes))
         expected = f64.mlp_grads(weights, acts, x, lambda o: 2.0 * (o - target) / o.size)
         for grad, name in zip(grads[::2], names[::2], strict=True):
@@ -355,11 +370,16 @@ def test_gradient_accumulation_correctness(c: dict[str, Any], a: dict[str, Any])
     pieces = [grads_of(slice(i * micro, (i + 1) * micro)) for i in range(parts)]
     # zero_grad first: without it every later comparison fails too, for a reason that is not theirs.
     reset = a.get("after_reset")
-    expect.that(isinstance(reset, list) and all(g is None or not np.any(np.asarray(g, dtype=np.float64))
-                                                for g in reset),
-                "after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
-                "parameter's grad (to None or zeros)", module=6)
-    with tour.blamed(c, a, USES["test_gradient_accumulation_correctness"]):
+    expect.that(isinstance(reset, list), "after optimizer.zero_grad() the gradients are still set: zero_grad must "
+                "reset every parameter's grad (to None or zeros)", module=6)
+    for i, g in enumerate(reset):
+        if g is not None and np.any(np.asarray(g, dtype=np.float64)):
+            raise CheckFailed("after optimizer.zero_grad() the gradients are still set: zero_grad must reset every "
+                              "parameter's grad (to None or zeros)", 6, example=expect.example(
+                                  np.zeros_like(np.asarray(g, dtype=np.float64)), g,
+                                  {"parameter": names[i] if i < len(names) else f"#{i}"}))
+    with tour.blamed(c, a, USES["test_gradient_accumulation_correctness"]), \
+            expect.given(model=f64.mlp_text(sizes, ["ReLU"]), x=x, labels=y, micro_batch=micro):
         f64.close_grads(f64.grad_list(a, "full", names, shapes), grads_of(slice(None)), names,
                         f"one backward() over the full batch of {micro * parts}")
         f64.close_grads(f64.grad_list(a, "accumulated", names, shapes),

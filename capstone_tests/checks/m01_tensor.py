@@ -20,13 +20,13 @@ def _numbers(r: np.random.Generator, shape: tuple[int, ...], low: float = -3.0, 
 
 
 def _float32_result(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: str,
-                    rtol: float = 1e-5, atol: float = 1e-5) -> None:
+                    rtol: float = 1e-5, atol: float = 1e-5, given: dict[str, Any] | None = None) -> None:
     got = expect.array(artefacts, key, what=what)
     dtype = getattr(artefacts[key], "dtype", None)  # a list instead of an array has none
     expect.that(dtype == np.float32, f"{what} is {dtype}: results of Tensor operations must stay float32")
     expect.that(got.shape == expected.shape, f"{what} has shape {got.shape}, expected {expected.shape}",
                 expected_shape=expected.shape, got_shape=got.shape)
-    expect.close(got, expected, what, rtol=rtol, atol=atol)
+    expect.close(got, expected, what, rtol=rtol, atol=atol, given=given)
 
 
 def _tensors_returned(artefacts: dict[str, Any], whats: dict[str, str]) -> None:
@@ -50,19 +50,21 @@ def _construction_challenge(r: np.random.Generator) -> dict[str, Any]:
 @check(module=1, challenge=_construction_challenge)
 def test_construction_float32(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     ints = np.asarray(challenge["ints"], dtype=np.float64)
-    _float32_result(artefacts, "ints", ints, "Tensor(list of ints)", rtol=0, atol=0)
+    _float32_result(artefacts, "ints", ints, "Tensor(list of ints)", rtol=0, atol=0, given={"data": challenge["ints"]})
     matrix = _f32(challenge["matrix"])
-    _float32_result(artefacts, "float64_input", matrix, "Tensor(float64 array)", rtol=1e-7, atol=0)
-    _float32_result(artefacts, "list_input", matrix, "Tensor(nested list of floats)", rtol=1e-7, atol=0)
-    expect.that(list(artefacts["shape"]) == list(matrix.shape),
-                f"Tensor.shape is {artefacts['shape']}, expected {list(matrix.shape)}")
-    expect.that(artefacts["size"] == matrix.size, f"Tensor.size is {artefacts['size']}, expected {matrix.size}")
+    given = {"data": challenge["matrix"]}
+    _float32_result(artefacts, "float64_input", matrix, "Tensor(float64 array)", rtol=1e-7, atol=0, given=given)
+    _float32_result(artefacts, "list_input", matrix, "Tensor(nested list of floats)", rtol=1e-7, atol=0, given=given)
+    expect.equal(list(artefacts["shape"]), list(matrix.shape),
+                 f"Tensor.shape is {artefacts['shape']}, expected {list(matrix.shape)}", given=given)
+    expect.equal(artefacts["size"], matrix.size, f"Tensor.size is {artefacts['size']}, expected {matrix.size}",
+                 given=given)
     expect.that("float32" in str(artefacts["dtype_attribute"]),
                 f"Tensor.dtype reports {artefacts['dtype_attribute']!r}, expected float32")
     n = challenge["big"]
-    expect.that(artefacts["big_nbytes"] == 4 * n,
-                f"a float32 Tensor of {n} elements should hold {4 * n} bytes (4 per element), its data holds "
-                f"{artefacts['big_nbytes']}: store data as float32")
+    expect.equal(artefacts["big_nbytes"], 4 * n,
+                 f"a float32 Tensor of {n} elements should hold {4 * n} bytes (4 per element), its data holds "
+                 f"{artefacts['big_nbytes']}: store data as float32", given={"data": f"np.zeros({n}) (float64)"})
 
 
 def _arithmetic_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -82,9 +84,12 @@ def test_arithmetic_broadcasting(challenge: dict[str, Any], artefacts: dict[str,
     }
     _tensors_returned(artefacts, {name: f"{name} (s a Python float)" if "s" in name.split() else name
                                   for name in expected})
+    operands = {"a": a, "row": row, "column": column, "s": s}
     for name, value in expected.items():
+        # "a + row" was computed from a and row: those are its example's inputs.
+        given = {operand: operands[operand] for operand in name.split()[::2]}
         _float32_result(artefacts, name, value, f"{name} (a of shape {a.shape}, row {row.shape}, "
-                        f"column {column.shape}, s a Python float)")
+                        f"column {column.shape}, s a Python float)", given=given)
 
 
 def _matmul_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -99,11 +104,13 @@ def _matmul_challenge(r: np.random.Generator) -> dict[str, Any]:
 def test_matmul_shapes(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     a, b = _f32(challenge["a"]), _f32(challenge["b"])
     _tensors_returned(artefacts, {"operator": "a @ b", "method": "a.matmul(b)", "batched": "a batched matmul"})
-    _float32_result(artefacts, "operator", a @ b, f"a @ b for shapes {a.shape} @ {b.shape}", rtol=1e-5, atol=1e-4)
-    _float32_result(artefacts, "method", a @ b, "a.matmul(b)", rtol=1e-5, atol=1e-4)
+    _float32_result(artefacts, "operator", a @ b, f"a @ b for shapes {a.shape} @ {b.shape}", rtol=1e-5, atol=1e-4,
+                    given={"a": a, "b": b})
+    _float32_result(artefacts, "method", a @ b, "a.matmul(b)", rtol=1e-5, atol=1e-4, given={"a": a, "b": b})
     batch_a, batch_b = _f32(challenge["batch_a"]), _f32(challenge["batch_b"])
     _float32_result(artefacts, "batched", batch_a @ batch_b,
-                    f"batched matmul {batch_a.shape} @ {batch_b.shape}", rtol=1e-5, atol=1e-4)
+                    f"batched matmul {batch_a.shape} @ {batch_b.shape}", rtol=1e-5, atol=1e-4,
+                    given={"a": batch_a, "b": batch_b})
     expect.that(artefacts["mismatch_raised"] is True,
                 f"a @ a for shapes {a.shape} @ {a.shape} returned a result: matmul must raise an error when "
                 f"the inner dimensions differ")
@@ -129,7 +136,7 @@ def test_reshape_transpose(challenge: dict[str, Any], artefacts: dict[str, Any])
     }
     _tensors_returned(artefacts, {key: what for key, (_, what) in expected.items() if key != "original_after"})
     for key, (value, what) in expected.items():
-        _float32_result(artefacts, key, value, what, rtol=0, atol=0)
+        _float32_result(artefacts, key, value, what, rtol=0, atol=0, given={"x": x})
 
 
 def _reductions_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -159,7 +166,7 @@ def test_reductions_axis_keepdims(challenge: dict[str, Any], artefacts: dict[str
             got = got.reshape(())
         expect.that(got.shape == value.shape, f"{what} of a {x.shape} tensor has shape {got.shape}, expected "
                     f"{value.shape}", expected_shape=value.shape, got_shape=got.shape)
-        expect.close(got, value, f"{what} of a {x.shape} tensor", rtol=1e-5, atol=1e-5)
+        expect.close(got, value, f"{what} of a {x.shape} tensor", rtol=1e-5, atol=1e-5, given={"x": x})
 
 
 def _indexing_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -188,7 +195,7 @@ def test_indexing(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
             got = got.reshape(())
         expect.that(got.shape == value.shape, f"{what} of a {x.shape} tensor has shape {got.shape}, expected "
                     f"{value.shape}", expected_shape=value.shape, got_shape=got.shape)
-        expect.close(got, value, f"{what} of a {x.shape} tensor", rtol=0, atol=0)
+        expect.close(got, value, f"{what} of a {x.shape} tensor", rtol=0, atol=0, given={"x": x})
 
 
 def _accumulate_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -211,4 +218,5 @@ def test_backward_accumulates_float32(challenge: dict[str, Any], artefacts: dict
         got = expect.array(artefacts, key, what=what, module=5)
         expect.that(got.shape == expected.shape,
                     f"{what} has shape {got.shape}, expected {expected.shape}", module=5)
-        expect.close(got, expected, what, module=5, rtol=1e-6, atol=1e-6)
+        expect.close(got, expected, what, module=5, rtol=1e-6, atol=1e-6,
+                     given={"x": _f32(challenge["x"]), "c1": c1, "c2": c2})

@@ -52,11 +52,11 @@ def _gelu_slope(x: np.ndarray) -> np.ndarray:
 
 
 def _values(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: str,
-            rtol: float = 1e-5, atol: float = 1e-6) -> np.ndarray:
+            rtol: float = 1e-5, atol: float = 1e-6, given: dict[str, Any] | None = None) -> np.ndarray:
     got = expect.array(artefacts, key, what=what)
     expect.that(got.shape == expected.shape, f"{what} has shape {got.shape}, expected {expected.shape}",
                 expected_shape=expected.shape, got_shape=got.shape)
-    expect.close(got, expected, what, rtol=rtol, atol=atol)
+    expect.close(got, expected, what, rtol=rtol, atol=atol, given=given)
     return got
 
 
@@ -69,8 +69,8 @@ def _matrix_challenge(bound: float, gap: float = 0.0) -> Any:
 @check(module=2, challenge=_matrix_challenge(5.0))
 def test_relu_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     x = _f32(challenge["x"])
-    _values(artefacts, "called", np.maximum(x, 0.0), "ReLU()(x)", rtol=0, atol=0)
-    _values(artefacts, "forward", np.maximum(x, 0.0), "ReLU().forward(x)", rtol=0, atol=0)
+    _values(artefacts, "called", np.maximum(x, 0.0), "ReLU()(x)", rtol=0, atol=0, given={"x": x})
+    _values(artefacts, "forward", np.maximum(x, 0.0), "ReLU().forward(x)", rtol=0, atol=0, given={"x": x})
 
 
 def _sigmoid_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -86,18 +86,26 @@ def test_sigmoid_values(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
     for key in ("called", "forward"):
         raw = np.asarray(artefacts.get(key), dtype=np.float64) if isinstance(artefacts.get(key), np.ndarray) \
             else None
-        expect.that(raw is None or bool(np.all(np.isfinite(raw))),
-                    f"Sigmoid returns NaN or infinity for inputs of magnitude {challenge['big']}: use a form "
-                    f"that cannot overflow, e.g. exp(-|x|) for both signs")
-        _values(artefacts, key, _sigmoid(x), f"Sigmoid(){'.forward' if key == 'forward' else ''}(x)")
+        if raw is not None and not np.all(np.isfinite(raw)):
+            raise CheckFailed(f"Sigmoid returns NaN or infinity for inputs of magnitude {challenge['big']}: use a "
+                              f"form that cannot overflow, e.g. exp(-|x|) for both signs",
+                              example=_non_finite_example(raw, _sigmoid(x), x))
+        _values(artefacts, key, _sigmoid(x), f"Sigmoid(){'.forward' if key == 'forward' else ''}(x)",
+                given={"x": x})
 
 
 @check(module=2, challenge=_matrix_challenge(5.0))
 def test_tanh_and_gelu_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     x = _f32(challenge["x"])
-    _values(artefacts, "tanh", np.tanh(x), "Tanh()(x)")
+    _values(artefacts, "tanh", np.tanh(x), "Tanh()(x)", given={"x": x})
     _values(artefacts, "gelu", _gelu(x), "GELU()(x) (tanh approximation, exact erf and x*sigmoid(1.702x) "
-            "are all accepted)", rtol=0, atol=GELU_VALUE_ATOL)
+            "are all accepted)", rtol=0, atol=GELU_VALUE_ATOL, given={"x": x})
+
+
+def _non_finite_example(raw: np.ndarray, expected: np.ndarray, x: np.ndarray) -> dict[str, Any]:
+    """The example of an output with NaN or infinity, at the first such entry."""
+    focus = tuple(int(i) for i in np.argwhere(~np.isfinite(raw))[0]) if raw.shape == expected.shape else None
+    return expect.example(expected, raw, {"x": x}, focus)
 
 
 def _softmax_checks(artefacts: dict[str, Any], key: str, x: np.ndarray, what: str, axis: int = -1) -> None:
@@ -106,8 +114,9 @@ def _softmax_checks(artefacts: dict[str, Any], key: str, x: np.ndarray, what: st
         biggest = float(np.abs(x).max())
         raise CheckFailed(
             f"{what} contains NaN or infinity for logits up to {biggest:.3g} in magnitude: subtract the max "
-            f"along the softmax axis before exp (the result is unchanged by that shift)")
-    got = _values(artefacts, key, _softmax(x, axis), what, rtol=1e-4, atol=1e-6)
+            f"along the softmax axis before exp (the result is unchanged by that shift)",
+            example=_non_finite_example(raw, _softmax(x, axis), x))
+    got = _values(artefacts, key, _softmax(x, axis), what, rtol=1e-4, atol=1e-6, given={"x": x, "dim": axis})
     sums = got.sum(axis=axis)
     expect.that(bool(np.allclose(sums, 1.0, atol=1e-5)),
                 f"{what} does not sum to 1 along axis {axis}: sums are {np.round(sums, 6).tolist()}")
@@ -160,6 +169,7 @@ def _gradient_challenge(r: np.random.Generator) -> dict[str, Any]:
 
 
 def _gradient(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: str, atol: float = 1e-5) -> None:
+    """x.grad of sum(activation(x) * c); the enclosing check names x and c as the example's inputs."""
     got = expect.array(artefacts, key, what=f"x.grad through {what}")
     expect.that(got.shape == expected.shape,
                 f"x.grad through {what} has shape {got.shape}, expected {expected.shape}")
@@ -180,7 +190,8 @@ def test_tanh_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
         raise CheckFailed("Tanh passes no gradient back to its input" + (f" (backward() through it raised {error})"
                           if error else "") + ": its backward is not wired into autograd, which the course's own "
                           "modules never do for Tanh", hint=TANH_BACKWARD_HINT)
-    with expect.hinted("Tanh's derivative is 1 - tanh(x)^2, multiplied by the upstream gradient"):
+    with expect.hinted("Tanh's derivative is 1 - tanh(x)^2, multiplied by the upstream gradient"), \
+            expect.given(x=x, c=c):
         _gradient(artefacts, "grad", c * (1.0 - np.tanh(x) ** 2), "Tanh")
 
 
@@ -189,8 +200,9 @@ def test_relu_sigmoid_gelu_softmax_gradients(challenge: dict[str, Any], artefact
     x, c = _f32(challenge["x"]), _f32(challenge["c"])
     s = _sigmoid(x)
     p = _softmax(x)
-    _gradient(artefacts, "relu", c * (x > 0), "ReLU")
-    _gradient(artefacts, "sigmoid", c * s * (1.0 - s), "Sigmoid")
-    _gradient(artefacts, "gelu", c * _gelu_slope(x), "GELU (any of the three usual formulas)",
-              atol=GELU_GRAD_ATOL * float(np.abs(c).max()))
-    _gradient(artefacts, "softmax", p * (c - (c * p).sum(axis=-1, keepdims=True)), "Softmax")
+    with expect.given(x=x, c=c):
+        _gradient(artefacts, "relu", c * (x > 0), "ReLU")
+        _gradient(artefacts, "sigmoid", c * s * (1.0 - s), "Sigmoid")
+        _gradient(artefacts, "gelu", c * _gelu_slope(x), "GELU (any of the three usual formulas)",
+                  atol=GELU_GRAD_ATOL * float(np.abs(c).max()))
+        _gradient(artefacts, "softmax", p * (c - (c * p).sum(axis=-1, keepdims=True)), "Softmax")

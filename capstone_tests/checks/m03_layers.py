@@ -28,13 +28,14 @@ def _grad(artefacts: dict[str, Any], key: str, expected: np.ndarray, name: str, 
     """A parameter's gradient: present, of the parameter's own shape, and equal to the closed form."""
     if artefacts.get(key) is None:
         raise CheckFailed(f"{name} got no gradient: forward must compute with the parameter Tensors themselves "
-                          f"(not their .data or a copy), so backward() reaches them")
+                          f"(not their .data or a copy), so backward() reaches them",
+                          example=expect.example(expected, None))
     got = expect.array(artefacts, key, what=f"the gradient of {name}")
     if got.shape != expected.shape:
         hint = (f": a broadcast operand's gradient must be summed back to its own shape {expected.shape}"
                 if got.size > expected.size else "")
         raise CheckFailed(f"the gradient of {name} has shape {got.shape}, expected {expected.shape}{hint}",
-                          expected_shape=expected.shape, got_shape=got.shape)
+                          expected_shape=expected.shape, got_shape=got.shape, example=expect.example(expected, got))
     expect.close(got, expected, f"the gradient of {name} (expected {formula})", rtol=1e-4, atol=1e-4)
 
 
@@ -50,15 +51,17 @@ def _shapes_challenge(r: np.random.Generator) -> dict[str, Any]:
 def test_linear_shapes_and_parameters(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     n_in, n_out = challenge["n_in"], challenge["n_out"]
     shape = list(artefacts["weight_shape"])
-    expect.that(shape == [n_in, n_out],
-                f"Linear({n_in}, {n_out}).weight has shape {tuple(shape)}, expected ({n_in}, {n_out}): the course "
-                f"stores W as (in_features, out_features) so that forward is x @ W + b")
+    given = {"in_features": n_in, "out_features": n_out}
+    expect.equal(shape, [n_in, n_out],
+                 f"Linear({n_in}, {n_out}).weight has shape {tuple(shape)}, expected ({n_in}, {n_out}): the course "
+                 f"stores W as (in_features, out_features) so that forward is x @ W + b", given=given)
     expect.that(artefacts["weight_dtype"] == "float32",
                 f"Linear's weight is {artefacts['weight_dtype']}, expected float32")
-    expect.that(artefacts["bias_shape"] == [n_out],
-                f"Linear({n_in}, {n_out}).bias has shape {artefacts['bias_shape']}, expected ({n_out},)")
-    expect.that(artefacts["parameter_count"] == 2,
-                f"Linear.parameters() returned {artefacts['parameter_count']} items, expected 2: [weight, bias]")
+    expect.equal(artefacts["bias_shape"], [n_out],
+                 f"Linear({n_in}, {n_out}).bias has shape {artefacts['bias_shape']}, expected ({n_out},)", given=given)
+    expect.equal(artefacts["parameter_count"], 2,
+                 f"Linear.parameters() returned {artefacts['parameter_count']} items, expected 2: [weight, bias]",
+                 given=given)
     expect.that(artefacts["first_is_weight"] is True and artefacts["second_is_bias"] is True,
                 "Linear.parameters() must return [self.weight, self.bias], the layer's own Tensors in that order "
                 "(not copies), or an optimizer updates something the layer never uses")
@@ -83,16 +86,18 @@ def test_linear_forward(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
         expect.that(dtype == np.float32, f"{what} is {dtype}, expected float32")
         expect.that(got.shape == expected.shape, f"{what} for x of shape {x.shape} has shape {got.shape}, "
                     f"expected {expected.shape}")
-        expect.close(got, expected, f"{what} (expected x @ W + b)", rtol=1e-5, atol=1e-5)
+        expect.close(got, expected, f"{what} (expected x @ W + b)", rtol=1e-5, atol=1e-5,
+                     given={"x": x, "W": w, "b": b})
 
 
 @check(module=3, challenge=_forward_challenge)
 def test_linear_gradients(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     w, x, c = _f32(challenge["weight"]), _f32(challenge["x"]), _f32(challenge["c"])
-    _grad(artefacts, "weight_grad", x.T @ c, "Linear's weight", "x.T @ upstream")
-    _grad(artefacts, "bias_grad", c.sum(axis=0), f"Linear's bias (batch of {x.shape[0]})",
-          "the upstream gradient summed over the batch")
-    _grad(artefacts, "x_grad", c @ w.T, "Linear's input", "upstream @ W.T")
+    with expect.given(x=x, W=w, upstream=c):
+        _grad(artefacts, "weight_grad", x.T @ c, "Linear's weight", "x.T @ upstream")
+        _grad(artefacts, "bias_grad", c.sum(axis=0), f"Linear's bias (batch of {x.shape[0]})",
+              "the upstream gradient summed over the batch")
+        _grad(artefacts, "x_grad", c @ w.T, "Linear's input", "upstream @ W.T")
 
 
 def _two_layer_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -123,12 +128,13 @@ def test_two_layer_gradients(challenge: dict[str, Any], artefacts: dict[str, Any
     hidden = np.maximum(pre, 0.0)
     d_pre = (c @ w2.T) * (pre > 0)
     where = "in Linear -> ReLU -> Linear"
-    _grad(artefacts, "w2", hidden.T @ c, f"the second Linear's weight {where}", "relu(h).T @ upstream")
-    _grad(artefacts, "b2", c.sum(axis=0), f"the second Linear's bias {where}", "upstream summed over the batch")
-    _grad(artefacts, "w1", x.T @ d_pre, f"the first Linear's weight {where}",
-          "x.T @ ((upstream @ W2.T) * (h > 0)): the gradient flows back through the second Linear and ReLU")
-    _grad(artefacts, "b1", d_pre.sum(axis=0), f"the first Linear's bias {where}",
-          "((upstream @ W2.T) * (h > 0)) summed over the batch")
+    with expect.given(x=x, W1=w1, b1=b1, W2=w2, upstream=c):
+        _grad(artefacts, "w2", hidden.T @ c, f"the second Linear's weight {where}", "relu(h).T @ upstream")
+        _grad(artefacts, "b2", c.sum(axis=0), f"the second Linear's bias {where}", "upstream summed over the batch")
+        _grad(artefacts, "w1", x.T @ d_pre, f"the first Linear's weight {where}",
+              "x.T @ ((upstream @ W2.T) * (h > 0)): the gradient flows back through the second Linear and ReLU")
+        _grad(artefacts, "b1", d_pre.sum(axis=0), f"the first Linear's bias {where}",
+              "((upstream @ W2.T) * (h > 0)) summed over the batch")
 
 
 @check(module=3, challenge=lambda r: {"n_in": int(r.integers(32, 65)), "n_out": int(r.integers(16, 49))})
@@ -157,10 +163,10 @@ def test_dropout_eval_is_identity(challenge: dict[str, Any], artefacts: dict[str
     x = _f32(challenge["x"])
     got = expect.array(artefacts, "eval", shape=x.shape, what=f"Dropout({challenge['p']}).forward(x, training=False)")
     expect.close(got, x, f"Dropout({challenge['p']}).forward(x, training=False) (must return x unchanged)",
-                 rtol=0, atol=0)
+                 rtol=0, atol=0, given={"p": challenge["p"], "x": x, "training": False})
     got = expect.array(artefacts, "p_zero_training", shape=x.shape, what="Dropout(0.0).forward(x, training=True)")
     expect.close(got, x, "Dropout(0.0).forward(x, training=True) (drops nothing, so must return x)",
-                 rtol=1e-7, atol=0)
+                 rtol=1e-7, atol=0, given={"p": 0.0, "x": x, "training": True})
 
 
 def _dropout_training_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -184,6 +190,6 @@ def test_dropout_training_scaling(challenge: dict[str, Any], artefacts: dict[str
     kept = ~dropped
     expect.close(first[kept], x[kept] / (1 - p),
                  f"the inputs Dropout({p}) kept (inverted dropout scales them by 1/(1-p) = {1 / (1 - p):.4g}, so "
-                 f"evaluation needs no rescaling)", rtol=1e-5, atol=1e-6)
+                 f"evaluation needs no rescaling)", rtol=1e-5, atol=1e-6, given={"p": p, "kept x": x[kept]})
     expect.that(not np.array_equal(first == 0, second == 0),
                 "two training-mode Dropout calls dropped exactly the same inputs: draw a new mask on every forward")

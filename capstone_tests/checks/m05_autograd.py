@@ -16,9 +16,10 @@ from . import expect
 @check(module=5, challenge=lambda r: {"w": float(r.integers(-5, 6))})
 def test_scalar_chain_rule(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     w = challenge["w"]
-    expect.close(expect.array(artefacts, "value", module=5).reshape(-1), [w * w + w], "w*w + w", module=5)
-    expect.close(expect.array(artefacts, "grad", what="w.grad", module=5).reshape(-1), [2 * w + 1],
-                 "d(w*w + w)/dw", module=5)
+    with expect.given(w=w):
+        expect.close(expect.array(artefacts, "value", module=5).reshape(-1), [w * w + w], "w*w + w", module=5)
+        expect.close(expect.array(artefacts, "grad", what="w.grad", module=5).reshape(-1), [2 * w + 1],
+                     "d(w*w + w)/dw", module=5)
 
 
 @check(module=5, challenge=lambda r: {"rows": int(r.integers(2, 6)), "cols": int(r.integers(2, 6))},
@@ -26,20 +27,28 @@ def test_scalar_chain_rule(challenge: dict[str, Any], artefacts: dict[str, Any])
 def test_broadcast_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected = on_reference(probes.test_broadcast_gradient, challenge)
     shape = (challenge["rows"], challenge["cols"])
-    expect.close(expect.array(artefacts, "x_grad", shape=shape, module=5), expected["x_grad"], "x.grad", module=5)
+    r = probes.rng(challenge)  # the probe's inputs, drawn again in its order
+    x, b = probes.float32(r.standard_normal(shape)), probes.float32(r.standard_normal((challenge["cols"],)))
+    given = {"x": x, "b": b, "loss": "sum((x + b) * (x + b))"}
+    expect.close(expect.array(artefacts, "x_grad", shape=shape, module=5), expected["x_grad"], "x.grad", module=5,
+                 given=given)
     b_grad = expect.array(artefacts, "b_grad", module=5)
-    expect.that(b_grad.shape == (challenge["cols"],),
-                f"the bias gradient has shape {b_grad.shape}: a broadcast operand's gradient must be summed "
-                f"back to its own shape ({challenge['cols']},)", module=5)
-    expect.close(b_grad, expected["b_grad"], "b.grad (broadcast over rows)", module=5)
+    if b_grad.shape != (challenge["cols"],):
+        raise CheckFailed(f"the bias gradient has shape {b_grad.shape}: a broadcast operand's gradient must be summed "
+                          f"back to its own shape ({challenge['cols']},)", module=5,
+                          example=expect.example(expected["b_grad"], b_grad, given))
+    expect.close(b_grad, expected["b_grad"], "b.grad (broadcast over rows)", module=5, given=given)
 
 
 @check(module=5, challenge=lambda r: {"n": int(r.integers(2, 5))}, uses_reference=True)
 def test_shared_parameter_accumulates(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected = on_reference(probes.test_shared_parameter_accumulates, challenge)
     got = expect.array(artefacts, "w_grad", shape=(challenge["n"],) * 2, module=5)
+    r = probes.rng(challenge)  # the probe's inputs, drawn again in its order
+    w = probes.float32(r.standard_normal((challenge["n"], challenge["n"])))
+    x = probes.float32(r.standard_normal((2, challenge["n"])))
     expect.close(got, np.asarray(expected["w_grad"]), "gradient of a weight used twice (must be the sum)",
-                 module=5, rtol=1e-3)
+                 module=5, rtol=1e-3, given={"w": w, "x": x, "loss": "sum((x @ w) @ w)"})
 
 
 @check(module=5, challenge=lambda r: {"rows": int(r.integers(2, 5)), "cols": int(r.integers(2, 5))})
@@ -54,7 +63,7 @@ def test_reused_intermediate_accumulates(challenge: dict[str, Any], artefacts: d
         got = expect.array(artefacts, key, shape=shape, module=5, what=f"the gradient of {key[0]}")
         expect.close(got, expected, f"the gradient of {key[0]} through h = a * b used three times in h * h + h * c "
                      f"(expected (2h + c) * {other}: every use of h adds its share before h passes it on)",
-                     module=5, rtol=1e-4, atol=1e-5)
+                     module=5, rtol=1e-4, atol=1e-5, given={"a": a, "b": b, "c": c})
 
 
 def _f32(x: Any) -> np.ndarray:
@@ -69,12 +78,13 @@ def _gradient(artefacts: dict[str, Any], key: str, expected: np.ndarray, what: s
               atol: float = 1e-5) -> None:
     if artefacts.get(key) is None:
         raise CheckFailed(f"{what} is None: backward() did not reach this tensor (it requires grad and the loss "
-                          f"depends on it)", module=5)
+                          f"depends on it)", module=5, example=expect.example(expected, None))
     got = expect.array(artefacts, key, what=what, module=5)
     if got.shape != expected.shape:
         hint = (f": a broadcast operand's gradient must be summed back to its own shape {expected.shape}"
                 if got.size > expected.size else "")
-        raise CheckFailed(f"{what} has shape {got.shape}, expected {expected.shape}{hint}", module=5)
+        raise CheckFailed(f"{what} has shape {got.shape}, expected {expected.shape}{hint}", module=5,
+                          example=expect.example(expected, got))
     expect.close(got, expected, what, module=5, rtol=rtol, atol=atol)
 
 
@@ -86,8 +96,9 @@ def _matmul_challenge(r: np.random.Generator) -> dict[str, Any]:
 @check(module=5, challenge=_matmul_challenge)
 def test_matmul_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     a, b, c = _f32(challenge["a"]), _f32(challenge["b"]), _f32(challenge["c"])
-    _gradient(artefacts, "a_grad", c @ b.T, "a.grad for sum((a @ b) * c) (expected c @ b.T)")
-    _gradient(artefacts, "b_grad", a.T @ c, "b.grad for sum((a @ b) * c) (expected a.T @ c)")
+    with expect.given(a=a, b=b, c=c):
+        _gradient(artefacts, "a_grad", c @ b.T, "a.grad for sum((a @ b) * c) (expected c @ b.T)")
+        _gradient(artefacts, "b_grad", a.T @ c, "b.grad for sum((a @ b) * c) (expected a.T @ c)")
 
 
 def _dtype_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -106,7 +117,9 @@ def test_gradient_dtype_float32(challenge: dict[str, Any], artefacts: dict[str, 
             expect.that(dtype is None or dtype == "float32",
                         f"{name}.grad {when} is stored as {dtype}: keep gradients float32 numpy arrays (dtype "
                         f"object means Tensors or Python objects were mixed into the array)", module=5)
-            _gradient(artefacts, f"{name}_{rounds}", grad * rounds, f"{name}.grad {when} for sum((x @ w + b) * c)")
+            with expect.given(x=x, w=w, b=_f32(challenge["b"]), c=c):
+                _gradient(artefacts, f"{name}_{rounds}", grad * rounds,
+                          f"{name}.grad {when} for sum((x @ w + b) * c)")
 
 
 def _reshape_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -125,9 +138,11 @@ def test_reshape_transpose_indexing_gradients(challenge: dict[str, Any], artefac
     np.add.at(upstream, np.asarray(challenge["rows"]), _f32(challenge["w"]))
     upstream[1:] += _f32(challenge["v"])
     expected = np.swapaxes(upstream, 0, 2).reshape(a, b * c)
-    _gradient(artefacts, "x_grad", expected,
-              f"x.grad through reshape({a}, {b}, {c}) -> transpose(0, 2) -> t[{challenge['rows']}] and t[1:] "
-              f"(each step's backward undoes its forward)")
+    with expect.given(x=_f32(challenge["x"]), rows=challenge["rows"], w=_f32(challenge["w"]),
+                      v=_f32(challenge["v"])):
+        _gradient(artefacts, "x_grad", expected,
+                  f"x.grad through reshape({a}, {b}, {c}) -> transpose(0, 2) -> t[{challenge['rows']}] and t[1:] "
+                  f"(each step's backward undoes its forward)")
 
 
 def _mlp_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -147,8 +162,10 @@ def test_mlp_gradients_vs_finite_differences(challenge: dict[str, Any], artefact
     x, y = _f32(challenge["x"]), _f32(challenge["y"])
     params = {name: _f32(challenge[name]) for name in ("w1", "b1", "w2", "b2")}
     loss = _mlp_loss(params, x, y)
+    given = {"x": x, "y": y, **params}
     expect.close(np.asarray(expect.number(artefacts, "loss", module=5)), np.asarray(loss),
-                 "the MLP's loss sum((sigmoid(x @ w1 + b1) @ w2 + b2 - y)^2)", module=5, rtol=1e-5, atol=1e-6)
+                 "the MLP's loss sum((sigmoid(x @ w1 + b1) @ w2 + b2 - y)^2)", module=5, rtol=1e-5, atol=1e-6,
+                 given=given)
     step = 1e-6
     for name, value in params.items():
         numeric = np.zeros_like(value)
@@ -158,5 +175,6 @@ def test_mlp_gradients_vs_finite_differences(challenge: dict[str, Any], artefact
             up = _mlp_loss(shifted, x, y)
             shifted[name][index] = value[index] - step
             numeric[index] = (up - _mlp_loss(shifted, x, y)) / (2 * step)
-        _gradient(artefacts, name, numeric, f"{name}.grad of a Linear-Sigmoid-Linear network with a summed squared "
-                  f"error (compared with float64 central finite differences)", rtol=1e-3, atol=1e-5)
+        with expect.given(**given):
+            _gradient(artefacts, name, numeric, f"{name}.grad of a Linear-Sigmoid-Linear network with a summed "
+                      f"squared error (compared with float64 central finite differences)", rtol=1e-3, atol=1e-5)

@@ -120,10 +120,29 @@ def _matches(got: History, expected: History, start: list[np.ndarray]) -> bool:
                for g, e, p0 in zip(step_got, step_expected, start, strict=True))
 
 
-def _require(got: History, expected: History, start: list[np.ndarray], what: str) -> None:
+def _given(hyper: dict[str, Any], start: list[np.ndarray], grads: list[list[np.ndarray]], i: int,
+           steps: int) -> dict[str, Any]:
+    """The inputs of parameter i's change after `steps` steps: the optimizer's settings, its start, its gradients."""
+    return {**hyper, f"p{i} at start": start[i],
+            **{f"grad of p{i} at step {s}": grads[s - 1][i] for s in range(1, steps + 1)}}
+
+
+def _unless(matches: bool, message: str, got: History, expected: History, start: list[np.ndarray],
+            hyper: dict[str, Any], grads: list[list[np.ndarray]]) -> None:
+    """Fail with `message` when the run matched a known mistake; the example is the first parameter's first step."""
+    if matches:
+        raise CheckFailed(message, example=expect.example(expected[0][0] - start[0], got[0][0] - start[0],
+                                                          _given(hyper, start, grads, 0, 1)))
+
+
+def _require(got: History, expected: History, start: list[np.ndarray], what: str, hyper: dict[str, Any],
+             grads: list[list[np.ndarray]], final: bool = False) -> None:
+    """`final`: got and expected hold only the parameters after the last of `grads`' steps."""
     for t, (step_got, step_expected) in enumerate(zip(got, expected, strict=True), start=1):
         for i, (g, e, p0) in enumerate(zip(step_got, step_expected, start, strict=True)):
-            expect.close(g - p0, e - p0, f"{what}: the change of parameter {i} after step {t}", rtol=RTOL, atol=ATOL)
+            given = _given(hyper, start, grads, i, len(grads) if final else t)
+            expect.close(g - p0, e - p0, f"{what}: the change of parameter {i} after step {t}", rtol=RTOL, atol=ATOL,
+                         given=given)
 
 
 def _sgd_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -136,7 +155,8 @@ def test_sgd_plain(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None
     start = _start(challenge)
     expected = _sgd(start, _steps(challenge), challenge["lr"])
     what = f"SGD(lr={challenge['lr']}) (p -= lr * grad)"
-    _require(_history(artefacts, "history", expected, what), expected, start, what)
+    _require(_history(artefacts, "history", expected, what), expected, start, what, {"lr": challenge["lr"]},
+             _steps(challenge))
 
 
 @check(module=6, challenge=_sgd_challenge)
@@ -145,7 +165,8 @@ def test_sgd_momentum(challenge: dict[str, Any], artefacts: dict[str, Any]) -> N
     expected = _sgd(start, _steps(challenge), challenge["lr"], momentum=challenge["momentum"])
     what = (f"SGD(lr={challenge['lr']}, momentum={challenge['momentum']}) (v = momentum * v + grad, starting from "
             f"v = 0; p -= lr * v)")
-    _require(_history(artefacts, "history", expected, what), expected, start, what)
+    _require(_history(artefacts, "history", expected, what), expected, start, what,
+             {"lr": challenge["lr"], "momentum": challenge["momentum"]}, _steps(challenge))
 
 
 @check(module=6, challenge=_sgd_challenge)
@@ -155,12 +176,20 @@ def test_sgd_weight_decay(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     expected = _sgd(start, steps, lr, decay=decay)
     what = f"SGD(lr={lr}, weight_decay={decay}) (grad + weight_decay * p in place of grad)"
     got = _history(artefacts, "decay", expected, what)
-    expect.that(not _matches(got, _sgd(start, steps, lr), start), f"{what} ignored weight_decay")
-    _require(got, expected, start, what)
+    hyper = {"lr": lr, "weight_decay": decay}
+    _unless(_matches(got, _sgd(start, steps, lr), start), f"{what} ignored weight_decay", got, expected, start, hyper,
+            steps)
+    _require(got, expected, start, what, hyper, steps)
     expected = _sgd(start, steps, lr, momentum=momentum, decay=decay)
     what = (f"SGD(lr={lr}, momentum={momentum}, weight_decay={decay}) (the decayed gradient goes into the "
             f"velocity)")
-    _require(_history(artefacts, "decay_momentum", expected, what), expected, start, what)
+    _require(_history(artefacts, "decay_momentum", expected, what), expected, start, what,
+             {"lr": lr, "momentum": momentum, "weight_decay": decay}, steps)
+
+
+def _adam_settings(challenge: dict[str, Any], decay: bool = False) -> dict[str, Any]:
+    settings = {"lr": challenge["lr"], "betas": [challenge["beta1"], challenge["beta2"]], "eps": challenge["eps"]}
+    return settings | ({"weight_decay": challenge["weight_decay"]} if decay else {})
 
 
 def _adam_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -177,9 +206,11 @@ def test_adam_bias_correction(challenge: dict[str, Any], artefacts: dict[str, An
         return
     if _matches(got, _adam(start, steps, challenge, corrected=False), start):
         factor = (1 - challenge["beta1"]) / np.sqrt(1 - challenge["beta2"])
-        raise CheckFailed(f"{what} has no bias correction: its first step moved each weight by about {factor:.2f} "
-                          f"* lr instead of lr; use m / (1 - beta1^t) and v / (1 - beta2^t) with t counted from 1")
-    _require(got, expected, start, what + " (m_hat / (sqrt(v_hat) + eps), bias-corrected)")
+        _unless(True, f"{what} has no bias correction: its first step moved each weight by about {factor:.2f} * lr "
+                f"instead of lr; use m / (1 - beta1^t) and v / (1 - beta2^t) with t counted from 1", got, expected,
+                start, _adam_settings(challenge), steps)
+    _require(got, expected, start, what + " (m_hat / (sqrt(v_hat) + eps), bias-corrected)", _adam_settings(challenge),
+             steps)
 
 
 @check(module=6, challenge=_adam_challenge)
@@ -190,12 +221,13 @@ def test_adam_weight_decay_l2(challenge: dict[str, Any], artefacts: dict[str, An
     got = _history(artefacts, "history", expected, what)
     if _matches(got, expected, start):
         return
-    expect.that(not _matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay")
-    expect.that(not any(_matches(got, _adam(start, steps, challenge, decay, mode), start)
-                        for mode in ("before", "after")),
-                f"{what} decays the weights directly, which is AdamW; Adam's weight_decay is L2: add "
-                f"weight_decay * p to the gradient before updating the moments")
-    _require(got, expected, start, what + " (L2: grad + weight_decay * p feeds the moments)")
+    hyper = _adam_settings(challenge, decay=True)
+    _unless(_matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay", got, expected,
+            start, hyper, steps)
+    _unless(any(_matches(got, _adam(start, steps, challenge, decay, mode), start) for mode in ("before", "after")),
+            f"{what} decays the weights directly, which is AdamW; Adam's weight_decay is L2: add weight_decay * p to "
+            f"the gradient before updating the moments", got, expected, start, hyper, steps)
+    _require(got, expected, start, what + " (L2: grad + weight_decay * p feeds the moments)", hyper, steps)
 
 
 @check(module=6, challenge=_adam_challenge)
@@ -206,11 +238,14 @@ def test_adamw_decoupled_decay(challenge: dict[str, Any], artefacts: dict[str, A
     got = _history(artefacts, "history", decoupled["before"], what)
     if any(_matches(got, expected, start) for expected in decoupled.values()):
         return
-    expect.that(not _matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay")
-    expect.that(not _matches(got, _adam(start, steps, challenge, decay, "l2"), start),
-                f"{what} adds the decay to the gradient (Adam's L2, which the moments then rescale); AdamW decays "
-                f"the weights directly: p -= lr * weight_decay * p, apart from the Adam update")
-    _require(got, decoupled["before"], start, what + " (Adam update plus p -= lr * weight_decay * p)")
+    hyper, expected = _adam_settings(challenge, decay=True), decoupled["before"]
+    _unless(_matches(got, _adam(start, steps, challenge), start), f"{what} ignored weight_decay", got, expected,
+            start, hyper, steps)
+    _unless(_matches(got, _adam(start, steps, challenge, decay, "l2"), start),
+            f"{what} adds the decay to the gradient (Adam's L2, which the moments then rescale); AdamW decays the "
+            f"weights directly: p -= lr * weight_decay * p, apart from the Adam update", got, expected, start, hyper,
+            steps)
+    _require(got, expected, start, what + " (Adam update plus p -= lr * weight_decay * p)", hyper, steps)
 
 
 def _zero_grad_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -224,15 +259,18 @@ def test_zero_grad_clears(challenge: dict[str, Any], artefacts: dict[str, Any]) 
         before, cleared, after = (artefacts[f"{name}_{k}"] for k in ("before", "cleared", "next"))
         for i, (grad, g1, g2) in enumerate(zip(before, first, second, strict=True)):
             got = expect.array({"g": grad}, "g", shape=g1.shape, what=f"parameter {i}'s grad after backward()")
-            expect.close(got, g1, f"parameter {i}'s grad after backward() of sum(p * g)", rtol=1e-6, atol=1e-7)
+            expect.close(got, g1, f"parameter {i}'s grad after backward() of sum(p * g)", rtol=1e-6, atol=1e-7,
+                         given={"g": g1})
             kept = cleared[i]
-            expect.that(kept is None or (isinstance(kept, np.ndarray) and not np.any(kept)),
-                        f"{name}.zero_grad() left parameter {i}'s gradient in place: set each parameter's grad to "
-                        f"None (or zeros), or every step adds the gradients of all earlier batches")
+            if not (kept is None or (isinstance(kept, np.ndarray) and not np.any(kept))):
+                raise CheckFailed(f"{name}.zero_grad() left parameter {i}'s gradient in place: set each parameter's "
+                                  f"grad to None (or zeros), or every step adds the gradients of all earlier batches",
+                                  example=expect.example(np.zeros_like(g1), kept, {"grad before zero_grad()": g1}))
             got = expect.array({"g": after[i]}, "g", shape=g2.shape,
                                what=f"parameter {i}'s grad after zero_grad() and a new backward()")
             expect.close(got, g2, f"parameter {i}'s grad after {name}.zero_grad() and a new backward() (only the new "
-                         f"gradient must remain)", rtol=1e-6, atol=1e-7)
+                         f"gradient must remain)", rtol=1e-6, atol=1e-7, given={"g of the first backward": g1,
+                                                                                 "g of the new backward": g2})
 
 
 def _skip_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -258,4 +296,7 @@ def test_step_skips_params_without_grad(challenge: dict[str, Any], artefacts: di
         used = [[expect.array({"p": p}, "p", shape=p0.shape, what=f"{name}'s parameter {i}")
                  for i, (p, p0) in enumerate(zip(final[:-1], start[:-1], strict=True))]]
         if not any(_matches(used, [history[-1]], start[:-1]) for history in candidates):
-            _require(used, [candidates[0][-1]], start[:-1], f"{name} with one parameter left without a gradient")
+            settings = _adam_settings(challenge, decay=name == "AdamW") if name != "SGD" else \
+                {"lr": challenge["lr"], "momentum": challenge["momentum"], "weight_decay": decay}
+            _require(used, [candidates[0][-1]], start[:-1], f"{name} with one parameter left without a gradient",
+                     settings, steps, final=True)

@@ -74,20 +74,47 @@ def _same(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, ...], 
                 and np.allclose(got[1] - b0, expected[1] - b0, rtol=1e-3, atol=2e-5))
 
 
+def _inputs(challenge: dict[str, Any]) -> dict[str, Any]:
+    """What a Trainer run of these checks starts from, for a failure's example."""
+    extra = {k: challenge[k] for k in ("accumulation_steps", "max_norm") if k in challenge}
+    return {"x": _f32(challenge["x"]), "y": _f32(challenge["y"]), "batch_size": challenge["batch_size"],
+            "lr": challenge["lr"], **extra, "W at start": _f32(challenge["weight"]),
+            "b at start": _f32(challenge["bias"])}
+
+
+def _change_example(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, ...],
+                    challenge: dict[str, Any]) -> dict[str, Any]:
+    """The example of a wrong training run: how the weight should have moved and how it moved."""
+    w0 = _f32(challenge["weight"])
+    return expect.example(expected[0] - w0, got[0] - w0, _inputs(challenge))
+
+
 def _require(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, ...], challenge: dict[str, Any],
              what: str) -> None:
     w0, b0 = _f32(challenge["weight"]), _f32(challenge["bias"])
-    expect.that(not (np.array_equal(got[0], w0) and np.array_equal(got[1], b0)),
-                f"{what} left the weights exactly as they started: no gradient reached the parameters (see Linear's "
-                f"forward and the loss's backward) or the optimizer never stepped")
-    expect.close(got[0] - w0, expected[0] - w0, f"the change of the weight after {what}", rtol=1e-3, atol=2e-5)
-    expect.close(got[1] - b0, expected[1] - b0, f"the change of the bias after {what}", rtol=1e-3, atol=2e-5)
+    if np.array_equal(got[0], w0) and np.array_equal(got[1], b0):
+        raise CheckFailed(f"{what} left the weights exactly as they started: no gradient reached the parameters (see "
+                          f"Linear's forward and the loss's backward) or the optimizer never stepped",
+                          example=_change_example(got, expected, challenge))
+    given = _inputs(challenge)
+    expect.close(got[0] - w0, expected[0] - w0, f"the change of the weight after {what}", rtol=1e-3, atol=2e-5,
+                 given=given)
+    expect.close(got[1] - b0, expected[1] - b0, f"the change of the bias after {what}", rtol=1e-3, atol=2e-5,
+                 given=given)
 
 
-def _mean_loss(artefacts: dict[str, Any], expected: float, what: str) -> None:
+def _leaks_gradients(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, ...],
+                     leaky: list[tuple[np.ndarray, ...]], challenge: dict[str, Any], what: str) -> None:
+    """Fail with ZERO_GRAD_HINT when the run matches one whose gradients were never cleared."""
+    if any(_same(got, run, challenge) for run in leaky):
+        raise CheckFailed(f"after {what}, {ZERO_GRAD_HINT}", example=_change_example(got, expected, challenge))
+
+
+def _mean_loss(artefacts: dict[str, Any], expected: float, what: str, challenge: dict[str, Any]) -> None:
     got = expect.number(artefacts, "loss", what=f"the value train_epoch returned for {what}")
     expect.close(np.asarray(got), np.asarray(expected), f"the value train_epoch returned for {what} (the mean of "
-                 f"the per-batch losses, each computed before its update)", rtol=1e-4, atol=1e-6)
+                 f"the per-batch losses, each computed before its update)", rtol=1e-4, atol=1e-6,
+                 given=_inputs(challenge))
 
 
 @check(module=7, challenge=lambda r: _regression(r, batches=int(r.integers(3, 5))))
@@ -97,9 +124,9 @@ def test_train_epoch_sgd_updates(challenge: dict[str, Any], artefacts: dict[str,
     expected = _replay(challenge)
     what = f"one train_epoch of SGD(lr={challenge['lr']}) over {len(challenge['x']) // challenge['batch_size']} batches"
     if not _same(got, expected, challenge):
-        expect.that(not _same(got, _replay(challenge, clear=False), challenge), f"after {what}, {ZERO_GRAD_HINT}")
+        _leaks_gradients(got, expected, [_replay(challenge, clear=False)], challenge, what)
         _require(got, expected, challenge, what + " (one step per batch)")
-    _mean_loss(artefacts, expected[2], what)
+    _mean_loss(artefacts, expected[2], what, challenge)
 
 
 def _mlp_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -180,13 +207,15 @@ def test_gradient_accumulation_equals_big_batch(challenge: dict[str, Any], artef
     for summed in (False, True):
         expected = _replay(challenge, accumulate=k, summed=summed)
         if _same(got, expected, challenge):
-            _mean_loss(artefacts, expected[2], what)
+            _mean_loss(artefacts, expected[2], what, challenge)
             return
-    expect.that(not _same(got, _replay(challenge), challenge),
-                f"{what} stepped after every batch: accumulate the gradients of {k} batches, then step once")
-    expect.that(not any(_same(got, _replay(challenge, accumulate=k, summed=s, clear=False), challenge)
-                        for s in (False, True)), f"after {what}, {ZERO_GRAD_HINT}")
-    _require(got, _replay(challenge, accumulate=k), challenge,
+    expected = _replay(challenge, accumulate=k)
+    if _same(got, _replay(challenge), challenge):
+        raise CheckFailed(f"{what} stepped after every batch: accumulate the gradients of {k} batches, then step "
+                          f"once", example=_change_example(got, expected, challenge))
+    _leaks_gradients(got, expected, [_replay(challenge, accumulate=k, summed=s, clear=False) for s in (False, True)],
+                     challenge, what)
+    _require(got, expected, challenge,
              what + f" (two steps, each on the mean gradient of {k} batches, like one batch {k} times larger)")
 
 
@@ -219,11 +248,10 @@ def test_trainer_clips_gradients(challenge: dict[str, Any], artefacts: dict[str,
     what = f"train_epoch with Trainer(..., grad_clip_norm={challenge['max_norm']})"
     if _same(got, expected, challenge):
         return
-    expect.that(not _same(got, _replay(challenge), challenge),
-                f"{what} did not clip: call clip_grad_norm(parameters, grad_clip_norm) between backward() and "
-                f"step()")
-    expect.that(not _same(got, _replay(challenge, clip=challenge["max_norm"], clear=False), challenge),
-                f"after {what}, {ZERO_GRAD_HINT}")
+    if _same(got, _replay(challenge), challenge):
+        raise CheckFailed(f"{what} did not clip: call clip_grad_norm(parameters, grad_clip_norm) between backward() "
+                          f"and step()", example=_change_example(got, expected, challenge))
+    _leaks_gradients(got, expected, [_replay(challenge, clip=challenge["max_norm"], clear=False)], challenge, what)
     _require(got, expected, challenge, what + " (each step's gradients scaled to a global norm of at most "
              "grad_clip_norm)")
 
@@ -247,16 +275,18 @@ def test_evaluate_loss_and_accuracy(challenge: dict[str, Any], artefacts: dict[s
     expect.that(np.array_equal(got_w, w) and np.array_equal(got_b, b),
                 "evaluate() changed the model's weights: it must only run forward passes")
     got = expect.number(artefacts, "loss", what="the loss evaluate() returned")
+    given = {"x": x, "labels": challenge["y"], "W": w, "b": b}
     expect.close(np.asarray(got), np.asarray(loss), "the loss evaluate() returned (mean cross-entropy over all "
-                 "samples)", rtol=1e-4, atol=1e-6)
+                 "samples)", rtol=1e-4, atol=1e-6, given=given)
     accuracy = expect.number(artefacts, "accuracy", what="the accuracy evaluate() returned")
     ordered = np.sort(logits, axis=1)
     # Rows whose two best logits nearly tie may go either way in float32; they may count either way.
     ties = int((ordered[:, -1] - ordered[:, -2] < 1e-4).sum())
     correct = int((logits.argmax(axis=1) == labels).sum())
-    expect.that(abs(accuracy * len(labels) - correct) <= ties + 1e-6,
-                f"evaluate() reported accuracy {accuracy:.4g}, expected {correct / len(labels):.4g} ({correct} of "
-                f"{len(labels)} argmax predictions equal the class labels), as a fraction between 0 and 1")
+    if abs(accuracy * len(labels) - correct) > ties + 1e-6:
+        raise CheckFailed(f"evaluate() reported accuracy {accuracy:.4g}, expected {correct / len(labels):.4g} "
+                          f"({correct} of {len(labels)} argmax predictions equal the class labels), as a fraction "
+                          f"between 0 and 1", example=expect.example(correct / len(labels), accuracy, given))
 
 
 def _clip_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -277,8 +307,10 @@ def test_clip_grad_norm(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
         grads = [_f32(g) for g in challenge[case]]
         norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
         got = expect.number(artefacts, f"{case}_norm", what="the value clip_grad_norm returned")
+        given = {f"grad of p{i}": g for i, g in enumerate(grads)} | {"max_norm": max_norm}
         expect.close(np.asarray(got), np.asarray(norm), f"the value clip_grad_norm returned for gradients of global "
-                     f"norm {norm:.4g} (it must return the total norm before clipping)", rtol=1e-5, atol=1e-6)
+                     f"norm {norm:.4g} (it must return the total norm before clipping)", rtol=1e-5, atol=1e-6,
+                     given=given)
         scale = max_norm / norm if norm > max_norm else 1.0
         for i, g in enumerate(grads):
             after = expect.array({"g": artefacts[f"{case}_grads"][i]}, "g", shape=g.shape,
@@ -287,7 +319,7 @@ def test_clip_grad_norm(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
                          f"parameter {i}'s gradient after clip_grad_norm(max_norm={max_norm}) of gradients with "
                          f"global norm {norm:.4g} (" + (f"all scaled by max_norm / norm = {scale:.4g}"
                                                         if scale < 1 else "left unchanged below max_norm") + ")",
-                         rtol=1e-4, atol=1e-6)
+                         rtol=1e-4, atol=1e-6, given=given)
 
 
 def _schedule_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -306,6 +338,7 @@ def test_cosine_schedule(challenge: dict[str, Any], artefacts: dict[str, Any]) -
     expect.that(isinstance(got, list) and len(got) == len(expected), "get_lr returned the wrong number of values")
     for epoch, value, wanted in zip(challenge["epochs"], got, expected, strict=True):
         if not (isinstance(value, float) and math.isclose(value, wanted, rel_tol=1e-6, abs_tol=1e-9)):
+            given = {"max_lr": high, "min_lr": low, "total_epochs": total, "epoch": epoch}
             raise CheckFailed(f"CosineSchedule(max_lr={high}, min_lr={low}, total_epochs={total}).get_lr({epoch}) "
                               f"returned {value}, expected {wanted:.6g} = min_lr + (max_lr - min_lr) * (1 + cos(pi * "
-                              f"epoch / total_epochs)) / 2")
+                              f"epoch / total_epochs)) / 2", example=expect.example(wanted, value, given))

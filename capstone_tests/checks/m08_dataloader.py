@@ -24,6 +24,7 @@ def _epoch(challenge: dict[str, Any], batches: Any) -> tuple[np.ndarray, list[in
     """The sample ids one epoch delivered, in order, and the batch sizes; checks rows stayed aligned."""
     x, y = probes.sample_data(challenge)
     expect.that(isinstance(batches, list) and len(batches) > 0, "the DataLoader yielded no batches", 8)
+    given = {"X (column 0: the sample's id)": x, "y": y, "batch_size": challenge["batch_size"]}
     ids: list[np.ndarray] = []
     sizes: list[int] = []
     for number, batch in enumerate(batches):
@@ -41,10 +42,11 @@ def _epoch(challenge: dict[str, Any], batches: Any) -> tuple[np.ndarray, list[in
         batch_ids = features[:, 0].round().astype(np.int64)
         expect.that(bool(np.all((batch_ids >= 0) & (batch_ids < len(x)))),
                     f"batch {number} holds rows that are not samples of the dataset", 8)
-        expect.close(features, x[batch_ids], f"batch {number} feature rows", module=8)
+        expect.close(features, x[batch_ids], f"batch {number} feature rows", module=8, given=given)
         expect.that(bool(np.array_equal(labels, y[batch_ids])),
                     f"batch {number} labels do not belong to its feature rows: X and y must be indexed with the "
-                    f"same sample indices", 8, got=labels.tolist(), expected=y[batch_ids].tolist())
+                    f"same sample indices", 8, got=labels.tolist(), expected=y[batch_ids].tolist(),
+                    example=expect.example(y[batch_ids], labels, given))
         ids.append(batch_ids)
         sizes.append(int(features.shape[0]))
     return np.concatenate(ids), sizes
@@ -70,16 +72,18 @@ def _once_each(ids: np.ndarray, n: int) -> None:
 @check(module=8, challenge=_indexing)
 def test_tensor_dataset_indexing(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     x, y = probes.sample_data(challenge)
-    expect.that(artefacts["length"] == len(x),
-                f"len(TensorDataset) is {artefacts['length']}, expected {len(x)} (the first dimension)", 8)
+    expect.equal(artefacts["length"], len(x),
+                 f"len(TensorDataset) is {artefacts['length']}, expected {len(x)} (the first dimension)", 8,
+                 given={"X": x, "y": y})
     for index, item in zip(challenge["indices"], artefacts["items"], strict=True):
         expect.that(item["fields"] == 2,
                     f"dataset[{index}] has {item['fields']} fields: TensorDataset(X, y)[i] must be the tuple "
                     f"(X[i], y[i])", 8)
+        given = {"index": index, "X": x, "y": y}
         expect.close(expect.array({"v": item["values"][0]}, "v", module=8, what=f"dataset[{index}][0]"),
-                     x[index], f"dataset[{index}][0] (should be X[{index}])", module=8)
+                     x[index], f"dataset[{index}][0] (should be X[{index}])", module=8, given=given)
         expect.close(expect.array({"v": item["values"][1]}, "v", module=8, what=f"dataset[{index}][1]").reshape(-1),
-                     y[index:index + 1], f"dataset[{index}][1] (should be y[{index}])", module=8)
+                     y[index:index + 1], f"dataset[{index}][1] (should be y[{index}])", module=8, given=given)
 
 
 def _counting(r: np.random.Generator) -> dict[str, Any]:
@@ -92,12 +96,13 @@ def test_batch_count_is_ceil(challenge: dict[str, Any], artefacts: dict[str, Any
     for case, counts in zip(challenge["cases"], artefacts["counts"], strict=True):
         n, batch_size = case["n"], case["batch_size"]
         expected = math.ceil(n / batch_size)
-        expect.that(counts["len"] == expected,
-                    f"len(DataLoader) is {counts['len']} for {n} samples in batches of {batch_size}, expected "
-                    f"ceil({n}/{batch_size}) = {expected} (the last partial batch counts)", 8)
-        expect.that(counts["iterated"] == expected,
-                    f"iterating the DataLoader gave {counts['iterated']} batches for {n} samples in batches of "
-                    f"{batch_size}, expected ceil({n}/{batch_size}) = {expected}", 8)
+        given = {"samples": n, "batch_size": batch_size}
+        expect.equal(counts["len"], expected,
+                     f"len(DataLoader) is {counts['len']} for {n} samples in batches of {batch_size}, expected "
+                     f"ceil({n}/{batch_size}) = {expected} (the last partial batch counts)", 8, given=given)
+        expect.equal(counts["iterated"], expected,
+                     f"iterating the DataLoader gave {counts['iterated']} batches for {n} samples in batches of "
+                     f"{batch_size}, expected ceil({n}/{batch_size}) = {expected}", 8, given=given)
 
 
 @check(module=8, challenge=_sizes)
@@ -105,11 +110,12 @@ def test_last_partial_batch(challenge: dict[str, Any], artefacts: dict[str, Any]
     n, batch_size = challenge["n"], challenge["batch_size"]
     ids, sizes = _epoch(challenge, artefacts["batches"])
     expected = [batch_size] * (n // batch_size) + [n % batch_size]
-    expect.that(sizes == expected,
-                f"batch sizes are {sizes}, expected {expected}: every batch but the last is full and the last "
-                f"holds the remaining {n % batch_size} samples (never dropped, never padded)", 8)
-    expect.that(bool(np.array_equal(ids, np.arange(n))),
-                "without shuffle the DataLoader must deliver samples in dataset order", 8, got=ids.tolist())
+    given = {"samples": n, "batch_size": batch_size, "shuffle": False}
+    expect.equal(sizes, expected,
+                 f"batch sizes are {sizes}, expected {expected}: every batch but the last is full and the last "
+                 f"holds the remaining {n % batch_size} samples (never dropped, never padded)", 8, given=given)
+    expect.equal(ids, np.arange(n), "without shuffle the DataLoader must deliver samples in dataset order", 8,
+                 given=given)
 
 
 @check(module=8, challenge=_sizes)

@@ -132,6 +132,10 @@ def _pool_name(challenge: dict[str, Any], cls: str) -> str:
     return f"{cls}({challenge['k']}{stride})"
 
 
+def _pool_given(challenge: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
+    return {"x": x, "kernel_size": challenge["k"], "stride": challenge["stride"]}
+
+
 def _stride(challenge: dict[str, Any]) -> int:
     return challenge["k"] if challenge["stride"] is None else challenge["stride"]
 
@@ -149,8 +153,11 @@ def test_conv2d_output_shapes(challenge: dict[str, Any], artefacts: dict[str, An
                                                             config["padding"]),
                     _out_size(config["w"], config["k"], config["stride"], config["padding"])]
         if list(got) != expected:
+            given = {"input shape": [config[k] for k in ("n", "c_in", "h", "w")],
+                     **{k: config[k] for k in ("c_out", "k", "stride", "padding")}}
             raise CheckFailed(f"{_conv_name(config)} on a {config['h']}x{config['w']} input gives output shape "
-                              f"{tuple(got)}, expected {tuple(expected)}: {FORMULA}", 9)
+                              f"{tuple(got)}, expected {tuple(expected)}: {FORMULA}", 9,
+                              example=expect.example(expected, list(got), given))
 
 
 @check(module=9, challenge=_conv_strided)
@@ -159,7 +166,9 @@ def test_conv2d_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
     weight = expect.array(artefacts, "weight", shape=(c["c_out"], c["c_in"], c["k"], c["k"]), module=9,
                           what="Conv2d.weight (out_channels, in_channels, k, k)")
     bias = expect.array(artefacts, "bias", shape=(c["c_out"],), module=9, what="Conv2d.bias")
-    expected = conv2d_reference(probes.conv_input(c).astype(np.float64), weight, bias, c["stride"], c["padding"])
+    x = probes.conv_input(c).astype(np.float64)
+    expected = conv2d_reference(x, weight, bias, c["stride"], c["padding"])
+    given = {"x": x, "weight": weight, "bias": bias, "stride": c["stride"], "padding": c["padding"]}
     out = expect.array(artefacts, "out", module=9, what=f"{_conv_name(c)} output")
     expect.that(out.shape == expected.shape,
                 f"{_conv_name(c)} on a {c['h']}x{c['w']} input gives shape {out.shape}, expected "
@@ -168,9 +177,11 @@ def test_conv2d_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
         for cause, misread in conv2d_misreadings(probes.conv_input(c).astype(np.float64), weight, bias,
                                                  c["stride"], c["padding"]):
             if misread.shape == out.shape and np.allclose(out, misread, rtol=1e-4, atol=1e-4):
-                raise CheckFailed(f"{_conv_name(c)} output is wrong: it matches a convolution where {cause}", 9)
+                worst = np.unravel_index(int(np.argmax(np.abs(out - expected))), out.shape)
+                raise CheckFailed(f"{_conv_name(c)} output is wrong: it matches a convolution where {cause}", 9,
+                                  example=expect.example(expected, out, given, tuple(int(i) for i in worst)))
     expect.close(out, expected, f"{_conv_name(c)} output (cross-correlation of the zero-padded input with each "
-                 f"(in, k, k) filter, plus that channel's bias)", module=9, rtol=1e-4, atol=1e-4)
+                 f"(in, k, k) filter, plus that channel's bias)", module=9, rtol=1e-4, atol=1e-4, given=given)
 
 
 @check(module=9, challenge=_conv_strided)
@@ -185,19 +196,22 @@ def test_conv2d_gradients(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     g = probes.upstream(c, expected_shape).astype(np.float64)
     x, p = probes.conv_input(c).astype(np.float64), c["padding"]
     dx, dw, db = conv2d_gradients(x, weight, g, c["stride"], (p, p))
+    given = {"x": x, "weight": weight, "stride": c["stride"], "padding": p, "upstream": g}
     weight_grad = expect.array(artefacts, "weight_grad", shape=dw.shape, module=9, what="Conv2d.weight.grad")
     if not np.allclose(weight_grad, dw, rtol=1e-3, atol=1e-4):
         for widths in ((0, 2 * p), (2 * p, 0)):
             if np.allclose(weight_grad, conv2d_gradients(x, weight, g, c["stride"], widths)[1], rtol=1e-3, atol=1e-4):
+                worst = np.unravel_index(int(np.argmax(np.abs(weight_grad - dw))), dw.shape)
                 raise CheckFailed(f"Conv2d.weight.grad of {_conv_name(c)} matches an input padded on one side only "
-                                  f"({widths[0]} before, {widths[1]} after): pad `padding` zeros on both sides", 9)
-    expect.close(weight_grad, dw, "Conv2d.weight.grad", module=9, rtol=1e-3, atol=1e-4)
+                                  f"({widths[0]} before, {widths[1]} after): pad `padding` zeros on both sides", 9,
+                                  example=expect.example(dw, weight_grad, given, tuple(int(i) for i in worst)))
+    expect.close(weight_grad, dw, "Conv2d.weight.grad", module=9, rtol=1e-3, atol=1e-4, given=given)
     expect.close(expect.array(artefacts, "bias_grad", shape=db.shape, module=9, what="Conv2d.bias.grad"),
                  db, "Conv2d.bias.grad (the output gradient summed over batch and positions)", module=9,
-                 rtol=1e-3, atol=1e-4)
+                 rtol=1e-3, atol=1e-4, given=given)
     expect.close(expect.array(artefacts, "x_grad", shape=dx.shape, module=9, what="the Conv2d input's grad"),
                  dx, "the Conv2d input gradient (each output gradient spread back over its window, strided "
-                 "and with the padding cut off)", module=9, rtol=1e-3, atol=1e-4)
+                 "and with the padding cut off)", module=9, rtol=1e-3, atol=1e-4, given=given)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -216,9 +230,10 @@ def _pool_output(challenge: dict[str, Any], artefacts: dict[str, Any], cls: str)
 @check(module=9, challenge=_pool_config)
 def test_maxpool2d_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     out = _pool_output(challenge, artefacts, "MaxPool2d")
-    windows = _pool_windows(probes.pool_input(challenge).astype(np.float64), challenge["k"], _stride(challenge))
+    x = probes.pool_input(challenge).astype(np.float64)
+    windows = _pool_windows(x, challenge["k"], _stride(challenge))
     expect.close(out, windows.max(axis=-1), f"{_pool_name(challenge, 'MaxPool2d')} output (the maximum of each "
-                 f"window)", module=9, rtol=1e-6, atol=1e-6)
+                 f"window)", module=9, rtol=1e-6, atol=1e-6, given=_pool_given(challenge, x))
 
 
 @check(module=9, challenge=_pool_config)
@@ -234,15 +249,17 @@ def test_maxpool2d_gradient_routing(challenge: dict[str, Any], artefacts: dict[s
     got = expect.array(artefacts, "x_grad", shape=x.shape, module=9, what="the MaxPool2d input's grad")
     overlap = " (overlapping windows add their gradients)" if stride < challenge["k"] else ""
     expect.close(got, expected, f"the MaxPool2d input gradient (each window's gradient goes only to the "
-                 f"position of its maximum{overlap})", module=9, rtol=1e-5, atol=1e-5)
+                 f"position of its maximum{overlap})", module=9, rtol=1e-5, atol=1e-5,
+                 given=_pool_given(challenge, x) | {"upstream": probes.upstream(challenge, shape)})
 
 
 @check(module=9, challenge=_pool_config)
 def test_avgpool2d_values(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     out = _pool_output(challenge, artefacts, "AvgPool2d")
-    windows = _pool_windows(probes.pool_input(challenge).astype(np.float64), challenge["k"], _stride(challenge))
+    x = probes.pool_input(challenge).astype(np.float64)
+    windows = _pool_windows(x, challenge["k"], _stride(challenge))
     expect.close(out, windows.mean(axis=-1), f"{_pool_name(challenge, 'AvgPool2d')} output (the mean of each "
-                 f"window)", module=9, rtol=1e-5, atol=1e-5)
+                 f"window)", module=9, rtol=1e-5, atol=1e-5, given=_pool_given(challenge, x))
 
 
 @check(module=9, challenge=_pool_config)
@@ -268,4 +285,5 @@ def test_avgpool2d_gradient(challenge: dict[str, Any], artefacts: dict[str, Any]
                        "1/k² each, adding where windows overlap"):
         got = expect.array(artefacts, "x_grad", shape=x.shape, module=9, what="the AvgPool2d input's grad")
         expect.close(got, expected, "the AvgPool2d input gradient (each window's gradient shared equally, 1/k² "
-                     "each, by all its positions)", module=9, rtol=1e-5, atol=1e-5)
+                     "each, by all its positions)", module=9, rtol=1e-5, atol=1e-5,
+                     given=_pool_given(challenge, x) | {"upstream": probes.upstream(challenge, shape)})

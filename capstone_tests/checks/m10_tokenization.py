@@ -48,9 +48,10 @@ def test_char_round_trip(challenge: dict[str, Any], artefacts: dict[str, Any]) -
                 f"CharTokenizer.encode gave {len(ids)} ids for {len(text)} characters: one id per character", 10)
     decoded = artefacts["decoded"]
     expect.that(isinstance(decoded, str), f"CharTokenizer.decode returned {type(decoded).__name__}, not a str", 10)
-    expect.that(decoded == text,
-                f"CharTokenizer.decode(encode(text)) gave {decoded[:40]!r}, expected {text[:40]!r}: decode must "
-                f"invert encode for every character seen by build_vocab", 10)
+    expect.equal(decoded, text,
+                 f"CharTokenizer.decode(encode(text)) gave {decoded[:40]!r}, expected {text[:40]!r}: decode must "
+                 f"invert encode for every character seen by build_vocab", 10,
+                 given={"corpus": probes.char_corpus(challenge), "text": text, "ids": ids})
 
 
 @check(module=10, challenge=_char_challenge)
@@ -96,9 +97,9 @@ def test_bpe_round_trip(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
     for word, encoded, decoded in zip(challenge["words"], artefacts["encoded"], artefacts["decoded"], strict=True):
         _int_list(encoded, f"BPETokenizer.encode({word!r})")
         expect.that(isinstance(decoded, str), f"BPETokenizer.decode returned {type(decoded).__name__}, not a str", 10)
-        expect.that(decoded.strip() == word,
-                    f"BPETokenizer.decode(encode({word!r})) gave {decoded!r}: a word from the training corpus must "
-                    f"decode back to itself (encoded as {encoded})", 10)
+        expect.equal(decoded.strip(), word,
+                     f"BPETokenizer.decode(encode({word!r})) gave {decoded!r}: a word from the training corpus must "
+                     f"decode back to itself (encoded as {encoded})", 10, given={"word": word, "ids": encoded})
 
 
 @check(module=10, challenge=_bpe_challenge)
@@ -117,10 +118,12 @@ def test_bpe_merges_frequent_word(challenge: dict[str, Any], artefacts: dict[str
     index = int(np.argmax(challenge["counts"]))
     word, count = challenge["words"][index], challenge["counts"][index]
     encoded = _int_list(artefacts["encoded"], f"BPETokenizer.encode({word!r})")
+    given = {"word": word, "occurrences in the corpus": count, "vocab_size": challenge["vocab_size"]}
     expect.that(len(encoded) == 1,
                 f"{word!r} occurs {count} times in the training corpus and vocab_size={challenge['vocab_size']} "
                 f"leaves room for every merge, yet it encodes to {len(encoded)} tokens: keep merging the most "
-                f"frequent pair (and apply the learned merges when encoding) until it is one token", 10)
+                f"frequent pair (and apply the learned merges when encoding) until it is one token", 10,
+                example=expect.example("one token id", encoded, given))
 
 
 @check(module=10, challenge=_bpe_challenge)

@@ -27,6 +27,13 @@ def _accumulated(challenge: dict[str, Any]) -> np.ndarray:
     return expected
 
 
+def _lookup_inputs(challenge: dict[str, Any]) -> dict[str, Any]:
+    """The ids looked up and the gradient sent into the lookup's output, for a failure's example."""
+    shape = (challenge["batch"], challenge["seq"])
+    return {"ids": probes.token_ids(challenge, shape),
+            "upstream": probes.upstream(challenge, (*shape, challenge["dim"]))}
+
+
 def _table_shapes_ok(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     shapes = [tuple(s) for s in artefacts["parameter_shapes"]]
     expect.that(len(shapes) > 0,
@@ -46,7 +53,7 @@ def test_embedding_lookup(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     ids = probes.token_ids(challenge, (challenge["batch"], challenge["seq"]))
     out = expect.array(artefacts, "out", module=11, what="Embedding output")
     expect.close(out, weight[ids], "Embedding(ids) (row ids[b, s] of the weight for every position)", module=11,
-                 rtol=0, atol=1e-6)
+                 rtol=0, atol=1e-6, given={"ids": ids, "weight": weight})
 
 
 @check(module=11, challenge=_sizes)
@@ -70,7 +77,7 @@ def test_embedding_gradient_accumulates(challenge: dict[str, Any], artefacts: di
     got = expect.array(artefacts, "weight_grad", shape=expected.shape, module=11, what="Embedding.weight.grad")
     expect.close(got, expected, "Embedding.weight.grad (a token id used at several positions must receive the "
                  "sum of their gradients, e.g. np.add.at, not an assignment that keeps only the last)", module=11,
-                 rtol=1e-4, atol=1e-5)
+                 rtol=1e-4, atol=1e-5, given=_lookup_inputs(challenge))
 
 
 @check(module=11, challenge=_sizes)
@@ -82,12 +89,13 @@ def test_positional_encoding_is_added(challenge: dict[str, Any], artefacts: dict
     out = expect.array(artefacts, "out", shape=x.shape, module=11, what="PositionalEncoding output")
     expect.close(out, x + table[None, :challenge["seq"]],
                  "PositionalEncoding(x) (x plus row p of the position table at every position p, the same rows "
-                 "for every batch element)", module=11, rtol=1e-5, atol=1e-5)
+                 "for every batch element)", module=11, rtol=1e-5, atol=1e-5, given={"x": x, "table": table})
     shorter = expect.array(artefacts, "shorter", shape=(1, challenge["seq"] - 1, challenge["dim"]), module=11,
                            what="PositionalEncoding output for a shorter sequence")
     expect.close(shorter, table[None, :challenge["seq"] - 1],
                  "PositionalEncoding of a shorter sequence (must use the first seq_len rows of the table)",
-                 module=11, rtol=1e-5, atol=1e-5)
+                 module=11, rtol=1e-5, atol=1e-5,
+                 given={"x": f"zeros (1, {challenge['seq'] - 1}, {challenge['dim']})", "table": table})
 
 
 @check(module=11, challenge=_sizes)
@@ -100,12 +108,13 @@ def test_positional_encoding_is_learned(challenge: dict[str, Any], artefacts: di
     grad = expect.array(artefacts, "table_grad", module=11, what="the position table's grad")
     expected = np.zeros((challenge["max_len"], challenge["dim"]))
     expected[:challenge["seq"]] = g.sum(axis=0)
+    given = {"x": probes.inputs(challenge), "upstream": g}
     expect.close(grad.reshape(expected.shape), expected,
                  "the position table's gradient (rows used by the sequence get the gradient summed over the batch, "
-                 "unused rows get 0)", module=11, rtol=1e-4, atol=1e-5)
+                 "unused rows get 0)", module=11, rtol=1e-4, atol=1e-5, given=given)
     expect.close(expect.array(artefacts, "x_grad", shape=g.shape, module=11, what="the input's grad"), g,
                  "the gradient of PositionalEncoding's input (addition passes it through unchanged)", module=11,
-                 rtol=1e-4, atol=1e-5)
+                 rtol=1e-4, atol=1e-5, given=given)
 
 
 @check(module=11, challenge=_sizes)
@@ -116,4 +125,5 @@ def test_embedding_gradient_through_positional_encoding(challenge: dict[str, Any
                 "Embedding.weight got no gradient through PositionalEncoding: the addition must keep the graph "
                 "back to the embedding lookup", 11)
     got = expect.array(artefacts, "weight_grad", shape=expected.shape, module=11, what="Embedding.weight.grad")
-    expect.close(got, expected, "Embedding.weight.grad through PositionalEncoding", module=11, rtol=1e-4, atol=1e-5)
+    expect.close(got, expected, "Embedding.weight.grad through PositionalEncoding", module=11, rtol=1e-4, atol=1e-5,
+                 given=_lookup_inputs(challenge))

@@ -86,10 +86,19 @@ def _params(artefacts: dict[str, Any], dim: int) -> dict[str, np.ndarray]:
     return params
 
 
-def _masked_weights_zero(weights: np.ndarray, mask: np.ndarray, what: str) -> None:
-    leaked = float(np.abs(np.where(mask == 0, weights, 0.0)).max())
-    expect.that(leaked <= 1e-6, f"{what}: a blocked position has attention weight {leaked:.3g} (should be 0): "
-                f"{MASK_RULE}", 12)
+def _mha_given(x: np.ndarray, params: dict[str, np.ndarray], challenge: dict[str, Any]) -> dict[str, Any]:
+    """The input, the head count and the layer's own projection weights the expected output was computed from."""
+    return {"x": x, "num_heads": challenge["heads"], **params}  # the example shows the first few
+
+
+def _masked_weights_zero(weights: np.ndarray, mask: np.ndarray, what: str, expected: np.ndarray,
+                         given: dict[str, Any]) -> None:
+    blocked = np.abs(np.where(mask == 0, weights, 0.0))
+    leaked = float(blocked.max())
+    if leaked > 1e-6:
+        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(blocked)), blocked.shape))
+        raise CheckFailed(f"{what}: a blocked position has attention weight {leaked:.3g} (should be 0): {MASK_RULE}",
+                          12, example=expect.example(expected, weights, given, worst))
 
 
 # ----------------------------------------------------------------------------- scaled_dot_product_attention
@@ -97,11 +106,12 @@ def _masked_weights_zero(weights: np.ndarray, mask: np.ndarray, what: str) -> No
 def test_sdpa_matches_float64(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     q, k, v = (a.astype(np.float64) for a in probes.qkv(challenge))
     out, weights = attention_reference(q, k, v)
+    given = {"Q": q, "K": k, "V": v}
     expect.close(expect.array(artefacts, "weights", shape=weights.shape, module=12, what="attention_weights"),
                  weights, "attention_weights (softmax over the last axis of Q @ K^T / sqrt(d_k), d_k = Q's last "
-                 "dimension)", module=12, rtol=1e-4, atol=1e-5)
+                 "dimension)", module=12, rtol=1e-4, atol=1e-5, given=given)
     expect.close(expect.array(artefacts, "out", shape=out.shape, module=12, what="attention output"), out,
-                 "attention output (attention_weights @ V)", module=12, rtol=1e-4, atol=1e-5)
+                 "attention output (attention_weights @ V)", module=12, rtol=1e-4, atol=1e-5, given=given)
 
 
 @check(module=12, challenge=_rows)
@@ -111,9 +121,14 @@ def test_sdpa_weights_rows_sum_to_one(challenge: dict[str, Any], artefacts: dict
                            what="attention_weights for (batch, heads, seq, dim) inputs")
     expect.that(bool(np.all(weights >= -1e-7)), "attention_weights has negative entries: it must be a softmax", 12)
     sums = weights.sum(axis=-1)
-    worst = float(np.abs(sums - 1.0).max())
-    expect.that(worst <= 1e-5, f"a row of attention_weights sums to {1 + worst:.6g} instead of 1: take the softmax "
-                f"over the last axis (the keys), not another axis", 12, row_sums=sums.reshape(-1)[:6].tolist())
+    off = np.abs(sums - 1.0)
+    worst = float(off.max())
+    if worst > 1e-5:
+        q, k, v = probes.qkv(challenge, scale=challenge["scale"])
+        focus = tuple(int(i) for i in np.unravel_index(int(np.argmax(off)), off.shape))
+        raise CheckFailed(f"a row of attention_weights sums to {1 + worst:.6g} instead of 1: take the softmax over "
+                          f"the last axis (the keys), not another axis", 12, row_sums=sums.reshape(-1)[:6].tolist(),
+                          example=expect.example(np.ones_like(sums), sums, {"Q": q, "K": k, "V": v}, focus))
 
 
 @check(module=12, challenge=_sdpa_sizes)
@@ -121,11 +136,13 @@ def test_sdpa_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     q, k, v = (a.astype(np.float64) for a in probes.qkv(challenge))
     mask = probes.causal_mask(challenge)
     out, weights = attention_reference(q, k, v, mask)
+    given = {"Q": q, "K": k, "V": v, "mask": mask}
     got = expect.array(artefacts, "weights", shape=weights.shape, module=12, what="attention_weights")
-    _masked_weights_zero(got, mask, "with a causal (lower-triangular) mask, attention above the diagonal")
-    expect.close(got, weights, "causally masked attention_weights", module=12, rtol=1e-4, atol=1e-5)
+    _masked_weights_zero(got, mask, "with a causal (lower-triangular) mask, attention above the diagonal", weights,
+                         given)
+    expect.close(got, weights, "causally masked attention_weights", module=12, rtol=1e-4, atol=1e-5, given=given)
     expect.close(expect.array(artefacts, "out", shape=out.shape, module=12, what="attention output"), out,
-                 "causally masked attention output", module=12, rtol=1e-4, atol=1e-5)
+                 "causally masked attention output", module=12, rtol=1e-4, atol=1e-5, given=given)
 
 
 @check(module=12, challenge=_padding)
@@ -133,11 +150,13 @@ def test_sdpa_padding_mask(challenge: dict[str, Any], artefacts: dict[str, Any])
     q, k, v = (a.astype(np.float64) for a in probes.qkv(challenge))
     mask = probes.padding_mask(challenge)
     out, weights = attention_reference(q, k, v, mask)
+    given = {"Q": q, "K": k, "V": v, "mask": mask}
     got = expect.array(artefacts, "weights", shape=weights.shape, module=12, what="attention_weights")
-    _masked_weights_zero(got, mask, f"with a padding mask (key lengths {challenge['lengths']}), a padded key")
-    expect.close(got, weights, "attention_weights with a padding mask", module=12, rtol=1e-4, atol=1e-5)
+    _masked_weights_zero(got, mask, f"with a padding mask (key lengths {challenge['lengths']}), a padded key",
+                         weights, given)
+    expect.close(got, weights, "attention_weights with a padding mask", module=12, rtol=1e-4, atol=1e-5, given=given)
     expect.close(expect.array(artefacts, "out", shape=out.shape, module=12, what="attention output"), out,
-                 "attention output with a padding mask", module=12, rtol=1e-4, atol=1e-5)
+                 "attention output with a padding mask", module=12, rtol=1e-4, atol=1e-5, given=given)
 
 
 @check(module=12, challenge=_sdpa_sizes)
@@ -150,16 +169,18 @@ def test_sdpa_gradients(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
                     f"{name}.grad is None: the attention output must stay connected to {name} through Tensor "
                     f"operations (matmul, transpose, softmax), not numpy on .data", 12)
         expect.close(expect.array(artefacts, key, shape=expected.shape, module=12, what=f"{name}.grad"), expected,
-                     f"{name}.grad through scaled_dot_product_attention", module=12, rtol=1e-3, atol=1e-4)
+                     f"{name}.grad through scaled_dot_product_attention", module=12, rtol=1e-3, atol=1e-4,
+                     given={"Q": q, "K": k, "V": v, "upstream": g})
 
 
 # ----------------------------------------------------------------------------- MultiHeadAttention
 @check(module=12, challenge=_mha_sizes)
 def test_mha_output_shape(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected = (challenge["batch"], challenge["seq"], challenge["heads"] * challenge["head_dim"])
-    expect.that(tuple(artefacts["shape"]) == expected,
-                f"MultiHeadAttention({expected[2]}, {challenge['heads']}) maps {expected} to "
-                f"{tuple(artefacts['shape'])}: the output must have the input's shape (batch, seq, embed_dim)", 12)
+    expect.equal(list(artefacts["shape"]), list(expected),
+                 f"MultiHeadAttention({expected[2]}, {challenge['heads']}) maps {expected} to "
+                 f"{tuple(artefacts['shape'])}: the output must have the input's shape (batch, seq, embed_dim)", 12,
+                 given={"input shape": list(expected), "num_heads": challenge["heads"]})
 
 
 @check(module=12, challenge=_mha_sizes)
@@ -192,12 +213,13 @@ def test_mha_all_parameters_get_gradients(challenge: dict[str, Any], artefacts: 
 @check(module=12, challenge=_mha_sizes)
 def test_mha_matches_float64(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     d = challenge["heads"] * challenge["head_dim"]
-    expected = mha_reference(probes.mha_input(challenge).astype(np.float64), _params(artefacts, d),
-                             challenge["heads"])
+    x = probes.mha_input(challenge).astype(np.float64)
+    params = _params(artefacts, d)
+    expected = mha_reference(x, params, challenge["heads"])
     expect.close(expect.array(artefacts, "out", shape=expected.shape, module=12, what="MultiHeadAttention output"),
                  expected, "MultiHeadAttention output (project with q/k/v_proj, split embed_dim into heads of "
                  "consecutive features, attend per head, concatenate, then out_proj)", module=12, rtol=1e-3,
-                 atol=1e-4)
+                 atol=1e-4, given=_mha_given(x, params, challenge))
 
 
 @check(module=12, challenge=_mha_sizes)
@@ -209,12 +231,18 @@ def test_mha_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any]) -
                            what="masked MultiHeadAttention output")
     leak = float(np.abs(changed[:, :cut] - out[:, :cut]).max())
     if leak > 1e-5:
+        # The example: the earlier positions' output, before (expected: it must not move) and after the change.
+        given = {"x": probes.mha_input(challenge), "positions changed": f"{cut} and later", "mask": "causal"}
         raise CheckFailed(f"with a causal mask, changing the input at positions >= {cut} changed the output at "
-                          f"earlier positions by up to {leak:.3g}: the future leaks into the past; {MASK_RULE}", 12)
-    expected = mha_reference(probes.mha_input(challenge).astype(np.float64), _params(artefacts, d),
-                             challenge["heads"], probes.causal_mask(challenge))
+                          f"earlier positions by up to {leak:.3g}: the future leaks into the past; {MASK_RULE}", 12,
+                          example=expect.example(out[:, :cut], changed[:, :cut], given,
+                                                 expect.worst(changed[:, :cut], out[:, :cut])))
+    x, params = probes.mha_input(challenge).astype(np.float64), _params(artefacts, d)
+    mask = probes.causal_mask(challenge)
+    expected = mha_reference(x, params, challenge["heads"], mask)
     expect.close(out, expected, "causally masked MultiHeadAttention output (a (batch, seq, seq) mask applies to "
-                 "every head)", module=12, rtol=1e-3, atol=1e-4)
+                 "every head)", module=12, rtol=1e-3, atol=1e-4,
+                 given={"mask": mask} | _mha_given(x, params, challenge))
 
 
 @check(module=12, challenge=_mha_sizes)
@@ -224,4 +252,5 @@ def test_mha_permutation_equivariant(challenge: dict[str, Any], artefacts: dict[
                             what="MultiHeadAttention output for permuted positions")
     expect.close(permuted, out[:, challenge["perm"]], "MultiHeadAttention output for a permuted sequence (without "
                  "a mask, self-attention treats positions as a set: permuting the input positions must permute the "
-                 "output the same way)", module=12, rtol=1e-3, atol=1e-4)
+                 "output the same way)", module=12, rtol=1e-3, atol=1e-4,
+                 given={"x": probes.mha_input(challenge), "permutation of positions": challenge["perm"]})

@@ -52,27 +52,39 @@ def _training(r: np.random.Generator) -> dict[str, Any]:
 def test_layernorm_normalises(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     x = probes.layer_norm_input(challenge).astype(np.float64)
     out = expect.array(artefacts, "out", shape=x.shape, module=13, what="LayerNorm output")
-    worst_mean = float(np.abs(out.mean(axis=-1)).max())
-    expect.that(worst_mean < 1e-4, f"a LayerNorm output row has mean {worst_mean:.3g}: with gamma = 1 and beta = 0 "
-                f"each row must be centred over the last axis (the features)", 13)
-    variances = out.var(axis=-1)
-    worst = float(np.abs(variances - 1.0).max())
-    expect.that(worst < 2e-3, f"a LayerNorm output row has variance {1 + worst:.4g} (expected 1): divide by "
-                f"sqrt(mean((x - mean)^2) + eps) over the last axis, the biased variance", 13)
-    expect.close(out, _normalised(x), "LayerNorm output with gamma = 1, beta = 0", module=13, rtol=1e-3, atol=1e-4)
+    expected, given = _normalised(x), {"x": x, "gamma": 1.0, "beta": 0.0}
+    means = np.abs(out.mean(axis=-1))
+    if float(means.max()) >= 1e-4:
+        raise CheckFailed(f"a LayerNorm output row has mean {float(means.max()):.3g}: with gamma = 1 and beta = 0 "
+                          f"each row must be centred over the last axis (the features)", 13,
+                          example=_row_example(expected, out, given, means))
+    off = np.abs(out.var(axis=-1) - 1.0)
+    if float(off.max()) >= 2e-3:
+        raise CheckFailed(f"a LayerNorm output row has variance {1 + float(off.max()):.4g} (expected 1): divide by "
+                          f"sqrt(mean((x - mean)^2) + eps) over the last axis, the biased variance", 13,
+                          example=_row_example(expected, out, given, off))
+    expect.close(out, expected, "LayerNorm output with gamma = 1, beta = 0", module=13, rtol=1e-3, atol=1e-4,
+                 given=given)
+
+
+def _row_example(expected: np.ndarray, out: np.ndarray, given: dict[str, Any], badness: np.ndarray) -> dict[str, Any]:
+    """The example at the row whose statistic (`badness`, one value per row) is furthest off."""
+    row = tuple(int(i) for i in np.unravel_index(int(np.argmax(badness)), badness.shape))
+    return expect.example(expected, out, given, (*row, 0))
 
 
 @check(module=13, challenge=_sizes)
 def test_layernorm_matches_float64(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     d = challenge["dim"]
     shapes = [tuple(s) for s in artefacts["parameter_shapes"]]
-    expect.that(shapes == [(d,), (d,)], f"LayerNorm({d}).parameters() has shapes {shapes}, expected [({d},), "
-                f"({d},)]: a learnable scale gamma and shift beta over the features", 13)
+    expect.equal([list(s) for s in shapes], [[d], [d]], f"LayerNorm({d}).parameters() has shapes {shapes}, expected "
+                 f"[({d},), ({d},)]: a learnable scale gamma and shift beta over the features", 13,
+                 given={"normalized_shape": d})
     gamma, beta = probes.affine(challenge)
     x = probes.layer_norm_input(challenge).astype(np.float64)
     out = expect.array(artefacts, "out", shape=x.shape, module=13, what="LayerNorm output")
     expect.close(out, _normalised(x) * gamma + beta, "LayerNorm output (normalised x, then * gamma + beta)",
-                 module=13, rtol=1e-3, atol=1e-4)
+                 module=13, rtol=1e-3, atol=1e-4, given={"x": x, "gamma": gamma, "beta": beta, "eps": EPS})
 
 
 # ----------------------------------------------------------------------------- mask, MLP, block
@@ -83,28 +95,31 @@ def test_create_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any]
     expect.that(mask.shape == (1, seq, seq), f"create_causal_mask({seq}) has shape {mask.shape}, expected "
                 f"(1, {seq}, {seq})", 13)
     expected = np.tril(np.ones((seq, seq)))[None]
-    expect.that(bool(np.array_equal(mask, expected)),
-                f"create_causal_mask({seq}) must hold 1 on and below the diagonal (position i may attend to j <= i) "
-                f"and 0 above it", 13, got=mask[0].tolist())
+    expect.equal(mask, expected,
+                 f"create_causal_mask({seq}) must hold 1 on and below the diagonal (position i may attend to j <= i) "
+                 f"and 0 above it", 13, given={"seq_len": seq}, mask=mask[0].tolist())
 
 
 @check(module=13, challenge=_sizes)
 def test_mlp_shape_and_parameters(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     d = challenge["heads"] * challenge["head_dim"]
     shape = (challenge["batch"], challenge["seq"], d)
-    expect.that(tuple(artefacts["shape"]) == shape, f"MLP({d}) maps {shape} to {tuple(artefacts['shape'])}: "
-                f"the output must keep the input's shape", 13)
+    given = {"embed_dim": d, "input shape": list(shape)}
+    expect.equal(list(artefacts["shape"]), list(shape), f"MLP({d}) maps {shape} to {tuple(artefacts['shape'])}: "
+                 f"the output must keep the input's shape", 13, given=given)
     shapes = sorted(tuple(s) for s in artefacts["parameter_shapes"])
     expected = sorted([(d, 4 * d), (4 * d,), (4 * d, d), (d,)])
-    expect.that(shapes == expected, f"MLP({d}) has parameters of shapes {shapes}, expected {expected}: "
-                f"Linear({d}, {4 * d}) -> GELU -> Linear({4 * d}, {d}) (hidden size 4 * embed_dim by default)", 13)
+    expect.equal([list(s) for s in shapes], [list(s) for s in expected], f"MLP({d}) has parameters of shapes "
+                 f"{shapes}, expected {expected}: Linear({d}, {4 * d}) -> GELU -> Linear({4 * d}, {d}) (hidden size "
+                 f"4 * embed_dim by default)", 13, given=given)
 
 
 @check(module=13, challenge=_sizes)
 def test_block_shape(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     shape = (challenge["batch"], challenge["seq"], challenge["heads"] * challenge["head_dim"])
-    expect.that(tuple(artefacts["shape"]) == shape, f"TransformerBlock maps {shape} to {tuple(artefacts['shape'])}: "
-                f"the output must keep the input's shape (batch, seq, embed_dim)", 13)
+    expect.equal(list(artefacts["shape"]), list(shape), f"TransformerBlock maps {shape} to "
+                 f"{tuple(artefacts['shape'])}: the output must keep the input's shape (batch, seq, embed_dim)", 13,
+                 given={"input shape": list(shape), "num_heads": challenge["heads"]})
 
 
 @check(module=13, challenge=_sizes)
@@ -113,7 +128,7 @@ def test_block_residual(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
     out = expect.array(artefacts, "out", shape=x.shape, module=13, what="TransformerBlock output")
     expect.close(out, x, "TransformerBlock output with every parameter set to 0 (each sub-layer then adds 0, so "
                  "the residual connections must return x itself: x = x + attn(ln1(x)); x = x + mlp(ln2(x)))",
-                 module=13, rtol=1e-5, atol=1e-5)
+                 module=13, rtol=1e-5, atol=1e-5, given={"x": x, "every parameter": 0.0})
 
 
 @check(module=13, challenge=_sizes)
@@ -129,7 +144,8 @@ def test_block_is_pre_norm(challenge: dict[str, Any], artefacts: dict[str, Any])
     expect.close(scaled - x * factor, out - x,
                  f"what the block adds to x, for x and for {factor:.2f}*x with its MLP silenced (pre-norm blocks "
                  f"normalise before attention, x + attn(ln1(x)), so that update must not depend on the scale of x; "
-                 f"post-norm or a missing LayerNorm breaks this)", module=13, rtol=1e-3, atol=5e-4)
+                 f"post-norm or a missing LayerNorm breaks this)", module=13, rtol=1e-3, atol=5e-4,
+                 given={"x": x, "scale": factor})
 
 
 @check(module=13, challenge=_sizes)
@@ -138,8 +154,17 @@ def test_block_causal_mask(challenge: dict[str, Any], artefacts: dict[str, Any])
     out = expect.array(artefacts, "out", module=13, what="masked TransformerBlock output")
     changed = expect.array(artefacts, "out_changed", shape=out.shape, module=13, what="masked TransformerBlock output")
     leak = float(np.abs(changed[:, :cut] - out[:, :cut]).max())
-    expect.that(leak <= 1e-5, f"TransformerBlock with a causal mask: changing positions >= {cut} changed earlier "
-                f"outputs by up to {leak:.3g}; pass the mask to the attention, and {MASK_HINT}", 13)
+    if leak > 1e-5:
+        raise CheckFailed(f"TransformerBlock with a causal mask: changing positions >= {cut} changed earlier outputs "
+                          f"by up to {leak:.3g}; pass the mask to the attention, and {MASK_HINT}", 13,
+                          example=_leak_example(out, changed, cut, {"x": probes.inputs(challenge)}))
+
+
+def _leak_example(out: np.ndarray, changed: np.ndarray, cut: int, given: dict[str, Any]) -> dict[str, Any]:
+    """The output at positions before `cut`, as it was (expected: changing later inputs must not move it) and as it
+    came back after the inputs at `cut` and later were changed."""
+    before, after = out[:, :cut], changed[:, :cut]
+    return expect.example(before, after, given | {"positions changed": f"{cut} and later"}, expect.worst(after, before))
 
 
 # ----------------------------------------------------------------------------- GPT
@@ -158,7 +183,8 @@ def test_gpt_is_causal(challenge: dict[str, Any], artefacts: dict[str, Any]) -> 
     if leak > 1e-4:
         raise CheckFailed(f"changing the tokens at positions >= {cut} changed GPT's logits at earlier positions by "
                           f"up to {leak:.3g}: a language model must not see the future; GPT.forward must pass a "
-                          f"causal mask to every block, and {MASK_HINT}", 13)
+                          f"causal mask to every block, and {MASK_HINT}", 13,
+                          example=_leak_example(logits, changed, cut, {"tokens": probes.tokens(challenge)}))
     expect.that(float(np.abs(changed[:, cut:] - logits[:, cut:]).max()) > 1e-6,
                 f"changing the tokens at positions >= {cut} left GPT's logits there unchanged: the logits must "
                 f"depend on the input tokens", 13)

@@ -30,18 +30,19 @@ def _shapes_total(artefacts: dict[str, Any]) -> int:
 def _expect_linear_shapes(artefacts: dict[str, Any], expected: int, description: str) -> None:
     # A Linear with the wrong number of parameters is module 03's fault, not the profiler's.
     total = _shapes_total(artefacts)
-    expect.that(total == expected,
-                f"{description} holds {total} parameters in tensors of shapes {artefacts['shapes']}, "
-                f"expected {expected}: Linear(in, out) must hold a weight (in, out) and a bias (out,)",
-                module=3)
+    expect.equal(total, expected,
+                 f"{description} holds {total} parameters in tensors of shapes {artefacts['shapes']}, "
+                 f"expected {expected}: Linear(in, out) must hold a weight (in, out) and a bias (out,)",
+                 module=3, given={"model": description})
 
 
 def _expect_count(artefacts: dict[str, Any], expected: int, description: str) -> None:
     count = expect.number(artefacts, "count", what="count_parameters(...)", module=14)
-    expect.that(count == expected,
-                f"count_parameters({description}) returned {count:g}, expected {expected}: it must add up "
-                f"the number of entries (.data.size) of every parameter tensor, weights and biases",
-                module=14, expected=expected, got=count)
+    with expect.given(model=description, **{"parameter shapes": artefacts["shapes"]}):
+        expect.that(count == expected,
+                    f"count_parameters({description}) returned {count:g}, expected {expected}: it must add up "
+                    f"the number of entries (.data.size) of every parameter tensor, weights and biases",
+                    module=14, expected=expected, got=count)
 
 
 def _sizes(r: np.random.Generator) -> dict[str, Any]:
@@ -73,9 +74,10 @@ def test_count_parameters_without_bias(challenge: dict[str, Any], artefacts: dic
     d_in, d_out = challenge["in_features"], challenge["out_features"]
     expected = _linear_count(d_in, d_out, bias=False)
     total = _shapes_total(artefacts)
-    expect.that(total == expected,
-                f"Linear({d_in}, {d_out}, bias=False) holds {total} parameters in tensors of shapes "
-                f"{artefacts['shapes']}, expected only the weight's {expected}", module=3)
+    expect.equal(total, expected,
+                 f"Linear({d_in}, {d_out}, bias=False) holds {total} parameters in tensors of shapes "
+                 f"{artefacts['shapes']}, expected only the weight's {expected}", module=3,
+                 given={"model": f"Linear({d_in}, {d_out}, bias=False)", "parameter shapes": artefacts["shapes"]})
     _expect_count(artefacts, expected, f"a model holding Linear({d_in}, {d_out}, bias=False)")
 
 
@@ -100,11 +102,12 @@ def test_count_flops_linear(challenge: dict[str, Any], artefacts: dict[str, Any]
     d_in, d_out, batch = challenge["in_features"], challenge["out_features"], challenge["batch"]
     flops = expect.number(artefacts, "flops", what="count_flops(Linear, input_shape)", module=14)
     accepted = _accepted_flops(d_in, d_out, batch)
+    given = {"layer": f"Linear({d_in}, {d_out})", "input_shape": [batch, d_in]}
     expect.that(any(low <= flops <= high for low, high in accepted),
                 f"count_flops(Linear({d_in}, {d_out}), ({batch}, {d_in})) returned {flops:g}, expected "
                 f"2*in*out = {2 * d_in * d_out} per sample (in*out = {d_in * d_out} if one multiply-add "
                 f"counts once, times {batch} if the whole batch is counted)",
-                module=14, accepted=accepted)
+                module=14, accepted=accepted, example=expect.example(2 * d_in * d_out, flops, given))
 
 
 def _widths_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -121,10 +124,12 @@ def test_count_flops_proportional_to_width(challenge: dict[str, Any], artefacts:
                 f"count_flops returned {flops.tolist()} for Linear layers: a Linear layer costs FLOPs",
                 module=14)
     ratio = flops[1] / flops[0]
+    given = {"layers": [f"Linear({challenge['in_features']}, {width})" for width in (narrow, wide)],
+             "input_shape": [challenge["batch"], challenge["in_features"]]}
     expect.that(abs(ratio - wide / narrow) <= 1e-6 * wide / narrow,
                 f"count_flops grew {ratio:.4g}x when a Linear layer's output width grew {wide / narrow:g}x "
                 f"({narrow} -> {wide}): a Linear's FLOPs are proportional to in*out",
-                module=14, flops=flops.tolist())
+                module=14, flops=flops.tolist(), example=expect.example(wide / narrow, ratio, given))
 
 
 def _latency_challenge(r: np.random.Generator) -> dict[str, Any]:

@@ -68,6 +68,10 @@ def test_quantize_int8_round_trip(challenge: dict[str, Any], artefacts: dict[str
     bound = float(bound.reshape(-1)[worst])
     if float(error.reshape(-1)[worst]) > bound:
         reach = ((-128 - zero_point) * scale, (127 - zero_point) * scale)
+        focus = tuple(int(i) for i in np.unravel_index(worst, x.shape))
+        # Dequantizing the codes should give x back, up to the rounding: that is the example's "expected".
+        example = expect.example(x, (q - zero_point) * scale, {"x": x, "codes q": q, "scale": scale,
+                                                               "zero_point": zero_point}, focus)
         cause = (f"the codes only reach [{reach[0]:.4g}, {reach[1]:.4g}] but the data spans [{low:.4g}, "
                  f"{high:.4g}]: compute the scale from the whole range, (max - min) / 255, and the zero point "
                  f"from the minimum" if reach[0] > low + bound or reach[1] < high - bound else
@@ -75,7 +79,7 @@ def test_quantize_int8_round_trip(challenge: dict[str, Any], artefacts: dict[str
         raise expect.CheckFailed(
             f"dequantizing quantize_int8's codes misses the input by {error.reshape(-1)[worst]:.4g} at value "
             f"{x.reshape(-1)[worst]:.4g}, more than rounding to the nearest step allows ({bound:.4g}): {cause}",
-            15, scale=scale, zero_point=zero_point)
+            15, scale=scale, zero_point=zero_point, example=example)
 
 
 @check(module=15, challenge=_data_challenge)
@@ -89,14 +93,16 @@ def test_quantize_int8_scale_matches_range(challenge: dict[str, Any], artefacts:
     symmetric = absmax / 128 * 0.99 <= scale <= absmax / 127 * 1.01
     if symmetric and zero_point == 0:
         return
+    example = expect.example(asymmetric, scale, {"x": x, "min": low, "max": high})
     if symmetric:
         raise expect.CheckFailed(
             f"quantize_int8's scale {scale:.4g} is max|x| / 127 (the symmetric scheme's) but its zero point is "
             f"{zero_point:g}: with an asymmetric zero point the scale must be (max - min) / 255 = "
-            f"{asymmetric:.4g}, or keep the zero point 0", 15)
+            f"{asymmetric:.4g}, or keep the zero point 0", 15, example=example)
     raise expect.CheckFailed(
         f"quantize_int8's scale {scale:.4g} does not fit the tensor's range [{low:.4g}, {high:.4g}]: expected "
-        f"(max - min) / 255 = {asymmetric:.4g} (or max|x| / 127 = {absmax / 127:.4g} with zero point 0)", 15)
+        f"(max - min) / 255 = {asymmetric:.4g} (or max|x| / 127 = {absmax / 127:.4g} with zero point 0)", 15,
+        example=example)
 
 
 def _dequantize_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -110,17 +116,25 @@ def test_dequantize_int8_formula(challenge: dict[str, Any], artefacts: dict[str,
     expected = (codes - challenge["zero_point"]) * challenge["scale"]
     got = expect.array(artefacts, "dequantized", shape=expected.shape, what="dequantize_int8(q, scale, zero_point)",
                        module=15)
+    given = {"q": codes, "scale": challenge["scale"], "zero_point": challenge["zero_point"]}
     wrapped = np.abs(got - expected) > 100 * challenge["scale"]
-    expect.that(not bool(np.any(wrapped)),
-                "dequantize_int8 is off by more than 100 steps for some codes: subtract the zero point after "
-                "converting the int8 codes to a wider type (int8 arithmetic wraps around)", module=15)
+    if np.any(wrapped):
+        raise expect.CheckFailed("dequantize_int8 is off by more than 100 steps for some codes: subtract the zero "
+                                 "point after converting the int8 codes to a wider type (int8 arithmetic wraps "
+                                 "around)", 15, example=expect.example(expected, got, given,
+                                                                       tuple(int(i) for i in np.argwhere(wrapped)[0])))
     expect.close(got, expected, "dequantize_int8(q, scale, zero_point), expected (q - zero_point) * scale",
-                 module=15, rtol=1e-5, atol=1e-6)
+                 module=15, rtol=1e-5, atol=1e-6, given=given)
 
 
 def _layer_challenge(r: np.random.Generator) -> dict[str, Any]:
     return {"in_features": int(r.integers(16, 33)), "out_features": int(r.integers(8, 17)),
             "batch": int(r.integers(4, 9))}
+
+
+def _worst_example(expected: np.ndarray, got: np.ndarray, given: dict[str, Any]) -> dict[str, Any]:
+    worst = np.unravel_index(int(np.argmax(np.abs(got - expected))), expected.shape)
+    return expect.example(expected, got, given, tuple(int(i) for i in worst))
 
 
 def _relative_error(got: np.ndarray, expected: np.ndarray) -> float:
@@ -135,10 +149,12 @@ def test_quantized_linear_matches_float(challenge: dict[str, Any], artefacts: di
     expected = x @ weight.astype(np.float64) + bias.astype(np.float64)
     got = expect.array(artefacts, "output", shape=expected.shape, what="QuantizedLinear.forward(x)", module=15)
     error = _relative_error(got, expected)
-    expect.that(error <= 0.03,
-                f"QuantizedLinear's output differs from the float Linear's by {error:.1%} (relative): int8 "
-                f"weights should cost well under 3%; check the weight scale and zero point, and that forward "
-                f"dequantizes with (q - zero_point) * scale", module=15, relative_error=error)
+    if error > 0.03:
+        raise expect.CheckFailed(
+            f"QuantizedLinear's output differs from the float Linear's by {error:.1%} (relative): int8 weights should "
+            f"cost well under 3%; check the weight scale and zero point, and that forward dequantizes with "
+            f"(q - zero_point) * scale", 15, relative_error=error,
+            example=_worst_example(expected, got, {"x": x, "float weight": weight, "float bias": bias}))
 
 
 @check(module=15, challenge=_layer_challenge)
@@ -156,7 +172,8 @@ def test_quantized_linear_memory_usage(challenge: dict[str, Any], artefacts: dic
     count = d_in * d_out + d_out
     expect.that(original in (4 * count, 4 * d_in * d_out),
                 f"memory_usage() says the float32 layer takes {original:g} bytes; Linear({d_in}, {d_out}) has "
-                f"{count} float32 parameters, {4 * count} bytes", module=15)
+                f"{count} float32 parameters, {4 * count} bytes", module=15,
+                example=expect.example(4 * count, original, {"layer": f"Linear({d_in}, {d_out})"}))
     # Scales and zero points are a few bytes per tensor; some editions count them.
     expect.that(original / 4 <= quantized <= original / 4 + 64,
                 f"memory_usage() says the int8 layer takes {quantized:g} bytes; its {original / 4:g} int8 codes "
@@ -194,7 +211,8 @@ def test_quantize_model(challenge: dict[str, Any], artefacts: dict[str, Any]) ->
                     "replace each Linear in model.layers with a QuantizedLinear", module=15)
     got = expect.array(artefacts, "output", shape=expected.shape, what="the quantized model's output", module=15)
     error = _relative_error(got, expected)
-    expect.that(error <= 0.05,
-                f"after quantize_model the model's output differs from the float model's by {error:.1%} "
-                f"(relative): int8 quantization should cost a few tenths of a percent", module=15,
-                relative_error=error)
+    if error > 0.05:
+        raise expect.CheckFailed(
+            f"after quantize_model the model's output differs from the float model's by {error:.1%} (relative): "
+            f"int8 quantization should cost a few tenths of a percent", 15, relative_error=error,
+            example=_worst_example(expected, got, {"x": x, "model": f"Linear({a}, {b}) -> ReLU -> Linear({b}, {c})"}))

@@ -36,6 +36,21 @@ def _prune_challenge(r: np.random.Generator) -> dict[str, Any]:
     return {"sizes": _sizes(r), "sparsity": round(sparsity, 3)}
 
 
+def _model_inputs(challenge: dict[str, Any]) -> dict[str, Any]:
+    """The model pruned (its layers' original weights) and the sparsity asked, for a failure's example."""
+    a, b, c = challenge["sizes"]
+    layers = f"Linear({a}, {b}) -> ReLU -> Linear({b}, {c})"
+    first = probes.original_parameters(challenge)[0][0]
+    return {"model": layers, "layer 0 weight before pruning": first,
+            **{k: challenge[k] for k in ("sparsity", "ratio") if k in challenge}}
+
+
+def _first_difference(expected: np.ndarray, got: np.ndarray, where: np.ndarray,
+                      given: dict[str, Any]) -> dict[str, Any]:
+    """The example at the first entry of `where` (a mask of wrong entries)."""
+    return expect.example(expected, got, given, tuple(int(i) for i in np.argwhere(where)[0]))
+
+
 def _pruned(challenge: dict[str, Any], artefacts: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     weights, biases = artefacts["weights"], artefacts["biases"]
     originals = probes.original_parameters(challenge)
@@ -55,14 +70,17 @@ def test_magnitude_prune_sparsity(challenge: dict[str, Any], artefacts: dict[str
     total = sum(w.size for w in weights)
     achieved = sum(int(np.count_nonzero(w == 0)) for w in weights) / total
     tolerance = 0.02 + 1 / total
+    # The example: the fraction of the weights that are zero, asked and achieved.
+    example = expect.example(asked, achieved, _model_inputs(challenge))
     if abs(achieved - (1 - asked)) <= tolerance:
         raise expect.CheckFailed(
             f"magnitude_prune(model, sparsity={asked}) zeroed {achieved:.1%} of the weights, i.e. it kept "
-            f"{1 - achieved:.1%}: sparsity is the fraction to remove (set to zero), not the fraction to keep", 16)
+            f"{1 - achieved:.1%}: sparsity is the fraction to remove (set to zero), not the fraction to keep", 16,
+            example=example)
     expect.that(abs(achieved - asked) <= tolerance,
                 f"magnitude_prune(model, sparsity={asked}) zeroed {achieved:.1%} of the weights, expected "
                 f"{asked:.1%}: prune the weight matrices to the requested fraction of zeros", module=16,
-                achieved=achieved)
+                achieved=achieved, example=example)
 
 
 @check(module=16, challenge=_prune_challenge)
@@ -72,9 +90,11 @@ def test_magnitude_prune_removes_smallest(challenge: dict[str, Any], artefacts: 
         original = original.astype(np.float64)
         zeroed = got == 0
         kept = ~zeroed
-        expect.that(bool(np.allclose(got[kept], original[kept], rtol=1e-6, atol=0)),
-                    f"magnitude_prune changed surviving weights of layer {index}: only set pruned weights to zero, "
-                    f"leave the others as they were", module=16)
+        changed = kept & ~np.isclose(got, original, rtol=1e-6, atol=0)
+        if changed.any():
+            raise expect.CheckFailed(f"magnitude_prune changed surviving weights of layer {index}: only set pruned "
+                                     f"weights to zero, leave the others as they were", 16,
+                                     example=_first_difference(original, got, changed, _model_inputs(challenge)))
         if zeroed.any() and kept.any():
             largest_pruned = float(np.abs(original[zeroed]).max())
             smallest_kept = float(np.abs(original[kept]).min())
@@ -82,9 +102,10 @@ def test_magnitude_prune_removes_smallest(challenge: dict[str, Any], artefacts: 
                         f"magnitude_prune zeroed a weight of magnitude {largest_pruned:.4g} in layer {index} but "
                         f"kept one of {smallest_kept:.4g}: prune the smallest-magnitude weights (compare "
                         f"np.abs(w) with the threshold)", module=16)
-    expect.that(any(bool((w == 0).any()) for w in weights),
-                f"magnitude_prune(model, sparsity={challenge['sparsity']}) zeroed no weight at all: it must set "
-                f"the weights' .data in place", module=16)
+    if not any(bool((w == 0).any()) for w in weights):
+        raise expect.CheckFailed(f"magnitude_prune(model, sparsity={challenge['sparsity']}) zeroed no weight at all: "
+                                 f"it must set the weights' .data in place", 16,
+                                 example=expect.example(challenge["sparsity"], 0.0, _model_inputs(challenge)))
 
 
 @check(module=16, challenge=_prune_challenge)
@@ -94,15 +115,18 @@ def test_magnitude_prune_biases_kept_or_zeroed(challenge: dict[str, Any], artefa
     for index, (got, (_, original)) in enumerate(zip(biases, originals, strict=True)):
         # Zero is what pruning does; any other new value is a bias the pruner rewrote.
         rewritten = ~(np.isclose(got, original, rtol=1e-6, atol=0) | (got == 0))
-        expect.that(not rewritten.any(),
-                    f"magnitude_prune changed {int(np.count_nonzero(rewritten))} of layer {index}'s {got.size} "
-                    f"biases to values other than zero: pruning only sets entries to zero (biases may be kept as "
-                    f"they were or zeroed)", module=16)
+        if rewritten.any():
+            raise expect.CheckFailed(
+                f"magnitude_prune changed {int(np.count_nonzero(rewritten))} of layer {index}'s {got.size} biases to "
+                f"values other than zero: pruning only sets entries to zero (biases may be kept as they were or "
+                f"zeroed)", 16, example=_first_difference(original, got, rewritten, {
+                    **_model_inputs(challenge), f"layer {index} bias before pruning": original}))
     # Without this a pruner that does nothing would pass: leaving biases alone is only half of pruning.
     zeros = [int(np.count_nonzero(w == 0)) for w in weights]
     expect.that(sum(zeros) > 0, f"magnitude_prune(model, sparsity={challenge['sparsity']}) left every weight "
                 f"as it was (no weight is zero): it must set the smallest weights' .data to zero in place",
-                module=16, zeros_per_layer=zeros)
+                module=16, zeros_per_layer=zeros,
+                example=expect.example(challenge["sparsity"], 0.0, _model_inputs(challenge)))
 
 
 @check(module=16, challenge=_prune_challenge)
@@ -110,12 +134,13 @@ def test_magnitude_prune_in_place(challenge: dict[str, Any], artefacts: dict[str
     weights, biases = _pruned(challenge, artefacts)
     expect.that(any(bool((w == 0).any()) for w in weights),
                 "after magnitude_prune the model's Linear weights have no zeros: prune the model's own parameter "
-                "tensors in place (their .data), not a copy", module=16)
+                "tensors in place (their .data), not a copy", module=16,
+                example=expect.example(challenge["sparsity"], 0.0, _model_inputs(challenge)))
     x = probes.inputs(challenge).astype(np.float64)
     expected = np.maximum(x @ weights[0] + biases[0], 0.0) @ weights[1] + biases[1]
     got = expect.array(artefacts, "output", shape=expected.shape, what="the pruned model's output", module=16)
     expect.close(got, expected, "the pruned model's output (it must compute with the pruned weights)",
-                 module=16, rtol=1e-4, atol=1e-4)
+                 module=16, rtol=1e-4, atol=1e-4, given={"x": x, "layer 0 weight after pruning": weights[0]})
 
 
 def _sparsity_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -126,8 +151,9 @@ def _sparsity_challenge(r: np.random.Generator) -> dict[str, Any]:
 def test_measure_sparsity(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     weights, biases = _pruned(challenge, artefacts)
     dense = expect.number(artefacts, "dense", what="measure_sparsity of a dense model", module=16)
-    expect.that(dense == 0,
-                f"measure_sparsity returned {dense:g} for a model with no zero parameter: expected 0", module=16)
+    expect.equal(dense, 0,
+                 f"measure_sparsity returned {dense:g} for a model with no zero parameter: expected 0", module=16,
+                 given={"model": "no parameter is zero"})
     sparse = expect.number(artefacts, "sparse", what="measure_sparsity(model)", module=16)
     zeros = sum(int(np.count_nonzero(w == 0)) for w in weights)
     n_weights = sum(w.size for w in weights)
@@ -138,7 +164,9 @@ def test_measure_sparsity(challenge: dict[str, Any], artefacts: dict[str, Any]) 
     expect.that(any(math.isclose(sparse, v, rel_tol=1e-4, abs_tol=1e-6) for v in accepted.values()),
                 f"measure_sparsity returned {sparse:.6g} for a model where {zeros} of {n_weights} weights (and "
                 f"no bias) are zero: expected the fraction of zeros {zeros / n_weights:.4f} (or "
-                f"{zeros / n_all:.4f} counting biases, or either as a percentage)", module=16, accepted=accepted)
+                f"{zeros / n_all:.4f} counting biases, or either as a percentage)", module=16, accepted=accepted,
+                example=expect.example(zeros / n_weights, sparse, {"zero weights": zeros, "weights": n_weights,
+                                                                   "biases (none zero)": n_all - n_weights}))
 
 
 def _structured_challenge(r: np.random.Generator) -> dict[str, Any]:
@@ -174,7 +202,8 @@ def test_structured_prune_whole_channels(challenge: dict[str, Any], artefacts: d
         expect.that(int(pruned.sum()) in allowed,
                     f"structured_prune(model, {ratio}) zeroed {int(pruned.sum())} of layer {index}'s {n} "
                     f"{'output channels' if axis == 1 else 'input rows'}, expected {ratio} x {n} = {ratio * n:.2f}",
-                    module=16)
+                    module=16, example=expect.example(round(ratio * n), int(pruned.sum()),
+                                                      {"ratio": ratio, "channels": n}))
         # Zeroing a pruned unit's bias too is the course's choice; any other bias must stay.
         untouched = ~pruned if axis == 1 else np.ones(bias.shape, dtype=bool)
         expect.that(bool(np.allclose(bias[untouched], original_bias[untouched], rtol=1e-6, atol=0)),

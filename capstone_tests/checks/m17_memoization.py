@@ -24,25 +24,32 @@ def _challenge(r: np.random.Generator) -> dict[str, Any]:
             "fresh_steps": int(r.integers(1, steps + 1))}
 
 
+def _written(challenge: dict[str, Any], keys: np.ndarray, vals: np.ndarray, **more: Any) -> dict[str, Any]:
+    """What the probe wrote into one layer's cache: one position per update()/advance() round."""
+    return {"update()/advance() rounds": keys.shape[2], "max_seq_len": challenge["max_seq_len"],
+            "k written, position t at [:, :, t]": keys, "v written": vals, **more}
+
+
 def _shape(challenge: dict[str, Any], length: int) -> tuple[int, int, int, int]:
     return challenge["batch"], challenge["heads"], length, challenge["head_dim"]
 
 
-def _expect_cached(pair: Any, keys: np.ndarray, vals: np.ndarray, what: str) -> None:
-    """`pair` is [K, V] from get(); keys/vals are what should be in it, (B, H, T, Dh)."""
+def _expect_cached(pair: Any, keys: np.ndarray, vals: np.ndarray, what: str, given: dict[str, Any]) -> None:
+    """`pair` is [K, V] from get(); keys/vals are what should be in it, (B, H, T, Dh); `given`: what was written."""
     for got_raw, expected, name in ((pair[0], keys, "K"), (pair[1], vals, "V")):
         got = expect.array({"x": got_raw}, "x", what=f"{name} from get() {what}", module=17)
         expect.that(got.shape == expected.shape,
                     f"get() {what} returned {name} of shape {got.shape}, expected {expected.shape}: (batch, heads, "
                     f"positions filled so far, head_dim), the filled positions only", module=17)
         expect.close(got, expected, f"{name} from get() {what} (it must hold exactly what update() wrote, in "
-                     f"position order)", module=17, rtol=1e-6, atol=1e-6)
+                     f"position order)", module=17, rtol=1e-6, atol=1e-6, given=given)
 
 
 @check(module=17, challenge=_challenge)
 def test_get_returns_filled_positions(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     keys, vals = probes.keys_and_values(challenge)
-    _expect_cached(artefacts["cached"], keys[0], vals[0], f"after {challenge['steps']} tokens")
+    _expect_cached(artefacts["cached"], keys[0], vals[0], f"after {challenge['steps']} tokens",
+                   _written(challenge, keys[0], vals[0]))
 
 
 @check(module=17, challenge=_challenge)
@@ -51,7 +58,8 @@ def test_layers_kept_apart(challenge: dict[str, Any], artefacts: dict[str, Any])
     cached = artefacts["cached"]
     expect.that(len(cached) == challenge["layers"], "the probe did not get every layer's cache back", module=17)
     for layer, pair in enumerate(cached):
-        _expect_cached(pair, keys[layer], vals[layer], f"for layer {layer} of {challenge['layers']}")
+        _expect_cached(pair, keys[layer], vals[layer], f"for layer {layer} of {challenge['layers']}",
+                       _written(challenge, keys[layer], vals[layer], layer=layer))
 
 
 @check(module=17, challenge=_challenge)
@@ -61,9 +69,11 @@ def test_length_grows_with_advance(challenge: dict[str, Any], artefacts: dict[st
     for step, per_layer in enumerate(shapes, start=1):
         for layer, shape in enumerate(per_layer):
             expected = _shape(challenge, step)
-            expect.that(tuple(shape) == expected,
-                        f"after {step} update()/advance() rounds, get({layer}) returned K of shape {tuple(shape)}, "
-                        f"expected {expected}: one position per advance(), and only the filled ones", module=17)
+            expect.equal(list(shape), list(expected),
+                         f"after {step} update()/advance() rounds, get({layer}) returned K of shape {tuple(shape)}, "
+                         f"expected {expected}: one position per advance(), and only the filled ones", module=17,
+                         given={"update()/advance() rounds": step, "layer": layer,
+                                "max_seq_len": challenge["max_seq_len"]})
 
 
 @check(module=17, challenge=_challenge)
@@ -71,20 +81,24 @@ def test_update_writes_current_position(challenge: dict[str, Any], artefacts: di
     keys, vals = probes.keys_and_values(challenge)
     _expect_cached(artefacts["cached"], keys[0], vals[0],
                    "after two update()s per advance() (update writes at the current position; only advance() "
-                   "moves it, so the second update overwrites the first)")
+                   "moves it, so the second update overwrites the first)",
+                   _written(challenge, keys[0], vals[0], **{"update()s per round": "2, the second one's kept"}))
 
 
 @check(module=17, challenge=_challenge)
 def test_reset_starts_over(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     expected_empty = _shape(challenge, 0)
     for layer, shape in enumerate(artefacts["empty_shapes"]):
-        expect.that(tuple(shape) == expected_empty,
-                    f"right after reset(), get({layer}) returned K of shape {tuple(shape)}, expected "
-                    f"{expected_empty}: reset() must empty the cache (position back to 0)", module=17)
+        expect.equal(list(shape), list(expected_empty),
+                     f"right after reset(), get({layer}) returned K of shape {tuple(shape)}, expected "
+                     f"{expected_empty}: reset() must empty the cache (position back to 0)", module=17,
+                     given={"update()/advance() rounds before reset()": challenge["steps"], "layer": layer})
     keys, vals = probes.keys_and_values(challenge)
     fresh = challenge["fresh_steps"]
     _expect_cached(artefacts["cached"], keys[0, :, :, :fresh], vals[0, :, :, :fresh],
-                   f"after reset() and {fresh} new tokens")
+                   f"after reset() and {fresh} new tokens",
+                   {"rounds before reset()": challenge["steps"]} | _written(challenge, keys[0, :, :, :fresh],
+                                                                            vals[0, :, :, :fresh]))
 
 
 @check(module=17, challenge=_challenge)
@@ -92,7 +106,8 @@ def test_fills_to_max_seq_len(challenge: dict[str, Any], artefacts: dict[str, An
     keys, vals = probes.keys_and_values(challenge)
     last = challenge["layers"] - 1
     _expect_cached(artefacts["cached"], keys[last], vals[last],
-                   f"for the last layer of a cache filled to its max_seq_len of {challenge['steps']}")
+                   f"for the last layer of a cache filled to its max_seq_len of {challenge['steps']}",
+                   _written(challenge, keys[last], vals[last], layer=last))
 
 
 def _attend(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -123,4 +138,5 @@ def test_incremental_attention_matches_full(challenge: dict[str, Any], artefacts
         incremental = _attend(q[:, :, t:t + 1], k, v)
         expect.close(incremental[:, :, 0], full[:, :, t],
                      f"attention of token {t + 1} over the cached K/V (vs full causal attention)",
-                     module=17, rtol=1e-5, atol=1e-5)
+                     module=17, rtol=1e-5, atol=1e-5,
+                     given={"token": t + 1, "q": q[:, :, t], "K written": keys, "V written": vals})

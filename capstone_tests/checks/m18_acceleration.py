@@ -25,7 +25,9 @@ def _expect_product(challenge: dict[str, Any], artefacts: dict[str, Any], call: 
     a, b = probes.matrices(challenge)
     expected = a.astype(np.float64) @ b.astype(np.float64)
     got = expect.array(artefacts, "product", shape=expected.shape, what=call, module=18)
-    expect.close(got, expected, f"{call} (vs a float64 matmul)", module=18, rtol=1e-4, atol=1e-4)
+    tile = {"tile_size": challenge["tile"]} if "tile" in challenge else {}
+    expect.close(got, expected, f"{call} (vs a float64 matmul)", module=18, rtol=1e-4, atol=1e-4,
+                 given={"a": a, "b": b, **tile})
 
 
 def _shapes(r: np.random.Generator, low: int = 3, high: int = 41) -> dict[str, Any]:
@@ -98,16 +100,22 @@ def _expect_gelu(challenge: dict[str, Any], artefacts: dict[str, Any]) -> None:
     raw = artefacts.get("output")
     if isinstance(raw, np.ndarray) and raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
         bad = x.reshape(-1)[~np.isfinite(raw.reshape(-1))] if raw.shape == x.shape else x.reshape(-1)
+        focus = tuple(int(i) for i in np.argwhere(~np.isfinite(raw))[0]) if raw.shape == x.shape else None
         raise expect.CheckFailed(
             f"fused_gelu returned NaN or infinity (e.g. at x = {bad[0]:.4g}): the formula overflows for large |x|; "
-            f"the tanh form 0.5 * x * (1 + tanh(...)) stays finite", 18)
+            f"the tanh form 0.5 * x * (1 + tanh(...)) stays finite", 18,
+            example=expect.example(_exact_gelu(x), raw, {"x": x}, focus))
     got = expect.array(artefacts, "output", shape=x.shape, what="fused_gelu(x)", module=18)
-    error = np.abs(got - _exact_gelu(x))
+    exact = _exact_gelu(x)
+    error = np.abs(got - exact)
     worst = int(np.argmax(error))
-    expect.that(float(error.max()) <= GELU_TOLERANCE,
-                f"fused_gelu is off by {error.max():.4g} at x = {x.reshape(-1)[worst]:.4g} (got "
-                f"{got.reshape(-1)[worst]:.4g}, GELU is {_exact_gelu(x).reshape(-1)[worst]:.4g}): expected "
-                f"0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))", module=18)
+    if float(error.max()) > GELU_TOLERANCE:
+        focus = tuple(int(i) for i in np.unravel_index(worst, x.shape))
+        raise expect.CheckFailed(
+            f"fused_gelu is off by {error.max():.4g} at x = {x.reshape(-1)[worst]:.4g} (got "
+            f"{got.reshape(-1)[worst]:.4g}, GELU is {exact.reshape(-1)[worst]:.4g}): expected "
+            f"0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))", 18,
+            example=expect.example(exact, got, {"x": x}, focus))
 
 
 def _moderate(r: np.random.Generator) -> dict[str, Any]:

@@ -27,3 +27,27 @@ def test_uncounted_points_are_marked(capsys: pytest.CaptureFixture[str], monkeyp
     assert "(not counted)" not in rows["test_counted"]
     assert "0/1 (not counted)" in rows["test_tanh_gradient"] and "0/1 (not counted)" in rows["test_x"]
     assert "19_benchmarking (not counted toward the grade): 0 / 1" in out
+
+
+def test_a_failure_shows_its_worked_example_under_the_diagnostic(capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    example = {"input": {"x": {"shape": [4, 3], "at": "[2, :]", "values": [0.5, -1.0, 2.0]}, "tag": "[bold]x[/bold]",
+                         **{f"extra{i}": i for i in range(3)}},
+               "expected": {"shape": [4, 3], "at": "[2, :]", "values": [0.5, 0.0, 2.0]},
+               "got": {"shape": [4, 3], "at": "[2, :]", "values": [0.5, -1.0, 2.0]}}
+    failing = {**_test("02_activations", "test_relu_values", "failed", 0, True),
+               "diagnostic": "Module 02 activations: ReLU()(x) is wrong", "evidence": {"example": example}}
+    report = {"score": 0.0, "max_score": 1.0, "seed": 5, "suite_version": "x", "sandbox": {"kind": "bwrap"},
+              "tests": [failing, _test("02_activations", "test_ok", "passed", 1, True)], "priorities": []}
+    _print_table(report)
+    cells = [line.split("│")[6].strip() for line in capsys.readouterr().out.splitlines() if line.count("│") > 5]
+    at = cells.index("Module 02 activations: ReLU()(x) is wrong")
+    assert cells[at + 1:at + 7] == [
+        "input x[2, :] = [0.5, -1.0, 2.0] of shape (4, 3)",
+        'input tag = "[bold]x[/bold]"',  # the student's text, printed as it is: never read as markup
+        "input extra0 = 0",
+        "input … 2 more (--json shows them)",
+        "expected[2, :] = [0.5, 0.0, 2.0] of shape (4, 3)",
+        "got[2, :] = [0.5, -1.0, 2.0] of shape (4, 3)",
+    ]

@@ -73,6 +73,42 @@ const Grader = (() => {
         p.text ? el("pre", {}, p.text) : null))));
   }
 
+  // A failed test's worked example (evidence.example, made by capstone_tests/checks/example.py): one line per input,
+  // then what was expected and what came back. An array is {shape, at, values}: "x[2, :] = [...]  shape (4, 3)".
+  // Long lines wrap (CSS), so the block stays as narrow as its column.
+  function show(v) {
+    if (Array.isArray(v)) return "[" + v.map(show).join(", ") + "]";
+    if (v && typeof v === "object") return "{" + Object.entries(v).map(([k, x]) => JSON.stringify(k) + ": " + show(x)).join(", ") + "}";
+    return JSON.stringify(v === undefined ? null : v);
+  }
+
+  function describe(name, value) {
+    if (value && typeof value === "object" && !Array.isArray(value) && "shape" in value && "values" in value) {
+      const dims = Array.isArray(value.shape) ? value.shape : [];
+      return [name + (value.at || "") + " = " + show(value.values), "shape (" + dims.join(", ") + (dims.length === 1 ? ",)" : ")")];
+    }
+    return [name + " = " + show(value), ""];
+  }
+
+  function example(ex) {
+    if (!ex || typeof ex !== "object") return null;
+    const rows = [];
+    const row = (label, [text, shape]) => rows.push(el("dt", {}, label), el("dd", {}, el("code", {}, text), shape ? el("span", { class: "muted" }, " " + shape) : null));
+    const inputs = ex.input && typeof ex.input === "object" ? Object.entries(ex.input) : [];
+    inputs.forEach(([name, value], i) => row(i ? "" : "input", describe(name, value)));
+    row("expected", describe("expected", ex.expected));
+    row("got", describe("got", ex.got));
+    return el("div", { class: "example", role: "group", "aria-label": "Example: input, expected, got" },
+      el("p", { class: "example-title" }, "Example"), el("dl", {}, rows));
+  }
+
+  // Evidence without the example, which has its own block.
+  function otherEvidence(evidence) {
+    const rest = Object.assign({}, evidence || {});
+    delete rest.example;
+    return rest;
+  }
+
   function signedIn(fn) { listeners.push(fn); if (token()) fn(); }
 
   function refreshSignin() {
@@ -100,5 +136,5 @@ const Grader = (() => {
     if (!token()) say("Paste your API token above to sign in.");
   });
 
-  return { api, headers, token, say, el, fmt, when, lateText, compileErrors, signedIn };
+  return { api, headers, token, say, el, fmt, when, lateText, compileErrors, example, otherEvidence, signedIn };
 })();

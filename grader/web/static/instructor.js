@@ -118,7 +118,8 @@
         el("td", {}, t.priority ?? "–"), el("td", { class: "outcome-" + t.outcome }, t.outcome),
         el("td", { class: "num" }, fmt(t.points) + " / " + fmt(t.max_points)),
         el("td", {}, t.diagnostic ? el("details", {}, el("summary", {}, t.diagnostic.split("\n")[0]),
-          el("pre", {}, t.diagnostic + (t.evidence && Object.keys(t.evidence).length ? "\n\nevidence: " + JSON.stringify(t.evidence, null, 2) : ""))) : "")))));
+          el("pre", {}, t.diagnostic + evidenceText(t.evidence)),
+          t.evidence && t.evidence.example ? Grader.example(t.evidence.example) : null) : "")))));
     // replaceChildren, unlike el(), prints a null child as the text "null": absent parts are "".
     $("report-body").replaceChildren(
       el("p", {}, el("strong", {}, r.email), " · ", r.course + "/" + r.assignment, " · ", r.status, " · ",
@@ -130,6 +131,12 @@
       tests);
     $("report").hidden = false;
     $("report").scrollIntoView({ block: "start" });
+  }
+
+  // The evidence but its worked example, which shows as its own block under the diagnostic.
+  function evidenceText(evidence) {
+    const rest = Grader.otherEvidence(evidence);
+    return Object.keys(rest).length ? "\n\nevidence: " + JSON.stringify(rest, null, 2) : "";
   }
 
   // --- regrades -------------------------------------------------------------------------------------------

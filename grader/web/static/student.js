@@ -1,7 +1,7 @@
 // Student page: upload, live progress, the result, earlier submissions.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, lateText, compileErrors, signedIn } = Grader;
+  const { api, headers, say, el, fmt, when, lateText, compileErrors, example, otherEvidence, signedIn } = Grader;
   const $ = (id) => document.getElementById(id);
   const FINAL = new Set(["graded", "failed"]);
   let watching = null; // the submission id whose progress is shown
@@ -127,7 +127,9 @@
     const parts = [el("h4", {}, test.name, " ", el("span", { class: "outcome-" + test.outcome }, "(" + test.outcome + ")"),
       " ", el("span", { class: "muted" }, fmt(test.points) + " / " + fmt(test.max_points) + (test.counts_toward_grade === false ? " (not counted toward the grade)" : "")))];
     if (test.diagnostic) parts.push(el("pre", { class: "diagnostic" }, test.diagnostic));
-    if (test.evidence && Object.keys(test.evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("pre", {}, JSON.stringify(test.evidence, null, 2))));
+    if (test.evidence && test.evidence.example) parts.push(example(test.evidence.example));
+    const evidence = otherEvidence(test.evidence);
+    if (Object.keys(evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("pre", {}, JSON.stringify(evidence, null, 2))));
     if (test.output) parts.push(el("details", {}, el("summary", {}, "Output"), el("pre", {}, test.output.slice(-2000))));
     return el("article", { class: "failure" }, parts);
   }
