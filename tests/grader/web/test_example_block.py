@@ -12,21 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from capstone_tests.checks.example import make_example
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.dashboard.routes import router as dashboard_router
 from grader.db import migrate
 from grader.db.models import Submission, TestResult
 from grader.db.session import dispose_engines, session_scope
-from grader.errors import GraderError
 from grader.settings import get_settings
-from grader.submissions.routes import router as submissions_router
 from grader.users.service import create_user
-from grader.web.routes import router as web_router
+from tests.grader.web.pages import pages_app, sign_in
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DIAGNOSTIC = "Module 02 activations: x.grad through ReLU (upstream gradient c) is wrong: largest difference 1.27"
@@ -38,17 +33,6 @@ GOT[37, 20] = 123456.789
 EXAMPLE = make_example({"x": X, "c": np.ones((64, 64)), "note": "the upstream gradient " * 10}, EXPECTED, GOT,
                        (37, 20))
 
-
-def pages_app() -> FastAPI:
-    app = FastAPI()
-    for router in (web_router, submissions_router, dashboard_router):
-        app.include_router(router)
-
-    @app.exception_handler(GraderError)
-    async def _grader_error(_request: Request, error: GraderError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-
-    return app
 
 
 @dataclass
@@ -92,15 +76,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded_server: type)
         dispose_engines()
         get_settings.cache_clear()
 
-
-def sign_in(browser: Browser, url: str, token: str, width: int) -> tuple[Page, list[str]]:
-    page = browser.new_page(viewport={"width": width, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    return page, errors
 
 
 def assert_example_block(block: Locator, container: Locator) -> None:

@@ -10,35 +10,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
 
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.dashboard.routes import router as dashboard_router
 from grader.db import migrate
 from grader.db.models import Regrade, Submission, TestResult
 from grader.db.session import dispose_engines, session_scope
-from grader.errors import GraderError
 from grader.settings import get_settings
 from grader.users.service import create_user
-from grader.web.routes import router as web_router
+from tests.grader.web.pages import pages_app
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TESTS = ("test_training_pipeline", "test_cnn_architecture", "test_convergence", "test_inference")
 
-
-def pages_app() -> FastAPI:
-    app = FastAPI()
-    app.include_router(web_router)
-    app.include_router(dashboard_router)
-
-    @app.exception_handler(GraderError)
-    async def _grader_error(_request: Request, error: GraderError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-
-    return app
 
 
 def graded(session: Session, user_id: int, assignment_id: int, failing: tuple[str, ...], minutes: int) -> Submission:

@@ -12,38 +12,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.dashboard.routes import router as dashboard_router
 from grader.db import migrate
 from grader.db.models import Regrade, Submission, TestResult
 from grader.db.session import dispose_engines, session_scope
-from grader.errors import GraderError
 from grader.settings import get_settings
-from grader.submissions.routes import router as submissions_router
 from grader.users.service import create_user
-from grader.web.routes import router as web_router
+from tests.grader.web.pages import pages_app, sign_in
 
 DUE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADA_LATE = "2 days late, −20%: counts 60 of 100"
 CY_LATE = "10 days late, past the 7-day limit: counts 0 of 100"
 
-
-def pages_app() -> FastAPI:
-    app = FastAPI()
-    for router in (web_router, submissions_router, dashboard_router):
-        app.include_router(router)
-
-    @app.exception_handler(GraderError)
-    async def _grader_error(_request: Request, error: GraderError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-
-    return app
 
 
 def graded(session: Session, user_id: int, assignment_id: int, score: float, handed_in: datetime) -> Submission:
@@ -96,15 +80,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded_server: type)
         dispose_engines()
         get_settings.cache_clear()
 
-
-def sign_in(browser: Browser, url: str, token: str) -> tuple[Page, list[str]]:
-    page = browser.new_page(viewport={"width": 1200, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    return page, errors
 
 
 def test_student_sees_how_late_and_what_it_counts_for(browser: Browser, site: Site, shots: Path) -> None:
