@@ -60,7 +60,9 @@ def create_assignment(
     max_submissions_per_hour: int | None = None,
     score_policy: str = ScorePolicy.best.value,
     rubric_visibility: dict[str, str] | None = None,
+    edition: str | None = None,
 ) -> Assignment:
+    from capstone_tests.editions import EDITIONS  # the editions whose numbering diagnostics can speak
     from capstone_tests.registry import SUITES  # the graded suites, to refuse a name no worker could run
 
     suites = list(suites)
@@ -75,6 +77,8 @@ def create_assignment(
         raise BadRequest(f"visibility must be visible, after_due_date or hidden: {bad}")
     if due_at is not None and due_at.tzinfo is None:
         raise BadRequest("due_at needs a time zone")
+    if edition is not None and edition not in EDITIONS:
+        raise BadRequest(f"unknown edition {edition!r}; known: {', '.join(EDITIONS)}")
     parse_late_policy(late_policy)  # refused here, not when the dashboard first applies it
     taken = Conflict(f"course {course.slug} already has an assignment {slug!r}")
     session.flush()  # the course's id, if it is new
@@ -84,7 +88,7 @@ def create_assignment(
     assignment = Assignment(
         course_id=course.id, slug=_slug(slug, "assignment slug"), title=title, suites=suites, due_at=due_at,
         late_policy=dict(late_policy or {}), max_submissions_per_hour=max_submissions_per_hour,
-        score_policy=score_policy, rubric_visibility=visibility,
+        score_policy=score_policy, rubric_visibility=visibility, edition=edition,
     )
     try:
         with session.begin_nested():  # a concurrent create of the same slug loses here, not the transaction

@@ -160,6 +160,9 @@ class Assignment(Base):
     # None: no limit.
     max_submissions_per_hour: Mapped[int | None] = mapped_column(Integer)
     score_policy: Mapped[str] = mapped_column(String(8), default=ScorePolicy.best.value)
+    # The course edition the assignment follows (capstone_tests/editions.py: "2025-12" or "current"), whose
+    # module numbers and names its diagnostics use; None: seen from each package's file names.
+    edition: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
@@ -189,6 +192,8 @@ class Submission(Base):
     seed: Mapped[int | None] = mapped_column(BigInteger)
     suite_version: Mapped[str | None] = mapped_column(String(64))
     sandbox_image: Mapped[str | None] = mapped_column(String(200))
+    # The course edition whose module numbers and names the stored diagnostics use ("2025-12", "current").
+    edition: Mapped[str | None] = mapped_column(String(16))
     # Why grading failed (status failed): an infrastructure problem, never the student's own test failures.
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

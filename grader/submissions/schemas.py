@@ -71,6 +71,7 @@ class Report(BaseModel):
     # None when handed in on time (or the assignment has no due date). Listed in docs/architecture.md.
     late: LateReport | None = None
     priorities: list[PriorityScore]
+    edition: str | None = None  # the course edition of the diagnostics' module numbers; None until graded
     compile_errors: list[CompileError] = []
     tests: list[TestReport]
     error: str | None

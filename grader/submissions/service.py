@@ -139,6 +139,8 @@ def report_of(submission: Submission, *, instructor: bool, now: datetime | None 
         "max_score": submission.max_score,
         "late": late_report(submission.assignment, submission.created_at, submission.score),
         "priorities": list(submission.priorities or []),
+        # Whose module numbers and names the diagnostics speak (the assignment's stated edition, or the package's).
+        "edition": submission.edition,
         # The student's own code, so never withheld; known from the upload on, before any test has run.
         "compile_errors": list(submission.compile_errors or []),
         "tests": tests,
@@ -182,6 +184,7 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
         submission.compile_errors = public["compile_errors"]
     submission.seed = report.seed
     submission.suite_version = report.suite_version
+    submission.edition = report.edition
     submission.sandbox_image = str(report.runtime.get("image_id") or report.runtime.get("image") or "")[:200]
     submission.status = SubmissionStatus.graded.value
     submission.error = None

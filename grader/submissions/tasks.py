@@ -79,6 +79,7 @@ def grade_stored(submission_id: uuid.UUID) -> None:
         submission = session.get(Submission, submission_id)
         assert submission is not None
         sha256, suites = submission.archive_sha256, list(submission.assignment.suites)
+        edition = submission.assignment.edition  # None: seen from the package
     key = str(submission_id)
     scratch = Path(tempfile.mkdtemp(prefix=f"grader-{key}-"))
     try:
@@ -94,7 +95,7 @@ def grade_stored(submission_id: uuid.UUID) -> None:
             progress.publish(key, state["done"], state["total"], data.get("name"))
 
         options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s,
-                               lanes=settings.grading_lanes)
+                               lanes=settings.grading_lanes, edition=edition)
         report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
