@@ -168,14 +168,15 @@ def _print_table(report: dict) -> None:  # type: ignore[type-arg]
 EXAMPLE_INPUTS, EXAMPLE_WIDTH = 3, 110
 
 
-def _diagnostic_cell(test: dict) -> str | Text:  # type: ignore[type-arg]
+def _diagnostic_cell(test: dict) -> Text:  # type: ignore[type-arg]
     """The diagnostic, and under it the failure's worked example (example.py), a short line per part: the input is
     what a student needs to reproduce the failure, so it shows by default, not behind a flag. At most
     EXAMPLE_INPUTS inputs and EXAMPLE_WIDTH characters a line keep a table of many failures readable; --json has
     the whole example."""
     from capstone_tests.checks.example import example_lines
 
-    diagnostic = test["diagnostic"] or ""
+    # Plain text, never markup: a diagnostic quotes the student's own error messages, which may hold brackets.
+    diagnostic = Text(test["diagnostic"] or "")
     lines = example_lines((test.get("evidence") or {}).get("example"), EXAMPLE_WIDTH)
     if not lines:
         return diagnostic
@@ -183,8 +184,8 @@ def _diagnostic_cell(test: dict) -> str | Text:  # type: ignore[type-arg]
     if len(inputs) > EXAMPLE_INPUTS:
         lines = [*inputs[:EXAMPLE_INPUTS], f"input … {len(inputs) - EXAMPLE_INPUTS} more (--json shows them)",
                  *lines[len(inputs):]]
-    cell = Text.from_markup(diagnostic)
-    # Plain text, never markup: the values come from the student's package and may hold brackets.
+    cell = diagnostic
+    # Plain text too: the values come from the student's package.
     cell.append("\n" + "\n".join(f"  {line}" for line in lines), style="dim")
     return cell
 

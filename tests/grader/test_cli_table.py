@@ -51,3 +51,16 @@ def test_a_failure_shows_its_worked_example_under_the_diagnostic(capsys: pytest.
         "expected[2, :] = [0.5, 0.0, 2.0] of shape (4, 3)",
         "got[2, :] = [0.5, -1.0, 2.0] of shape (4, 3)",
     ]
+
+
+def test_a_diagnostic_prints_as_written(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A diagnostic quotes the student's own error message: brackets in it are text, never rich markup (which
+    would swallow them, or fail on an unbalanced closing tag)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    failing = {**_test("03_layers", "test_linear", "error", 0, True),
+               "diagnostic": "Module 03 layers: ValueError: shapes [red]x[/red] and [/bold] ([link=http://x]y[/link])"}
+    report = {"score": 0.0, "max_score": 1.0, "seed": 5, "suite_version": "x", "sandbox": {"kind": "bwrap"},
+              "tests": [failing], "priorities": []}
+    _print_table(report)
+    out = capsys.readouterr().out
+    assert "shapes [red]x[/red] and [/bold] ([link=http://x]y[/link])" in out
