@@ -208,6 +208,14 @@ class Submission(Base):
     # [{"file", "line", "column", "text", "message"}]. Kept with the row because the student is told at once, long
     # before any test result exists; refreshed when the worker unpacks it again.
     compile_errors: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    # The lease on a running grading: which worker process holds it (Worker.id) and when it last said it still
+    # does. A running row whose heartbeat is older than the lease is the holder's no longer (it died), and is
+    # taken over: by a redelivery of its message or by the sweeper.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
+    # Why a queued submission waits longer than usual (the grading machine's sandbox is unusable, say): shown to
+    # the student as "grading is delayed", cleared when grading starts. Never a fault of the student's.
+    delayed_reason: Mapped[str | None] = mapped_column(Text)
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
@@ -266,3 +274,27 @@ class Regrade(Base):
     finished_at: Mapped[datetime | None]
 
     submission: Mapped[Submission] = relationship()
+
+
+class WorkerState(StrEnum):
+    ready = "ready"  # taking work
+    sandbox_unhealthy = "sandbox_unhealthy"  # its sandbox failed the canary run: it takes no work until it passes
+    stopping = "stopping"  # shutting down: finishes what it holds, takes nothing new
+
+
+class Worker(Base):
+    """A grading worker process, as it last reported itself: /healthz and /metrics read liveness and sandbox
+    health from here (any API replica sees every worker, on any host), and a lease names its holder by id."""
+
+    __tablename__ = "workers"
+    __table_args__ = (CheckConstraint(_one_of("state", WorkerState), name="state"),)
+
+    # "<hostname>:<pid>:<random>": unique across hosts and across a pid reused after a restart.
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32), default=WorkerState.ready.value)
+    # What is wrong when state is not ready (the canary's error, say), for the operator.
+    detail: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

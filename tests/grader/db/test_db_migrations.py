@@ -14,7 +14,8 @@ from grader.db import migrate
 from grader.db.models import Base, Submission
 from grader.db.session import make_engine
 
-TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades"}
+TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades",
+          "workers"}
 
 
 def _tables(url: str) -> set[str]:
