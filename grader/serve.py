@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 from sqlalchemy import select
 
@@ -13,10 +15,13 @@ from .courses.service import enroll, ensure_default_course
 from .db.models import Role, User
 from .db.session import session_scope
 from .settings import get_settings
+from .submissions.sweeper import take_back_orphans
 from .users.service import create_user
 
 FIRST_INSTRUCTOR = "instructor@localhost"
 EMBEDDED_WORKER_NICENESS = 10
+RESTART_MAX_S = 60.0
+RESTART_RESET_S = 120.0
 
 
 def first_instructor_token() -> str | None:
@@ -45,16 +50,75 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     if token:
         print(f"first instructor {FIRST_INSTRUCTOR}, API token: {token}", flush=True)
     print("more users: grader users add EMAIL --role student|instructor|admin  (prints the token)", flush=True)
-    worker = _start_worker(grading_workers) if grading_workers else None
+    if grading_workers:
+        # What this data dir's previous embedded worker was grading when it was killed: the embedded broker
+        # never redelivers its message, so it goes back on the queue now.
+        taken = take_back_orphans()
+        if taken:
+            print(f"{taken} grading(s) left unfinished by a worker that was killed: queued again", flush=True)
+    else:
+        print("no grading worker here (--grading-workers 0): run `grader worker` against the same database and "
+              "broker; /healthz reports them", flush=True)
+    supervisor = WorkerSupervisor(grading_workers) if grading_workers else None
+    if supervisor is not None:
+        supervisor.start()
     try:
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if supervisor is not None:
+            supervisor.stop()
+
+
+class WorkerSupervisor:
+    """The embedded worker subprocess, restarted with back-off whenever it dies (a full disk, a crash): gradings
+    go on once the cause is gone instead of never. Back-off doubles from 1 s to RESTART_MAX_S and starts over
+    once a worker has run for RESTART_RESET_S."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name="grader-worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._process = _start_worker(self.concurrency)
+        self._thread.start()
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            assert self._process is not None
+            started = time.monotonic()
+            code = self._process.wait()
+            if self._stop.is_set():
+                return
+            if time.monotonic() - started > RESTART_RESET_S:
+                backoff = 1.0
+            print(f"grading worker (pid {self._process.pid}) exited with {code}; restarting it in {backoff:g} s",
+                  flush=True)
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, RESTART_MAX_S)
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._process = _start_worker(self.concurrency)
+                self.restarts += 1
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+            worker = self._process
+        if worker is None:
+            return
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        self._thread.join(5)
 
 
 def _start_worker(concurrency: int) -> subprocess.Popen[bytes]:

@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     # How often each API process looks for submissions that never reached the broker or were abandoned by a
     # dead worker (grader.submissions.sweeper); 0 turns that off, e.g. when `grader sweep` runs from cron.
     sweep_interval_s: float = Field(default=30.0, ge=0)
+    # Leases on running gradings (grader.submissions.lease): the grading process renews its lease every
+    # lease_heartbeat_s; a running grading whose lease is older than lease_timeout_s lost its holder (a killed
+    # worker) and is taken over, by a redelivery of its message or by the sweeper. The worker's row in the
+    # workers table is refreshed on the same beat and counts as alive for lease_timeout_s (/healthz).
+    lease_heartbeat_s: float = Field(default=10.0, gt=0)
+    lease_timeout_s: float = Field(default=45.0, gt=0)
+    # A queued submission whose message went out this long ago and is still not taken may have lost its message
+    # (a broker restarted without persistence): the sweeper sends it again (a duplicate is harmless).
+    resend_queued_after_s: float = Field(default=120.0, gt=0)
+    # Per-student fairness: a student's gradings started this recently count against them when a worker picks
+    # the next queued submission, so one student's 20 resubmissions do not delay another student's first.
+    fairness_window_s: float = Field(default=600.0, ge=0)
     # The broker queue the API sends gradings to and workers consume; separate queues let several services
     # (or test runs) share one Redis.
     task_queue: str = "grader"
@@ -81,6 +93,10 @@ class Settings(BaseSettings):
                 self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix(plain)
         if not self.broker_url:
             self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+        if self.lease_timeout_s < 2 * self.lease_heartbeat_s:
+            # One late beat (a busy machine, a slow database) must not cost a live grading its lease.
+            raise ValueError(f"GRADER_LEASE_TIMEOUT_S ({self.lease_timeout_s:g}) must be at least twice "
+                             f"GRADER_LEASE_HEARTBEAT_S ({self.lease_heartbeat_s:g})")
         self.archive_dir = (self.archive_dir or self.data_dir / "archives").expanduser().resolve()
         return self
 

@@ -11,13 +11,15 @@ from functools import lru_cache
 
 from celery import Celery, signals
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 
 from sandbox import SandboxError
 
 from .db.models import SubmissionStatus
 from .settings import get_settings
 from .submissions import tasks
+from .submissions.dispatch import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 3
@@ -54,14 +56,63 @@ def _fresh_connections(**_: object) -> None:
     dispose_engines()
 
 
+@signals.worker_init.connect
+def _take_worker_id(**_: object) -> None:
+    # In the worker's main process before its pool forks: every pool child (restarted ones too) inherits the
+    # id, so the leases the children take name this worker, whose row says whether it is alive.
+    from .workers import new_worker_id
+
+    new_worker_id()
+
+
+@signals.worker_ready.connect
+def _register(**_: object) -> None:
+    global _registration
+    from .submissions.sweeper import take_back_orphans
+    from .workers import WorkerRegistration
+
+    _registration = WorkerRegistration.start()
+    try:
+        take_back_orphans()
+    except DATABASE_UNREACHABLE as error:
+        log.warning("could not look for gradings left by dead workers on this host: %s", error)
+
+
+@signals.worker_shutdown.connect
+def _unregister(**_: object) -> None:
+    if _registration is not None:
+        _registration.stop()
+
+
+_registration = None
+# What a claim raises when the database cannot be reached (a restart, a network cut): the message must not be
+# acked, or the submission would sit `queued` with no message.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, SQLTimeoutError)
+DATABASE_RETRY_S = 10
+
+
 @celery_app.task(name="grader.grade_submission", bind=True, max_retries=MAX_RETRIES)
 def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
-    """Grade one submission. Idempotent: a delivery that cannot claim it (already running or done) returns."""
-    key = uuid.UUID(submission_id)
-    if not tasks.claim(key):
-        return "skipped"
+    """Grade one queued submission: this message's own when it is among the fairest (see tasks.claim).
+    Idempotent: a delivery with nothing to claim returns "skipped"."""
     try:
-        tasks.grade_stored(key)
+        claimed = tasks.claim(uuid.UUID(submission_id))
+    except DATABASE_UNREACHABLE as error:
+        log.warning("database unreachable while claiming for %s; delivering again in %d s: %s",
+                    submission_id, DATABASE_RETRY_S, error)
+        _deliver_again(submission_id, DATABASE_RETRY_S)
+        return "deferred"
+    if claimed.lease is None:
+        if claimed.busy_for_s:
+            # Its holder may be dead (a kill -9'd pool child is redelivered at once, while its lease is fresh):
+            # look again when the lease would have expired.
+            _deliver_again(submission_id, claimed.busy_for_s)
+            return "deferred"
+        return "skipped"
+    key = claimed.lease.submission_id  # the row graded, which may not be the message's own (fairness)
+    try:
+        if not tasks.grade_stored(claimed.lease):
+            return "superseded"
     except (SandboxError, OperationalError) as error:
         if self.request.retries < MAX_RETRIES:
             # Back to queued so the retry can claim it again; exponential backoff for a sick sandbox or database.
@@ -83,6 +134,17 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         tasks.set_status(key, SubmissionStatus.failed, f"grading failed: {type(error).__name__}: {error}")
         return "failed"
     return "graded"
+
+
+def _deliver_again(submission_id: str, countdown: float) -> None:
+    """A fresh message for this token, `countdown` seconds from now, sent before this one is acked (a crash in
+    between leaves a duplicate, which is harmless). A fresh message rather than self.retry(): waiting for a lease
+    or a database is not a failed try, and must not use up the retries an infrastructure fault gets. If the
+    broker cannot take it either, the message is rejected back to the queue: never acked, never lost."""
+    try:
+        grade_submission.apply_async(args=[submission_id], countdown=countdown, queue=get_settings().task_queue)
+    except BROKER_ERRORS as error:
+        raise Reject(f"could not defer {submission_id}: {error}", requeue=True) from error
 
 
 def broker_app() -> Celery:

@@ -1,4 +1,4 @@
-"""GET /healthz (the database and the broker answer) and GET /metrics (Prometheus).
+"""GET /healthz (the database and the broker answer, a grading worker is alive) and GET /metrics (Prometheus).
 
 Grading happens in worker processes, so the grading figures are read from the database at scrape time
 (the rows are the truth, and any API replica reports the same numbers); upload rejections happen here and are
@@ -15,8 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from ..db.models import Submission, SubmissionStatus
+from ..db.models import Submission, SubmissionStatus, WorkerState
 from ..db.session import get_sessionmaker
+from ..settings import get_settings
 
 router = APIRouter(tags=["operations"])
 UPLOADS_REJECTED = Counter("grader_uploads_rejected", "Uploads refused, by reason", ["reason"])
@@ -27,7 +28,11 @@ DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 def healthz() -> JSONResponse:
     checks = {"database": _check_database(), "broker": _check_broker()}
     ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    # Workers are reported, but a 503 stays about this process: without a worker the API still accepts uploads
+    # (nothing is lost; they wait), and a load balancer or compose's depends_on must not take it away for that.
+    checks["workers"] = _check_workers()
+    status = ("ok" if checks["workers"] == "ok" else "degraded") if ok else "unavailable"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
 
 def _check_database() -> str:
@@ -48,6 +53,24 @@ def _check_broker() -> str:
         return "ok"
     except Exception as error:
         return f"error: {error}"
+
+
+def _check_workers() -> str:
+    """ok when at least one grading worker refreshed its row within the lease timeout, on any host."""
+    from ..workers import live_workers
+
+    try:
+        alive = live_workers()
+    except Exception as error:
+        return f"error: cannot read the workers table: {error}"
+    if not alive:
+        timeout = get_settings().lease_timeout_s
+        return (f"error: no grading worker has reported in the last {timeout:g} s; uploads are accepted but "
+                "nothing is graded until a `grader worker` (or `grader serve` with --grading-workers >= 1) runs")
+    if not alive.get(WorkerState.ready.value):
+        states = ", ".join(f"{count} {state}" for state, count in sorted(alive.items()))
+        return f"error: no grading worker is taking work ({states})"
+    return "ok"
 
 
 @router.get("/metrics")
@@ -78,6 +101,21 @@ class GradingCollector(Collector):
         histogram = HistogramMetricFamily("grader_grading_duration_seconds", "Time from claim to graded")
         histogram.add_metric([], buckets, sum_value=sum(durations))
         yield histogram
+        yield from _worker_gauges()
+
+
+def _worker_gauges() -> Iterator[GaugeMetricFamily]:
+    from ..workers import live_workers
+
+    try:
+        alive = live_workers()
+    except Exception:
+        return
+    workers = GaugeMetricFamily("grader_workers", "Grading workers alive (refreshed within the lease timeout), by "
+                                "state", labels=["state"])
+    for state in WorkerState:
+        workers.add_metric([state.value], alive.get(state.value, 0))
+    yield workers
 
 
 REGISTRY.register(GradingCollector())

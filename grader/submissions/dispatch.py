@@ -65,3 +65,20 @@ def enqueue_or_leave(session: Session, submission_id: uuid.UUID, *, source: str 
         session.rollback()
         log.warning("submission %s sent but enqueued_at not recorded: %s", submission_id, error)
     return True
+
+
+def waiting_messages() -> int | None:
+    """Messages waiting on the grading queue in the broker (not those a worker holds), or None if the broker
+    cannot say. Any message grades any queued submission (grader.submissions.fairness), so the sweeper re-sends
+    only what the queue lacks."""
+    from ..settings import get_settings
+    from ..worker import broker_app
+
+    try:
+        with broker_app().connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+            declared = connection.default_channel.queue_declare(queue=get_settings().task_queue, passive=True)
+            return int(declared.message_count)
+    except Exception as error:  # an unknown count only means re-sending every stale row: safe, if noisy
+        log.info("could not count the broker's waiting messages: %s", error)
+        return None

@@ -1,13 +1,18 @@
 """Find the submissions the queue has lost and send them again, so nothing accepted is ever lost.
 
     result = sweep(url_or_session, datetime.now(UTC))    # SweepResult(sent=2, requeued=1, failed=0)
+    take_back_orphans()                                  # at start-up: gradings dead processes on this host held
 
-Two kinds of lost submission:
+Three kinds of lost submission:
 - unsent: `queued` with enqueued_at NULL, created over UNSENT_GRACE ago. The broker was down when it was
   accepted (or regraded), the API process died between commit and send, or an earlier sweep's send failed.
   Younger rows are left alone: the request that accepted them may be sending right now.
-- abandoned: `running`, started over grading_time_limit_s + ABANDONED_MARGIN ago. The worker's hard limit
-  has long fired, so whoever had it died (a killed container, a lost node); back to `queued` and sent again.
+- stale: `queued`, sent over `resend_queued_after_s` ago and still not taken: its message may have died with
+  the broker (Redis restarted without persistence). Sent again, but only as many as the broker's queue lacks
+  (any message grades any queued row: grader.submissions.fairness); a duplicate is harmless either way.
+- abandoned: `running` under a lease its holder stopped renewing (grader.submissions.lease): the worker died.
+  Back to `queued` and sent again. Rows from before leases (heartbeat NULL) wait for grading_time_limit_s +
+  ABANDONED_MARGIN, as they always did.
 
 Every send is claimed first by a conditional UPDATE committed before the send, so several sweepers (each API
 process runs one, and cron may run `grader sweep`) never send the same row twice; a send the broker refuses
@@ -25,13 +30,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus
-from ..db.session import session_scope
+from ..db.session import get_sessionmaker, session_scope
 from ..settings import get_settings
-from .dispatch import send
+from ..workers import forget_dead_on_this_host, holder_is_gone, hostname
+from .dispatch import enqueue_or_leave, send, waiting_messages
+from .lease import expired
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +60,75 @@ class SweepResult:
 
 
 def sweep(session_or_url: Session | str | None, now: datetime) -> SweepResult:
-    """One pass over unsent and abandoned submissions. `session_or_url`: a Session (committed after every
+    """One pass over abandoned, unsent and stale submissions. `session_or_url`: a Session (committed after every
     claim, so the caller's pending work with it), a database URL, or None for the settings' database."""
-    cutoff = now - timedelta(seconds=get_settings().grading_time_limit_s) - ABANDONED_MARGIN
-    running = (Submission.status == SubmissionStatus.running.value) & (Submission.started_at < cutoff)
+    settings = get_settings()
+    running = expired(now, ABANDONED_MARGIN)
     unsent = ((Submission.status == SubmissionStatus.queued.value) & Submission.enqueued_at.is_(None)
               & (Submission.created_at < now - UNSENT_GRACE))
+    stale = ((Submission.status == SubmissionStatus.queued.value)
+             & (Submission.enqueued_at < now - timedelta(seconds=settings.resend_queued_after_s)))
     sent = requeued = 0
     for reason, condition, values in (
-        ("abandoned", running, {"status": SubmissionStatus.queued.value}),
+        ("abandoned", running, {"status": SubmissionStatus.queued.value, "claimed_by": None, "heartbeat_at": None}),
         ("unsent", unsent, {}),
+        ("stale", stale, {}),
     ):
         with _transaction(session_or_url) as session:
+            limit = BATCH if reason != "stale" else _stale_to_resend(session)
             ids = session.scalars(select(Submission.id).where(condition)
-                                  .order_by(Submission.created_at).limit(BATCH)).all()
+                                  .order_by(Submission.created_at).limit(limit)).all() if limit else []
         for submission_id in ids:
             if not _claim(session_or_url, submission_id, condition, {**values, "enqueued_at": now}):
                 continue  # another sweeper (or the worker) got there first
             if reason == "abandoned":
                 requeued += 1
-                log.warning("submission %s was left running by a worker that died; grading it again", submission_id)
+                log.warning("submission %s was left running by a worker that stopped renewing its lease; "
+                            "grading it again", submission_id)
             if not send(submission_id, source="sweep"):
                 _give_back(session_or_url, submission_id, now)
                 return SweepResult(sent=sent, requeued=requeued, failed=1)
             sent += 1
             RECOVERED.labels(reason=reason).inc()
     return SweepResult(sent=sent, requeued=requeued)
+
+
+def _stale_to_resend(session: Session) -> int:
+    """How many stale rows to re-send: the queued rows the broker's waiting messages do not cover (all of them,
+    up to BATCH, when the broker cannot say)."""
+    waiting = waiting_messages()
+    if waiting is None:
+        return BATCH
+    queued = session.scalar(select(func.count()).where(Submission.status == SubmissionStatus.queued.value)) or 0
+    return max(0, min(BATCH, queued - waiting))
+
+
+def take_back_orphans(url: str | None = None) -> int:
+    """Put back on the queue (and send) the gradings held by processes of this host that are gone: a restarted
+    `grader serve` or `grader worker` recovers what its predecessor was grading when it was killed, at once
+    (the embedded broker never redelivers a message, and the lease would take a while). Returns how many."""
+    forget_dead_on_this_host()
+    with session_scope(url) as session:
+        held = session.execute(select(Submission.id, Submission.claimed_by, Submission.attempt)
+                               .where(Submission.status == SubmissionStatus.running.value,
+                                      Submission.claimed_by.like(f"{hostname()}:%"))).all()
+    taken = 0
+    for submission_id, holder, attempt in held:
+        if not holder_is_gone(holder):
+            continue
+        condition = ((Submission.status == SubmissionStatus.running.value) & (Submission.claimed_by == holder)
+                     & (Submission.attempt == attempt))
+        with session_scope(url, write=True) as session:
+            moved = session.execute(update(Submission).where(Submission.id == submission_id, condition)
+                                    .values(status=SubmissionStatus.queued.value, claimed_by=None,
+                                            heartbeat_at=None, enqueued_at=None)).rowcount  # type: ignore[attr-defined]
+        if moved:
+            taken += 1
+            log.warning("submission %s was being graded by %s, which is gone; grading it again", submission_id,
+                        holder)
+            with get_sessionmaker(url, write=True)() as session:
+                enqueue_or_leave(session, submission_id, source="orphan")
+    return taken
 
 
 def _claim(target: Session | str | None, submission_id: uuid.UUID, condition: ColumnElement[bool],

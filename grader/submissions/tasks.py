@@ -1,43 +1,110 @@
 """The body of the grading task, kept apart from Celery so it reads (and tests) as plain code.
 
-    claim(id) -> bool          queued -> running, atomically; False if someone else has it (a re-delivery)
-    grade_stored(id)           unpack the stored archive, grade it in the sandbox, record the results
+    claimed = claim(id)        a message is a token for "grade one queued submission": the fairest one, which is
+                               the message's own when it is among the fairest (grader.submissions.fairness)
+    claimed.lease              the grading this delivery now holds (None: nothing to do, or busy_for_s says wait)
+    grade_stored(lease)        unpack, grade in the sandbox, record the result if the lease is still ours
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, select, update
 
 from ..db.models import Submission, SubmissionStatus
 from ..db.session import get_sessionmaker, session_scope
 from ..grading.grade import GradeOptions, grade
 from ..intake import ArchiveStore, unpack_submission
 from ..settings import get_settings
+from ..workers import current_worker_id, holder_is_gone
 from . import progress
 from .dispatch import enqueue_or_leave
+from .fairness import fairest_queued
+from .lease import Lease, LeaseKeeper, expired, still_held
 from .service import record_grade
 
+log = logging.getLogger(__name__)
+# Fairness picks that another worker took in the meantime before this one gives up (SQLite never loses one:
+# its writes are serial; PostgreSQL skips rows other claims have locked).
+CLAIM_ATTEMPTS = 5
 
-def claim(submission_id: uuid.UUID, now: datetime | None = None) -> bool:
-    """Mark the submission running if it is queued (or was left running by a worker that died past the time
-    limit). One conditional UPDATE: of two deliveries of the same task, exactly one wins."""
+
+@dataclass(frozen=True)
+class Claim:
+    lease: Lease | None = None
+    # > 0: the message's own submission is running under a lease that still looks alive (a redelivery after its
+    # worker was killed, say) and nothing else is queued: deliver the message again in this many seconds.
+    busy_for_s: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.lease is not None
+
+
+def claim(token_id: uuid.UUID, now: datetime | None = None) -> Claim:
+    """Take a grading for this worker, each a single conditional UPDATE, so of two deliveries exactly one wins:
+    the message's own submission if its holder died (lease expired, or its process is gone from this host), else
+    the fairest queued submission. Raises the database's errors (the caller must not ack)."""
     now = now or datetime.now(UTC)
-    stale = now - timedelta(seconds=get_settings().grading_time_limit_s)
+    me = current_worker_id()
     with session_scope(write=True) as session:
-        result = session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id,
-                   or_(Submission.status == SubmissionStatus.queued.value,
-                       (Submission.status == SubmissionStatus.running.value) & (Submission.started_at < stale)))
-            .values(status=SubmissionStatus.running.value, started_at=now, attempt=Submission.attempt + 1)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        own = session.execute(select(Submission.status, Submission.claimed_by, Submission.attempt,
+                                     Submission.heartbeat_at, Submission.started_at)
+                              .where(Submission.id == token_id)).first()
+        if own is not None and own.status == SubmissionStatus.running.value:
+            takeover = expired(now)
+            if holder_is_gone(own.claimed_by):
+                takeover = or_(takeover, and_(Submission.claimed_by == own.claimed_by,
+                                              Submission.attempt == own.attempt))
+            lease = _take(session, token_id, and_(Submission.status == SubmissionStatus.running.value, takeover),
+                          me, now)
+            if lease is not None:
+                log.warning("submission %s was held by %s, which stopped renewing its lease; taking it over",
+                            token_id, own.claimed_by)
+                return Claim(lease)
+    for _ in range(CLAIM_ATTEMPTS):
+        with session_scope(write=True) as session:
+            chosen = fairest_queued(session, token_id, now)
+            if chosen is None:
+                break
+            lease = _take(session, chosen, Submission.status == SubmissionStatus.queued.value, me, now)
+            if lease is not None:
+                return Claim(lease)
+    if own is not None and own.status == SubmissionStatus.running.value:
+        return Claim(busy_for_s=_lease_left(own.heartbeat_at, own.started_at, now))
+    return Claim()
+
+
+def _take(session, submission_id: uuid.UUID, condition, me: str, now: datetime) -> Lease | None:  # type: ignore[no-untyped-def]
+    taken = session.execute(update(Submission).where(Submission.id == submission_id, condition)
+                            .values(status=SubmissionStatus.running.value, started_at=now, heartbeat_at=now,
+                                    claimed_by=me, attempt=Submission.attempt + 1)
+                            .execution_options(synchronize_session=False)).rowcount
+    if not taken:
+        return None
+    attempt = session.scalar(select(Submission.attempt).where(Submission.id == submission_id))
+    return Lease(submission_id, me, int(attempt or 0))
+
+
+def _lease_left(heartbeat_at: datetime | None, started_at: datetime | None, now: datetime) -> float:
+    """Seconds until a running row's lease expires (at least 1: the next look must find it expired)."""
+    settings = get_settings()
+    if heartbeat_at is not None:
+        until = _aware(heartbeat_at) + timedelta(seconds=settings.lease_timeout_s)
+    else:
+        until = _aware(started_at or now) + timedelta(seconds=settings.grading_time_limit_s)
+    return max(1.0, (until - now).total_seconds() + 1.0)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back naive (stored as UTC).
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def requeue(submission_id: uuid.UUID) -> bool:
@@ -64,16 +131,26 @@ def mark_unsent(submission_id: uuid.UUID) -> None:
 
 
 def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | None = None) -> None:
+    """End or give back this worker's grading of `submission_id`: only while this worker holds it, so a worker
+    whose grading was taken over cannot undo the new holder's (or mark a graded submission failed)."""
+    values: dict[str, object] = {"status": status.value, "error": error}
+    if status == SubmissionStatus.queued:
+        values.update(claimed_by=None, heartbeat_at=None)
     with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id)
-                        .values(status=status.value, error=error))
+        session.execute(update(Submission).where(Submission.id == submission_id,
+                                                 Submission.status == SubmissionStatus.running.value,
+                                                 Submission.claimed_by == current_worker_id())
+                        .values(**values))
 
 
-def grade_stored(submission_id: uuid.UUID) -> None:
-    """Grade a claimed submission and record the result. Infrastructure faults (SandboxError, database
-    errors) propagate for the task to retry; the student's own failures are part of the report."""
+def grade_stored(lease: Lease) -> bool:
+    """Grade a claimed submission and record the result while renewing the lease; False, nothing recorded, when
+    the lease was taken over meanwhile (this worker looked dead: its result would be a second one).
+    Infrastructure faults (SandboxError, database errors) propagate for the task to retry; the student's own
+    failures are part of the report."""
     from sandbox import get_sandbox
 
+    submission_id = lease.submission_id
     settings = get_settings()
     with session_scope() as session:
         submission = session.get(Submission, submission_id)
@@ -96,8 +173,13 @@ def grade_stored(submission_id: uuid.UUID) -> None:
 
         options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s,
                                lanes=settings.grading_lanes, edition=edition)
-        report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
+        with LeaseKeeper(lease):
+            report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with session_scope(write=True) as session:
+        if not still_held(session, lease):
+            log.warning("grading of %s (attempt %d) discarded: another worker took it over", key, lease.attempt)
+            return False
         record_grade(session, submission_id, report, unpacked.compile_errors)
+    return True
