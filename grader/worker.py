@@ -93,7 +93,7 @@ DATABASE_RETRY_S = 10
 
 @celery_app.task(name="grader.grade_submission", bind=True, max_retries=MAX_RETRIES)
 def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
-    """Grade one queued submission: this message's own when it is among the fairest (see tasks.claim).
+    """Grade one queued submission: the fairest one, or this message's own if its holder died (tasks.claim).
     Idempotent: a delivery with nothing to claim returns "skipped"."""
     try:
         claimed = tasks.claim(uuid.UUID(submission_id))

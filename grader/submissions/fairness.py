@@ -1,13 +1,13 @@
 """Which queued submission a worker grades next: per-student fairness at the deadline.
 
-    fairest_queued(session, token_id, now) -> submission id, or None when nothing is queued
+    fairest_queued(session, now) -> submission id, or None when nothing is queued
 
 A grading message is a token for "grade one queued submission", not an order for one particular row: every
 queued row has (at least) one message out, so whichever row a message's delivery takes, every row is still
 graded once. The row taken is the oldest queued one of the students with the least load, a student's load being
 their gradings running now plus those started in the last `fairness_window_s`. So a student who sent 20
-resubmissions gets one graded, then waits behind another student's first. The message's own row is taken
-when it is among the fairest, which keeps the common case (no backlog) in upload order.
+resubmissions gets one graded, then waits behind another student's first; with no backlog that is upload order.
+The message's own row is not preferred: among equals, oldest first, so no row is passed over for long.
 
 On PostgreSQL the pick is locked (FOR UPDATE SKIP LOCKED) until the caller's claim commits, so concurrent
 workers pick different rows instead of racing for one; SQLite's writes are serial anyway.
@@ -25,24 +25,16 @@ from ..db.models import Submission, SubmissionStatus
 from ..settings import get_settings
 
 
-def fairest_queued(session: Session, token_id: uuid.UUID, now: datetime) -> uuid.UUID | None:
+def fairest_queued(session: Session, now: datetime) -> uuid.UUID | None:
     since = now - timedelta(seconds=get_settings().fairness_window_s)
     recent = (select(Submission.user_id, func.count().label("gradings"))
               .where(or_(Submission.status == SubmissionStatus.running.value, Submission.started_at >= since))
               .group_by(Submission.user_id).subquery())
     load = func.coalesce(recent.c.gradings, 0)
-    queued = (select(Submission.id, load.label("load"))
+    queued = (select(Submission.id)
               .outerjoin(recent, recent.c.user_id == Submission.user_id)
               .where(Submission.status == SubmissionStatus.queued.value))
-    best = session.execute(_locked(session, queued.order_by(load, Submission.created_at, Submission.id).limit(1))
-                           ).first()
-    if best is None:
-        return None
-    if best.id != token_id:
-        own = session.execute(_locked(session, queued.where(Submission.id == token_id))).first()
-        if own is not None and own.load <= best.load:
-            return token_id
-    return best.id  # type: ignore[no-any-return]
+    return session.scalar(_locked(session, queued.order_by(load, Submission.created_at, Submission.id).limit(1)))
 
 
 def _locked(session: Session, query: Select) -> Select:  # type: ignore[type-arg]

@@ -1,7 +1,7 @@
 """The body of the grading task, kept apart from Celery so it reads (and tests) as plain code.
 
-    claimed = claim(id)        a message is a token for "grade one queued submission": the fairest one, which is
-                               the message's own when it is among the fairest (grader.submissions.fairness)
+    claimed = claim(id)        a message is a token for "grade one queued submission": the fairest one
+                               (grader.submissions.fairness), or its own if that one's holder died
     claimed.lease              the grading this delivery now holds (None: nothing to do, or busy_for_s says wait)
     grade_stored(lease)        unpack, grade in the sandbox, record the result if the lease is still ours
 """
@@ -70,7 +70,7 @@ def claim(token_id: uuid.UUID, now: datetime | None = None) -> Claim:
                 return Claim(lease)
     for _ in range(CLAIM_ATTEMPTS):
         with session_scope(write=True) as session:
-            chosen = fairest_queued(session, token_id, now)
+            chosen = fairest_queued(session, now)
             if chosen is None:
                 break
             lease = _take(session, chosen, Submission.status == SubmissionStatus.queued.value, me, now)

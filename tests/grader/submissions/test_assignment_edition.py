@@ -56,8 +56,9 @@ def graded_diagnostic(client: TestClient, isolated_url: str, archive: Path, edit
                                headers={"Authorization": f"Bearer {token}"})
     assert accepted.status_code == 202, accepted.text
     submission_id = uuid.UUID(accepted.json()["id"])
-    assert claim(submission_id)
-    grade_stored(submission_id)
+    claimed = claim(submission_id)
+    assert claimed.lease is not None and claimed.lease.submission_id == submission_id
+    assert grade_stored(claimed.lease)
     report = client.get(accepted.json()["status_url"], headers={"Authorization": f"Bearer {token}"}).json()
     assert report["status"] == "graded", report.get("error")
     [test] = [t for t in report["tests"] if t["name"] == BROKEN]

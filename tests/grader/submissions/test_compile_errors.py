@@ -64,8 +64,9 @@ def test_the_202_names_the_broken_files_and_the_submission_is_still_graded(
     assert instructor_view.json()["compile_errors"] == PROBLEMS
 
     # What the worker's task does with the message the upload sent.
-    assert claim(uuid.UUID(submission_id))
-    grade_stored(uuid.UUID(submission_id))
+    claimed = claim(uuid.UUID(submission_id))
+    assert claimed.lease is not None and claimed.lease.submission_id == uuid.UUID(submission_id)
+    assert grade_stored(claimed.lease)
     graded = client.get(status_url, headers=auth(student)).json()
     assert graded["status"] == "graded", graded["error"]
     assert graded["compile_errors"] == PROBLEMS

@@ -166,7 +166,7 @@ def test_a_stale_running_submission_is_requeued_and_a_fresh_one_left_alone(
     assert untouched.status == "running" and untouched.enqueued_at == now - timedelta(minutes=1)
     assert sweep(isolated_url, now + timedelta(seconds=1)) == SweepResult()
     # The re-sent task finds it claimable, exactly once.
-    assert claim(stale, now) is True and claim(stale, now) is False
+    assert claim(stale, now) and not claim(stale, now)
 
 
 def test_concurrent_sweepers_send_each_submission_once(queue: str, isolated_url: str, reference_zip: Path) -> None:

@@ -135,10 +135,10 @@ def test_claim_takes_a_queued_or_abandoned_submission_once(isolated_env: Path, i
     with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         submission_id: uuid.UUID = service.accept_submission(session, student, reference_zip, "r.zip").id
-    assert claim(submission_id) is True
-    assert claim(submission_id) is False  # running, and recently started: someone is on it
-    # A worker that died mid-grading: past the time limit, the submission may be claimed again.
-    assert claim(submission_id, now=datetime.now(UTC) + timedelta(hours=2)) is True
+    assert claim(submission_id)
+    assert not claim(submission_id)  # running, and recently renewed: someone is on it
+    # A worker that died mid-grading: past the lease, the submission may be claimed again.
+    assert claim(submission_id, now=datetime.now(UTC) + timedelta(hours=2))
 
 
 @pytest.fixture
