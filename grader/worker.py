@@ -142,7 +142,8 @@ def _deliver_again(submission_id: str, countdown: float) -> None:
     or a database is not a failed try, and must not use up the retries an infrastructure fault gets. If the
     broker cannot take it either, the message is rejected back to the queue: never acked, never lost."""
     try:
-        grade_submission.apply_async(args=[submission_id], countdown=countdown, queue=get_settings().task_queue)
+        broker_app().send_task("grader.grade_submission", args=[submission_id], countdown=countdown,
+                               queue=get_settings().task_queue)
     except BROKER_ERRORS as error:
         raise Reject(f"could not defer {submission_id}: {error}", requeue=True) from error
 

@@ -112,12 +112,38 @@ def test_rate_limit_is_429_with_retry_after(client: TestClient, tokens: dict[str
 
 
 def test_health_and_metrics(client: TestClient) -> None:
+    from grader.workers import beat
+
+    beat("some-host:4242:abcd")  # a grading worker, alive
     health = client.get("/healthz")
     assert health.status_code == 200, health.text
-    assert health.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert health.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "workers": "ok"}}
     metrics = client.get("/metrics").text
     for name in ("grader_queue_depth", "grader_gradings_total", "grader_grading_duration_seconds_bucket"):
         assert name in metrics
+    assert 'grader_workers{state="ready"} 1.0' in metrics
+
+
+def test_health_says_when_no_worker_is_alive(client: TestClient, isolated_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from grader.db.models import Worker
+    from grader.workers import beat
+
+    # Uploads are still accepted without a worker (so no 503: compose's depends_on and load balancers keep the
+    # API), but the check says nothing is being graded, and why.
+    nobody = client.get("/healthz")
+    assert nobody.status_code == 200 and nobody.json()["status"] == "degraded"
+    assert nobody.json()["checks"]["workers"].startswith("error: no grading worker has reported")
+    beat("some-host:4242:abcd", datetime.now(UTC) - timedelta(minutes=5))  # stopped renewing: dead
+    assert client.get("/healthz").json()["checks"]["workers"].startswith("error: no grading worker has reported")
+    beat("some-host:4243:abcd")
+    with session_scope(isolated_url, write=True) as session:
+        session.execute(update(Worker).where(Worker.id == "some-host:4243:abcd")
+                        .values(state="sandbox_unhealthy", detail="canary failed"))
+    sick = client.get("/healthz").json()["checks"]["workers"]
+    assert sick == "error: no grading worker is taking work (1 sandbox_unhealthy)"
+    assert 'grader_workers{state="sandbox_unhealthy"} 1.0' in client.get("/metrics").text
 
 
 def test_health_is_503_when_the_broker_is_down(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -212,3 +212,40 @@ def test_grader_sweep_sends_what_is_unsent_and_fails_while_the_broker_is_down(
     done = CliRunner().invoke(cli, ["sweep"])
     assert done.exit_code == 0, done.output
     assert "sent 1" in done.output and sent_ids(queue) == [str(submission_id)]
+
+
+def resent(reason: str) -> float:
+    return REGISTRY.get_sample_value("grader_sweeper_sent_total", {"reason": reason}) or 0.0
+
+
+def test_queued_rows_whose_messages_vanished_are_sent_again_as_many_as_the_queue_lacks(
+        queue: str, isolated_url: str, reference_zip: Path) -> None:
+    ids = accepted(isolated_url, reference_zip, 3)
+    now = datetime.now(UTC)
+    after = timedelta(seconds=get_settings().resend_queued_after_s)
+    for submission_id in ids:  # sent once, but the broker lost the messages (a Redis restart without persistence)
+        set_columns(isolated_url, submission_id, enqueued_at=now - after - timedelta(seconds=1))
+    before = resent("stale")
+    assert sweep(isolated_url, now) == SweepResult(sent=3)
+    assert sent_ids(queue) == [str(i) for i in ids] and resent("stale") == before + 3
+    # Still queued and old again, but three messages wait in the queue for three rows: nothing more to send.
+    assert sweep(isolated_url, now + after * 2) == SweepResult()
+    # One message taken by a worker that then lost it: one more is sent (any message grades any queued row).
+    redis.Redis.from_url(REDIS_URL).rpop(queue)
+    assert sweep(isolated_url, now + after * 3) == SweepResult(sent=1)
+    assert len(sent_ids(queue)) == 3
+
+
+def test_a_running_submission_whose_lease_expired_is_requeued_and_a_renewed_one_left_alone(
+        queue: str, isolated_url: str, reference_zip: Path) -> None:
+    dead, alive = accepted(isolated_url, reference_zip, 2)
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=get_settings().lease_timeout_s)
+    for submission_id, beat_at in ((dead, now - lease - timedelta(seconds=1)), (alive, now - lease / 2)):
+        set_columns(isolated_url, submission_id, status="running", started_at=now - timedelta(minutes=5),
+                    heartbeat_at=beat_at, claimed_by="elsewhere:7:abcd", attempt=1, enqueued_at=now)
+    assert sweep(isolated_url, now) == SweepResult(sent=1, requeued=1)
+    assert sent_ids(queue) == [str(dead)]
+    requeued = row(isolated_url, dead)
+    assert (requeued.status, requeued.claimed_by, requeued.heartbeat_at) == ("queued", None, None)
+    assert row(isolated_url, alive).status == "running"
