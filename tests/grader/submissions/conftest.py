@@ -4,7 +4,8 @@ dir, real archives of the reference (and of broken fixtures), and users in the d
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,15 @@ def capstone(db_session: Session) -> Assignment:
 def other_course_assignment(db_session: Session) -> Assignment:
     course = create_course(db_session, f"c{secrets.token_hex(4)}", "Another course")
     return create_assignment(db_session, course, "lab", "Lab", max_submissions_per_hour=2)
+
+
+@pytest.fixture
+def postgres_env(new_postgres_database: Callable[[], AbstractContextManager[str]], tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The production layout's database for the fault tests (PostgreSQL only: they start real workers and take
+    minutes, and the layout they prove is PostgreSQL + Redis): a fresh, migrated database of this test's own,
+    GRADER_* pointed at it and at a temporary data dir. Yields the database URL."""
+    with new_postgres_database() as url:
+        migrate.upgrade(url)
+        for _ in _env(url, tmp_path, monkeypatch):
+            yield url
