@@ -19,6 +19,7 @@ import secrets
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,7 +70,13 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # someone else's process: alive, and not ours to judge
-    return True
+    # A killed process whose parent died too stays a zombie until someone reaps it (in a container whose PID 1
+    # does not reap, for good): it answers kill(0) but holds nothing.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def holder_is_gone(worker_id: str | None) -> bool:
