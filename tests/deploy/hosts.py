@@ -8,7 +8,7 @@
   through TINYTORCH_SANDBOX_CGROUP_ROOT pointed here instead.
 - `host_process(namespace, hostname, argv, env, log)`: `argv` inside `namespace` (`ip netns exec`) with a UTS
   namespace of its own named `hostname`, as on a machine of its own; stopped (SIGTERM, then SIGKILL) afterwards.
-- `own_postgres(folder, ip)` / `own_redis(folder, ip)`: a PostgreSQL (initdb into `folder`, trust from the /24) and a
+- `own_postgres(ip)` / `own_redis(folder, ip)`: a PostgreSQL (initdb into a temporary folder, trust from the /24) and a
   redis-server (append-only) of the test's own, listening on `ip` only; yield their URLs, stopped afterwards.
 """
 
@@ -19,6 +19,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -143,20 +144,22 @@ def _as_postgres(*argv: str) -> list[str]:
 
 
 @contextmanager
-def own_postgres(folder: Path, ip: str) -> Iterator[str]:
+def own_postgres(ip: str) -> Iterator[str]:
     """A PostgreSQL cluster of the test's own on ip:<free port>; yields the URL of its database `grader`."""
     if not (PG_BIN / "initdb").exists():
         pytest.fail(f"PostgreSQL 15 not installed ({PG_BIN}/initdb missing): apt-get install postgresql-15",
                     pytrace=False)
-    folder.mkdir(parents=True)
-    shutil.chown(folder, "postgres", "postgres")
-    folder.chmod(0o700)
+    # Its own temporary folder: pytest's are private to root, and initdb refuses to run as root.
+    top = Path(tempfile.mkdtemp(prefix="grader-deploy-pg-"))
+    shutil.chown(top, "postgres", "postgres")
+    folder = top / "data"
+    sh(*_as_postgres("mkdir", "-m", "700", str(folder)))
     port = free_port()
     subnet = ip.rsplit(".", 1)[0] + ".0/24"
     sh(*_as_postgres(str(PG_BIN / "initdb"), "-D", str(folder), "-U", "grader", "--auth=trust", "-E", "UTF8"))
     with (folder / "pg_hba.conf").open("a") as hba:
         hba.write(f"host all all {subnet} trust\n")
-    log = (folder.parent / "postgres.log").open("w")
+    log = (top / "postgres.log").open("w")
     server = subprocess.Popen(
         _as_postgres(str(PG_BIN / "postgres"), "-D", str(folder), "-c", f"listen_addresses={ip}", "-c",
                      f"port={port}", "-c", f"unix_socket_directories={folder}", "-c", "max_connections=200"),
@@ -165,7 +168,7 @@ def own_postgres(folder: Path, ip: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", ip, "-p", str(port)]).returncode != 0:
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the test's PostgreSQL did not start:\n{(folder.parent / 'postgres.log').read_text()}",
+                pytest.fail(f"the test's PostgreSQL did not start:\n{(top / 'postgres.log').read_text()}",
                             pytrace=False)
             time.sleep(0.3)
         sh(str(PG_BIN / "createdb"), "-h", ip, "-p", str(port), "-U", "grader", "grader")
@@ -178,6 +181,7 @@ def own_postgres(folder: Path, ip: str) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @contextmanager
