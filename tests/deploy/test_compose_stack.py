@@ -89,3 +89,10 @@ def test_the_reference_uploaded_through_the_stack_is_graded_100(stack: tuple[Com
     assert report["status"] == "graded", f"{report.get('error')}\n{compose.save_logs()}"
     assert report["score"] == report["max_score"] == 100.0
     assert len(report["tests"]) == 14 and all(t["outcome"] == "passed" for t in report["tests"])
+
+
+def test_the_broker_keeps_an_append_only_file(stack: tuple[ComposeStack, str]) -> None:
+    # A message Redis accepted must survive its restart (issue 11 lost 10 submissions without it).
+    compose, _ = stack
+    assert compose.run("exec", "-T", "redis", "redis-cli", "config", "get", "appendonly").split() == ["appendonly",
+                                                                                                    "yes"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from hosts import HostProcess, Network, cgroup_view, host_process, own_postgres, own_redis, private_network
+from netns_hosts import HostProcess, Network, cgroup_view, host_process, own_postgres, own_redis, private_network
 
 from tests.grader.running_server import GraderProcess, answers, free_port, grader_env, grader_process
 from tests.grader.submissions.submission_helpers import REPO, wait_until
