@@ -29,9 +29,11 @@ RUN python3 -m venv /opt/grader \
     && /opt/grader/bin/pip install . \
     && rm -rf /src/build /src/*.egg-info \
     && useradd --system --create-home --home-dir /home/grader --shell /usr/sbin/nologin grader \
-    && mkdir -p /var/lib/grader \
-    && chown grader:grader /var/lib/grader
+    && mkdir -p /var/lib/grader/archives \
+    && chown -R grader:grader /var/lib/grader
 
+# archives/ exists in the image so that a named volume mounted there (docker-compose.yml) starts out owned by
+# grader, not root: the api runs as grader and stores every upload there.
 # The worker needs the Docker socket's group to start sandboxes; compose grants it with `group_add`.
 USER grader
 WORKDIR /home/grader

@@ -7,12 +7,14 @@ two lanes (a folder of core slots of their own, so other gradings on the machine
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from capstone_tests.registry import SUITES
+from grader.grading import running
 from grader.grading.grade import GradeOptions, GradeReport, grade
 from sandbox import SandboxError, get_sandbox
 from tests.fixtures.students.build import FIXTURES_BY_NAME, Patch, apply_patch, build_fixture, copy_reference
@@ -137,3 +139,38 @@ def test_an_extra_lane_that_cannot_start_costs_nothing(sandbox_ready: None, slot
     assert sandbox.runs >= 3, "the extra lane tried to start (the reference's sandbox is the third run)"
     assert report.runtime["lanes"] == 1
     assert report.sheet.score == report.sheet.max_score
+
+
+def test_a_test_put_back_after_the_first_lane_ran_out_still_runs(sandbox_ready: None, slots: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extra lane's sandbox breaks on its last test only once the first lane has found the queue empty and
+    is waiting for it: the test it puts back runs in the first lane, before the P7 tests, and every test of the
+    grading has its outcome."""
+    real_run = running.Grading.run
+    finished: list[str] = []
+    broke: list[str] = []
+
+    def run(self: running.Grading, planned: Any, side: str) -> Any:
+        if side != running.FIRST and not broke:
+            deadline = time.monotonic() + 300
+            # Hold this test until every other unmeasured test is over: the first lane is then past its loop.
+            while len(finished) < total_unmeasured(self) - 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            broke.append(planned.name)
+            raise SandboxError("injected: the extra lane's sandbox broke")
+        return real_run(self, planned, side)
+
+    monkeypatch.setattr(running.Grading, "run", run)
+    options = GradeOptions(suites=ALL, seed=SEED, lanes=2, lane_slots=slots)
+    report = grade(REFERENCE, get_sandbox("bwrap"), options,
+                   lambda kind, data: finished.append(data["name"]) if kind == "test_finished" else None)
+    assert broke, "the extra lane never took a test"
+    assert report.runtime["lanes"] == 2, report.runtime
+    assert sorted(finished) == sorted(name for _, name in report.results)
+    assert report.sheet.score == report.sheet.max_score, [
+        (key, r.verdict.message) for key, r in report.results.items() if r.verdict.outcome != "passed"]
+
+
+def total_unmeasured(grading: running.Grading) -> int:
+    return sum(1 for planned in grading.plan.tests if planned.test.measure is None)
