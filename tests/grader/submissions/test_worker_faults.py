@@ -237,3 +237,28 @@ def test_a_message_that_finds_the_database_down_is_not_acked(
         row = status_of(postgres.url, submission_id)
         assert (row.status, row.attempt) == ("queued", 0)
         dispose_engines()
+
+
+def test_a_real_worker_grades_another_students_first_before_one_students_resubmissions(
+        postgres_env: str, tmp_path: Path, reference_zip: Path, offline_score: float,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = postgres_env
+    prepare_database(url)
+    with own_redis(tmp_path) as redis_server:
+        use(monkeypatch, broker_url=redis_server.url, task_queue=QUEUE)
+        with session_scope(url, write=True) as session:
+            eager, _ = new_user(session, "student")
+            other, _ = new_user(session, "student")
+            resubmissions = [service.accept_submission(session, eager, reference_zip, "r.zip").id for _ in range(4)]
+            first = service.accept_submission(session, other, reference_zip, "r.zip").id
+        for submission_id in [*resubmissions, first]:  # all sent, in upload order, before the worker starts
+            with session_scope(url, write=True) as session:
+                assert enqueue_or_leave(session, submission_id)
+        ids = [*resubmissions, first]
+        with worker(url, redis_server.url, tmp_path / "worker.log"):
+            wait_until(lambda: all(status_of(url, i).status in ("graded", "failed") for i in ids), 240,
+                       what="every submission to be graded")
+    order = sorted(ids, key=lambda i: status_of(url, i).started_at)  # type: ignore[arg-type, return-value]
+    assert order[:2] == [resubmissions[0], first]  # second, not fifth
+    assert order[2:] == resubmissions[1:]
+    assert_graded_once(url, ids, offline_score)
