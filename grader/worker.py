@@ -20,9 +20,14 @@ from .db.models import SubmissionStatus
 from .settings import get_settings
 from .submissions import tasks
 from .submissions.dispatch import BROKER_ERRORS
+from .workers import WorkerRegistration
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 3
+# What a claim raises when the database cannot be reached (a restart, a network cut): the message must not be
+# acked, or the submission would sit `queued` with no message.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, SQLTimeoutError)
+DATABASE_RETRY_S = 10
 
 
 def make_celery() -> Celery:
@@ -65,11 +70,13 @@ def _take_worker_id(**_: object) -> None:
     new_worker_id()
 
 
+_registration: WorkerRegistration | None = None  # this worker's row in `workers`, in its main process
+
+
 @signals.worker_ready.connect
 def _register(**_: object) -> None:
     global _registration
     from .submissions.sweeper import take_back_orphans
-    from .workers import WorkerRegistration
 
     _registration = WorkerRegistration.start()
     try:
@@ -82,13 +89,6 @@ def _register(**_: object) -> None:
 def _unregister(**_: object) -> None:
     if _registration is not None:
         _registration.stop()
-
-
-_registration = None
-# What a claim raises when the database cannot be reached (a restart, a network cut): the message must not be
-# acked, or the submission would sit `queued` with no message.
-DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, SQLTimeoutError)
-DATABASE_RETRY_S = 10
 
 
 @celery_app.task(name="grader.grade_submission", bind=True, max_retries=MAX_RETRIES)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus
 from ..db.session import get_sessionmaker, session_scope
@@ -81,11 +82,13 @@ def claim(token_id: uuid.UUID, now: datetime | None = None) -> Claim:
     return Claim()
 
 
-def _take(session, submission_id: uuid.UUID, condition, me: str, now: datetime) -> Lease | None:  # type: ignore[no-untyped-def]
+def _take(session: Session, submission_id: uuid.UUID, condition: ColumnElement[bool], me: str,
+          now: datetime) -> Lease | None:
+    """Take the row if `condition` still holds (one conditional UPDATE: of two claimers, one wins)."""
     taken = session.execute(update(Submission).where(Submission.id == submission_id, condition)
                             .values(status=SubmissionStatus.running.value, started_at=now, heartbeat_at=now,
                                     claimed_by=me, attempt=Submission.attempt + 1)
-                            .execution_options(synchronize_session=False)).rowcount
+                            .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     if not taken:
         return None
     attempt = session.scalar(select(Submission.attempt).where(Submission.id == submission_id))

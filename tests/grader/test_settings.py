@@ -52,6 +52,16 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+def test_a_lease_shorter_than_two_heartbeats_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One late renewal would cost a live grading its lease.
+    monkeypatch.setenv("GRADER_LEASE_HEARTBEAT_S", "10")
+    monkeypatch.setenv("GRADER_LEASE_TIMEOUT_S", "15")
+    with pytest.raises(ValueError, match=r"LEASE_TIMEOUT_S \(15\) must be at least twice GRADER_LEASE_HEARTBEAT"):
+        Settings()
+    monkeypatch.setenv("GRADER_LEASE_TIMEOUT_S", "20")
+    assert Settings().lease_timeout_s == 20
+
+
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     key = settings.secret_key_value()
