@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from running_server import grader_env, grader_serve
+from sqlalchemy import select
 from submission_helpers import wait_until
+
+from grader.db.models import Worker
+from grader.db.session import session_scope
 
 
 def get(url: str, token: str | None = None) -> dict[str, Any]:
@@ -49,6 +53,12 @@ def test_a_dead_embedded_worker_is_restarted_and_reported(tmp_path: Path) -> Non
         assert get(f"{server.url}/healthz")["status"] == "ok"
         # The dead worker's row went (the new one cleared the dead of its host): one worker, the live one.
         assert 'grader_workers{state="ready"} 1.0' in metrics(server.url)
+    # A clean shutdown (SIGTERM) takes the worker's row away with it (serve itself may exit first).
+    def no_worker_rows() -> bool:
+        with session_scope(f"sqlite:///{tmp_path / 'data' / 'grader.db'}") as session:
+            return session.scalars(select(Worker.id)).all() == []
+
+    wait_until(no_worker_rows, 30, what="the stopped worker to remove its row")
 
 
 def metrics(base: str) -> str:
