@@ -37,6 +37,7 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     import uvicorn
 
     from .api.app import create_app
+    from .api.http_guard import uvicorn_options
 
     settings = get_settings()
     prepare_database()
@@ -47,7 +48,7 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     print("more users: grader users add EMAIL --role student|instructor|admin  (prints the token)", flush=True)
     worker = _start_worker(grading_workers) if grading_workers else None
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning", **uvicorn_options(settings))
     finally:
         if worker is not None:
             worker.terminate()
