@@ -21,8 +21,9 @@ import asyncio
 import json
 import resource
 import time
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import Counter
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
@@ -40,27 +41,42 @@ LINGER_S = 2.0
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The arguments of uvicorn.run (or uvicorn.Config) that bound connections, from the one Settings."""
-    return {"http": guarded_protocol(settings), "limit_concurrency": max_connections(settings),
-            "timeout_keep_alive": settings.http_keep_alive_s}
+    budget = descriptor_budget(settings)
+    return {"http": guarded_protocol(settings, budget), "limit_concurrency": budget.connections,
+            "backlog": budget.accept_batch, "timeout_keep_alive": settings.http_keep_alive_s}
 
 
-def max_connections(settings: Settings) -> int:
-    if settings.http_max_connections is not None:
-        return settings.http_max_connections
+@dataclass(frozen=True)
+class DescriptorBudget:
+    """How the process's open-file limit is shared out, so that no burst of connections exhausts it.
+
+    connections: connections served at once (uvicorn's limit_concurrency); lingering: refused connections kept
+    open for LINGER_S to deliver their answer (past that many, a refusal closes at once); accept_batch: the
+    listen backlog, which is also how many connections asyncio accepts in one go before any is answered. What
+    is left (at the defaults, a quarter) is for what requests open: the database pool, temporary files, the
+    archive store, SQLite, the broker. Running out matters twice over: the requests fail with EMFILE, and
+    asyncio's accept loop (Python 3.11) logs the error once per queued connection."""
+
+    connections: int
+    lingering: int
+    accept_batch: int
+
+
+def descriptor_budget(settings: Settings) -> DescriptorBudget:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return 4096
-    # Half the descriptors for connections, half for what the requests open (database pool, temporary files,
-    # the archive store, SQLite files, the broker's connection).
-    return max(16, soft // 2)
+    limit = 65536 if soft == resource.RLIM_INFINITY else soft
+    connections = settings.http_max_connections or max(16, limit // 2)
+    # 511: what nginx and Linux's old somaxconn use; more only queues clients that would wait anyway.
+    return DescriptorBudget(connections=connections, lingering=max(4, limit // 8),
+                            accept_batch=max(8, min(511, limit // 8)))
 
 
-def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
+def guarded_protocol(settings: Settings, budget: DescriptorBudget) -> type[GuardedH11Protocol]:
     """The protocol class with this Settings' timeouts (uvicorn builds one protocol per connection)."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {
         "head_timeout_s": settings.http_head_timeout_s, "body_timeout_s": settings.http_body_timeout_s,
         "body_min_bytes_per_s": settings.http_body_min_bytes_per_s,
-        "retry_after_s": settings.unavailable_retry_after_s})
+        "retry_after_s": settings.unavailable_retry_after_s, "max_lingering": budget.lingering})
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -68,6 +84,9 @@ class GuardedH11Protocol(H11Protocol):
     body_timeout_s: float = 30.0
     body_min_bytes_per_s: int = 4096
     retry_after_s: int = 60
+    max_lingering: int = 64
+    # Refused connections still delivering their answer (one server per process, so one set).
+    lingering: ClassVar[set[GuardedH11Protocol]] = set()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -103,6 +122,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
+        self.lingering.discard(self)
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
@@ -174,8 +194,13 @@ class GuardedH11Protocol(H11Protocol):
                 "content-type: application/json", f"content-length: {len(body)}", "connection: close",
                 *(f"{name}: {value}" for name, value in error.headers.items())]
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        # A refused connection no longer counts as served (it does not hold a place another could have)...
+        self.connections.discard(self)
+        if len(self.lingering) >= self.max_lingering or not self.transport.can_write_eof():
+            self.transport.close()  # ...and past the lingering budget it gives its descriptor back at once
+            return
+        self.lingering.add(self)
+        self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)
 
     def _cancel_timers(self) -> None:
