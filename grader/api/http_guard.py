@@ -51,7 +51,7 @@ class DescriptorBudget:
     """How the process's open-file limit is shared out, so that no burst of connections exhausts it.
 
     connections: connections served at once (uvicorn's limit_concurrency); lingering: refused connections kept
-    open for LINGER_S to deliver their answer (past that many, a refusal closes at once); accept_batch: the
+    open for LINGER_S to deliver their answer (past that many, the oldest is closed); accept_batch: the
     listen backlog, which is also how many connections asyncio accepts in one go before any is answered. What
     is left (at the defaults, a quarter) is for what requests open: the database pool, temporary files, the
     archive store, SQLite, the broker. Running out matters twice over: the requests fail with EMFILE, and
@@ -86,7 +86,8 @@ class GuardedH11Protocol(H11Protocol):
     retry_after_s: int = 60
     max_lingering: int = 64
     # Refused connections still delivering their answer (one server per process, so one set).
-    lingering: ClassVar[set[GuardedH11Protocol]] = set()
+    # (A dict for its order: oldest first.)
+    lingering: ClassVar[dict[GuardedH11Protocol, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +123,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
-        self.lingering.discard(self)
+        self.lingering.pop(self, None)
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
@@ -194,13 +195,23 @@ class GuardedH11Protocol(H11Protocol):
                 "content-type: application/json", f"content-length: {len(body)}", "connection: close",
                 *(f"{name}: {value}" for name, value in error.headers.items())]
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        # A refused connection no longer counts as served (it does not hold a place another could have)...
+        # A refused connection no longer counts as served: it does not hold a place another could have.
         self.connections.discard(self)
-        if len(self.lingering) >= self.max_lingering or not self.transport.can_write_eof():
-            self.transport.close()  # ...and past the lingering budget it gives its descriptor back at once
+        if not self.transport.can_write_eof():
+            self.transport.close()
             return
-        self.lingering.add(self)
-        self.transport.write_eof()
+        try:
+            self.transport.write_eof()
+        except OSError:  # the client has gone already
+            self.transport.close()
+            return
+        # Past the lingering budget the oldest lingering connection is closed: an honest client reads its answer
+        # within milliseconds and goes, so the oldest is a client that is not reading.
+        while len(self.lingering) >= self.max_lingering:
+            oldest = next(iter(self.lingering))
+            del self.lingering[oldest]
+            oldest.transport.close()
+        self.lingering[self] = None
         self.loop.call_later(LINGER_S, self.transport.close)
 
     def _cancel_timers(self) -> None:
