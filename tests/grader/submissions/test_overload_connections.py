@@ -133,3 +133,43 @@ def test_slow_clients_cannot_starve_honest_uploads(tmp_path: Path, reference_zip
     counts = {status: list(statuses.values()).count(status) for status in sorted(set(statuses.values()))}
     print(f"slow clients: {counts}; honest uploads: {[s for _, _, s, _, _ in honest].count(202)} accepted, "
           f"{[s for _, _, s, _, _ in honest].count(503)} refused; peak descriptors {max(peak)} of {OPEN_FILES}")
+
+
+def read_response(connection: socket.socket) -> bytes:
+    """One whole response (with a content-length) from a blocking socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+def test_kept_alive_connections_serve_requests_and_time_out_a_trickled_second_head(tmp_path: Path) -> None:
+    env = grader_env(GRADER_DATA_DIR=str(tmp_path / "data"), GRADER_HTTP_HEAD_TIMEOUT_S="2",
+                     GRADER_HTTP_KEEP_ALIVE_S="30")
+    with serve_api(env, tmp_path / "serve.log") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as connection:
+            for _ in range(3):  # one connection, several requests, each well within the head timeout
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_response(connection).startswith(b"HTTP/1.1 200 ")
+                time.sleep(1)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\n")
+            started, answer = time.monotonic(), b""
+            for _ in range(10):  # a header byte a second: the head never completes
+                time.sleep(1)
+                with suppress(OSError):
+                    connection.sendall(b"x")
+                connection.setblocking(False)
+                with suppress(BlockingIOError):
+                    answer = connection.recv(4096)
+                    break
+                connection.setblocking(True)
+            took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"did not arrive within 2 s; nothing was submitted" in answer
+    assert took < 5
