@@ -13,8 +13,6 @@ import errno
 import math
 from typing import ClassVar
 
-from sqlalchemy import exc as sqlalchemy_exc
-
 
 class GraderError(Exception):
     status_code: ClassVar[int] = 500
@@ -158,6 +156,9 @@ def infrastructure_error(error: BaseException) -> ServiceUnavailable | None:
 
 
 def _classify(error: BaseException) -> ServiceUnavailable | None:
+    # Imported here: `grader grade` imports this module and needs no SQLAlchemy (a quarter second to import).
+    from sqlalchemy import exc as sqlalchemy_exc
+
     if isinstance(error, ServiceUnavailable):
         return error
     if isinstance(error, OSError) and error.errno in _DISK_FULL_ERRNOS:
