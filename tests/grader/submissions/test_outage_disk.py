@@ -112,3 +112,24 @@ def test_enospc_while_storing_is_a_503_and_leaves_nothing_half_written(
                                headers={"Authorization": f"Bearer {token}"})
         assert accepted.status_code == 202, accepted.text
         assert count_submissions(isolated_url) == 1
+
+
+def test_sqlite_out_of_space_is_classified_as_a_full_disk(tmp_path: Path) -> None:
+    """SQLite's own ENOSPC ("database or disk is full", an OperationalError) is the disk's 503, not the database's."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from grader.errors import DiskFull, infrastructure_error
+
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        engine = create_engine(f"sqlite:///{disk / 'full.db'}", poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE t (x BLOB)"))
+            fill(disk, leave=0)
+            with pytest.raises(OperationalError) as raised, engine.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES (zeroblob(1000000))"))
+        finally:
+            engine.dispose()
+    outage = infrastructure_error(raised.value)
+    assert isinstance(outage, DiskFull) and outage.detail == DISK_SENTENCE
