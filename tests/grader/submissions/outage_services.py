@@ -7,7 +7,8 @@ clients that talk to a real `grader serve` during the fault. A uniquely named mo
 - `small_tmpfs(path, size)`: a tmpfs of `size` mounted at `path` (we run as root), unmounted on exit.
 - `lowered_open_files(n)`: the soft RLIMIT_NOFILE of this process lowered to n while the block runs, so that a
   server started inside it inherits the limit.
-- `upload(url, token, path)`: one multipart POST of `path`, as (status, headers, parsed JSON or text).
+- `upload(url, token, path)`: one multipart POST of `path`, as (status, headers, parsed JSON or text); `get(url,
+  token, path)` the same for a GET.
 - `serve_api(env, log)`: `grader serve --grading-workers 0` (the API alone) once its /healthz answers.
 """
 
