@@ -42,6 +42,7 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     import uvicorn
 
     from .api.app import create_app
+    from .api.http_guard import uvicorn_options
 
     settings = get_settings()
     prepare_database()
@@ -63,7 +64,7 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     if supervisor is not None:
         supervisor.start()
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning", **uvicorn_options(settings))
     finally:
         if supervisor is not None:
             supervisor.stop()

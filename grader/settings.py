@@ -82,6 +82,25 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # --- Overload and outages (docs/operations.md): what the API refuses with 503/408 instead of failing ---
+    # An upload is refused (503) unless the archive store, the data dir, and the SQLite database and broker files
+    # (when used) each keep this much free space after it: SQLite and the broker need room to commit.
+    min_free_bytes: int = Field(default=200 * MiB, ge=0)
+    # Retry-After on every 503 the API sends for an outage (database, disk, file descriptors, too many connections).
+    unavailable_retry_after_s: int = Field(default=60, ge=1)
+    # Open connections the HTTP server keeps at once; more are answered 503 at once and closed. None: half the
+    # process's open-file limit, so the other half stays for the database pool, uploads' files and the store.
+    http_max_connections: int | None = Field(default=None, ge=1)
+    # Idle seconds a kept-alive connection is held between requests.
+    http_keep_alive_s: int = Field(default=5, ge=1)
+    # The request line and headers must all arrive within this many seconds of the connection (or of the
+    # previous response), else 408 and the connection is closed: a client trickling headers holds no descriptor.
+    http_head_timeout_s: float = Field(default=15.0, gt=0)
+    # A request body gets this many seconds, plus one second per http_body_min_bytes_per_s bytes received so far;
+    # a body slower than that on average is cut off with 408 (an honest 20 MB upload at 4 KiB/s gets 85 minutes).
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    http_body_min_bytes_per_s: int = Field(default=4096, ge=1)
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()

@@ -8,16 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from ..errors import GraderError, TooManyRequests
 from ..settings import get_settings
 from ..submissions.routes import router as submissions_router
-from ..submissions.service import RejectedUpload
 from ..submissions.sweeper import PeriodicSweeper
 from . import health
+from .error_responses import install_error_handlers
 
 log = logging.getLogger(__name__)
 OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes")
@@ -54,20 +51,7 @@ def _freeze_startup_objects() -> None:
 def create_app() -> FastAPI:
     app = FastAPI(title="TinyTorch grader", version="1", lifespan=_lifespan)
 
-    @app.exception_handler(GraderError)
-    async def grader_error(request: Request, error: GraderError) -> JSONResponse:
-        if isinstance(error, RejectedUpload):
-            health.UPLOADS_REJECTED.labels(reason=error.reason).inc()
-        elif isinstance(error, TooManyRequests):
-            health.UPLOADS_REJECTED.labels(reason="rate_limited").inc()
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        # One {"detail": "<text>"} shape for every 4xx, naming what is missing (e.g. the file field).
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
-
+    install_error_handlers(app)
     app.include_router(submissions_router)
     app.include_router(health.router)
     for name in OPTIONAL_ROUTERS:

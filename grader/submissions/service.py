@@ -24,6 +24,7 @@ from ..courses.service import course_role, get_assignment
 from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
+from ..intake.diskspace import ensure_free_space, state_paths
 from ..settings import get_settings
 from . import dispatch
 from .visibility import visible_to_student
@@ -46,8 +47,12 @@ def store_upload(upload_path: Path, filename: str) -> tuple[str, Listing]:
     work: on SQLite the write lock must not be held while an archive is read and fsynced, or concurrent uploads
     queue behind it."""
     settings = get_settings()
-    if upload_path.stat().st_size > settings.max_upload_bytes:
+    size = upload_path.stat().st_size
+    if size > settings.max_upload_bytes:
         raise RejectedUpload(f"{filename}: the upload is over {settings.max_upload_bytes} bytes", "too_large", 413)
+    # Before anything is written: a nearly full disk refuses the upload (503) while SQLite and the broker still
+    # have room to record what was accepted before it.
+    ensure_free_space(state_paths(settings), size, settings.min_free_bytes)
     # Checked, not unpacked: the same rules and every byte decompressed, but no file per member created and
     # removed (that was most of an accept's time). The worker unpacks the stored archive under the same rules.
     try:

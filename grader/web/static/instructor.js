@@ -183,7 +183,12 @@
   async function downloadCsv() {
     // fetch + a blob link rather than a plain link: the download needs the Authorization header.
     const response = await fetch(base() + "/grades.csv", { headers: headers() });
-    if (!response.ok) { say("CSV export failed (HTTP " + response.status + ")", true); return; }
+    if (!response.ok) {
+      // The API's own sentence (e.g. a 503 saying the database is not answering), as every other call shows it.
+      const body = (response.headers.get("content-type") || "").includes("json") ? await response.json() : {};
+      say("CSV export failed: " + (body.detail || response.statusText) + " (HTTP " + response.status + ")", true);
+      return;
+    }
     const url = URL.createObjectURL(await response.blob());
     const link = el("a", { href: url, download: course() + "-grades.csv" });
     document.body.append(link);
