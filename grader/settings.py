@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Database connections each process keeps open (PostgreSQL: times the number of API and worker processes
     # must stay under the server's max_connections).
     db_pool_size: int = Field(default=20, ge=1)
+    # How long opening a database connection may take (PostgreSQL): a server that hangs instead of refusing (a
+    # stopped process, a dropped network path) then fails a request with a 503 in seconds instead of holding it.
+    db_connect_timeout_s: int = Field(default=10, ge=1)
 
     sandbox: SandboxKind = "auto"
     test_timeout_s: float = Field(default=60.0, gt=0)

@@ -38,6 +38,9 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     # to start); max_overflow covers the threads' peak above that.
     options: dict[str, Any] = (
         {"pool_size": get_settings().db_pool_size, "max_overflow": 20} if pooled else {"poolclass": NullPool})
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True,
+                             connect_args={"connect_timeout": get_settings().db_connect_timeout_s}, **options)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **options)
     database = parsed.database or ""

@@ -99,3 +99,31 @@ def test_concurrent_read_then_write_transactions_all_succeed_on_sqlite(tmp_path:
             assert session.execute(text("SELECT count(*) FROM users")).scalar() == 40
     finally:
         dispose_engines()
+
+
+def test_a_postgresql_server_that_never_answers_fails_within_the_connect_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the connection and then says nothing (a stopped process behind a live socket) must
+    fail the request in seconds, not hold it for as long as TCP lets it."""
+    import socket
+
+    from sqlalchemy.exc import OperationalError
+
+    from grader.settings import get_settings
+
+    monkeypatch.setenv("GRADER_DB_CONNECT_TIMEOUT_S", "2")
+    get_settings.cache_clear()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+    port = silent.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg://grader@127.0.0.1:{port}/grader", pooled=False)
+    start = time.monotonic()
+    try:
+        with pytest.raises(OperationalError, match="timeout"), engine.connect():
+            pass
+        assert time.monotonic() - start < 10
+    finally:
+        engine.dispose()
+        silent.close()
+        get_settings.cache_clear()
