@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from sandbox import SandboxError
 
+from . import sandbox_health
 from .db.models import SubmissionStatus
 from .settings import get_settings
 from .submissions import tasks
@@ -61,8 +62,17 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
     if not tasks.claim(key):
         return "skipped"
     try:
+        sandbox_health.require_healthy()  # a sick sandbox takes no grading: the submission waits for a healthy one
+        sandbox_health.clear_delay(key)
         tasks.grade_stored(key)
-    except (SandboxError, OperationalError) as error:
+    except SandboxError as error:
+        # An infrastructure fault (sandbox unusable, broken image, reference calibration failed) is never the
+        # student's: the submission goes back to the queue, marked delayed, however often this happens, and the
+        # message back to the broker for a healthy worker; this one pauses until its sandbox passes the canary.
+        sandbox_health.report_fault(error)
+        sandbox_health.requeue_delayed(key, error)
+        raise Reject(str(error), requeue=True) from error
+    except OperationalError as error:
         if self.request.retries < MAX_RETRIES:
             # Back to queued so the retry can claim it again; exponential backoff for a sick sandbox or database.
             tasks.set_status(key, SubmissionStatus.queued)

@@ -27,6 +27,7 @@ import secrets
 import subprocess
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from . import launch, reap
@@ -40,6 +41,7 @@ from .base import (
     RunResult,
     RunSpec,
     SandboxError,
+    SandboxNotStarted,
 )
 from .capture import OutputPump
 from .cgroups import CGROUP_ROOT, kill_tree, read_usage, remove_tree
@@ -85,9 +87,14 @@ def _parse_time(value: str) -> float | None:
 class DockerSandbox:
     name = "docker"
 
-    def __init__(self, image: str | None = None, docker: str = "docker") -> None:
-        self.image = image or os.environ.get("TINYTORCH_SANDBOX_IMAGE") or DEFAULT_IMAGE
+    def __init__(self, image: str | None = None, docker: str = "docker", workdir: Path | str | None = None,
+                 cgroup_root: Path | str | None = None) -> None:
+        """image: the sandbox image (default tinytorch-sandbox); workdir: where run folders go (default
+        $TMPDIR/tinytorch-sandbox); cgroup_root: where the cgroup v1 hierarchies are mounted."""
+        self.image = image or DEFAULT_IMAGE
         self.docker = docker
+        self.workdir = Path(workdir) if workdir else None
+        self.cgroup_root = Path(cgroup_root) if cgroup_root else CGROUP_ROOT
         self._server_version: str | None = None
 
     # ---------------------------------------------------------------- docker CLI
@@ -146,7 +153,7 @@ class DockerSandbox:
         name = f"tinytorch-sbx-{run_id}"
         cgroup_parent = f"/tinytorch-sbx-{run_id}"
         runtime.update(run_id=run_id, container=name)
-        run = RunDir(run_id, limits.out_bytes, limits.out_files)
+        run = RunDir(run_id, limits.out_bytes, limits.out_files, self.workdir)
         fds: list[int] = []
         created = False
         waiter: subprocess.Popen[bytes] | None = None
@@ -218,12 +225,12 @@ class DockerSandbox:
             started = time.monotonic()
             # Orphans of dead graders are reaped once the container is on its way, not before: a `docker ps` on
             # the way to the first start cost ~45 ms of every one-off grading (our container's owner is alive).
-            reap.ensure_reaped(self.docker)
+            reap.ensure_reaped(self.docker, self.workdir, self.cgroup_root)
             # Described once the container is on its way: the daemon's version (asked once per process) is then
             # fetched while the container starts, not before.
             runtime.update(self._describe(info))
             if spec.on_started is not None:  # --cgroup-parent: the container's cgroup sits below this one
-                spec.on_started({hierarchy: str(CGROUP_ROOT / name / cgroup_parent.lstrip("/"))
+                spec.on_started({hierarchy: str(self.cgroup_root / name / cgroup_parent.lstrip("/"))
                                  for hierarchy, name in (("memory_cgroup", "memory"), ("cpu_cgroup", "cpuacct"))})
             waiter = subprocess.Popen(
                 [self.docker, "wait", name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -257,12 +264,13 @@ class DockerSandbox:
             stderr, stderr_total = pump.result("stderr")
             if not was_started and finished:
                 logs = self._cli("logs", "--tail", "20", name, check=False)
-                raise SandboxError(
+                raise SandboxNotStarted(
                     f"the container did not start the command (exit {state.get('ExitCode')}, "
                     f"{state.get('Error') or 'no error'}): {(logs.stdout + logs.stderr).strip()[-2000:]}"
                 )
             cpu, peak, oom_kills = read_usage(
-                CGROUP_ROOT / "memory" / cgroup_parent.lstrip("/"), CGROUP_ROOT / "cpuacct" / cgroup_parent.lstrip("/")
+                self.cgroup_root / "memory" / cgroup_parent.lstrip("/"),
+                self.cgroup_root / "cpuacct" / cgroup_parent.lstrip("/"),
             )
             begin, end = _parse_time(state.get("StartedAt", "")), _parse_time(state.get("FinishedAt", ""))
             wall = end - begin if begin and end and end >= begin else host_wall
@@ -305,10 +313,10 @@ class DockerSandbox:
                     os.close(fd)
         finally:
             try:
-                kill_tree(CGROUP_ROOT / "pids" / cgroup.lstrip("/"))  # nothing of the container may outlive run()
+                kill_tree(self.cgroup_root / "pids" / cgroup.lstrip("/"))  # nothing of the container may outlive run()
                 run.close()
             finally:
                 # runc created the per-run parent in every hierarchy (systemd and unified ones too).
-                for hierarchy in CGROUP_ROOT.iterdir():
+                for hierarchy in self.cgroup_root.iterdir():
                     remove_tree(hierarchy / cgroup.lstrip("/"))
 

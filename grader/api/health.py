@@ -25,8 +25,9 @@ DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
 @router.get("/healthz")
 def healthz() -> JSONResponse:
-    checks = {"database": _check_database(), "broker": _check_broker()}
-    ok = all(value == "ok" for value in checks.values())
+    checks = {"database": _check_database(), "broker": _check_broker(), "sandbox": _check_sandbox()}
+    # "degraded": some workers cannot grade but others can; nothing is lost, so the service is still up.
+    ok = all(value == "ok" or value.startswith("degraded") for value in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
@@ -46,6 +47,16 @@ def _check_broker() -> str:
         with broker_app().connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
         return "ok"
+    except Exception as error:
+        return f"error: {error}"
+
+
+def _check_sandbox() -> str:
+    """The workers' sandboxes, as their canary runs last found them (grader.sandbox_health)."""
+    from ..sandbox_health import healthz_entry
+
+    try:
+        return healthz_entry()
     except Exception as error:
         return f"error: {error}"
 
@@ -80,4 +91,22 @@ class GradingCollector(Collector):
         yield histogram
 
 
+class WorkerStateCollector(Collector):
+    """grader_workers_by_state{state}: live workers (heartbeat in the last few minutes) ready, with a sandbox that
+    fails its canary (they take no work), or stopping."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from ..sandbox_health import workers_by_state
+
+        try:
+            counts = workers_by_state()
+        except Exception:
+            return  # /healthz reports the database
+        gauge = GaugeMetricFamily("grader_workers_by_state", "Live grading workers by state", labels=["state"])
+        for state, count in counts.items():
+            gauge.add_metric([state], count)
+        yield gauge
+
+
 REGISTRY.register(GradingCollector())
+REGISTRY.register(WorkerStateCollector())

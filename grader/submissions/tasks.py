@@ -72,7 +72,7 @@ def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | 
 def grade_stored(submission_id: uuid.UUID) -> None:
     """Grade a claimed submission and record the result. Infrastructure faults (SandboxError, database
     errors) propagate for the task to retry; the student's own failures are part of the report."""
-    from sandbox import get_sandbox
+    from ..sandboxes import make_sandbox
 
     settings = get_settings()
     with session_scope() as session:
@@ -96,7 +96,7 @@ def grade_stored(submission_id: uuid.UUID) -> None:
 
         options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s,
                                lanes=settings.grading_lanes, edition=edition)
-        report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
+        report = grade(unpacked.root, make_sandbox(settings), options, on_event)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with session_scope(write=True) as session:
