@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from .active import SandboxAborted, abort_all
 from .base import DEFAULT_ENV, Limits, RunResult, RunSpec, Sandbox, SandboxError, SandboxNotStarted
 
-__all__ = ["DEFAULT_ENV", "Limits", "RunResult", "RunSpec", "Sandbox", "SandboxError", "SandboxNotStarted",
-           "get_sandbox"]
+__all__ = ["DEFAULT_ENV", "Limits", "RunResult", "RunSpec", "Sandbox", "SandboxAborted", "SandboxError",
+           "SandboxNotStarted", "abort_all", "get_sandbox"]
 
 
 def get_sandbox(kind: Literal["docker", "bwrap"] | None = None, **options: Any) -> Sandbox:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import launch, reap, seccomp
+from . import active, launch, reap, seccomp
 from .base import (
     OUT_DIR,
     SANDBOX_GID,
@@ -169,6 +169,17 @@ class BubblewrapSandbox:
         run = RunDir(run_id, limits.out_bytes, limits.out_files, self.workdir)
         cgroup = RunCgroup(f"tinytorch-sbx-{run_id}", self.cgroup_root)
         runtime.update(run_id=run_id, cgroup=str(cgroup.dirs["memory"]))
+        try:
+            with active.tracked(run_id, cgroup.kill_all):  # abort_all() kills what runs in the cgroup
+                return self._launch(spec, runtime, run, cgroup)
+        except BaseException:
+            if run.path.exists():  # tracked() refused to start: nothing was launched, only the folder is ours
+                cgroup.remove()
+                run.close()
+            raise
+
+    def _launch(self, spec: RunSpec, runtime: dict[str, Any], run: RunDir, cgroup: RunCgroup) -> RunResult:
+        limits = spec.limits
         proc: subprocess.Popen[bytes] | None = None
         marker_r = -1
         try:
@@ -206,6 +217,8 @@ class BubblewrapSandbox:
                 for fd in passed:
                     os.close(fd)
             assert proc.stdout is not None and proc.stderr is not None
+            if active.aborted():  # abort_all() ran while this one was starting: it found the cgroup still empty
+                cgroup.kill_all()
             if spec.on_started is not None:
                 spec.on_started({"memory_cgroup": str(cgroup.dirs["memory"]),
                                  "cpu_cgroup": str(cgroup.dirs["cpuacct"])})

@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import launch, reap
+from . import active, launch, reap
+from .active import SandboxAborted
 from .base import (
     OUT_DIR,
     SANDBOX_GID,
@@ -145,11 +146,16 @@ class DockerSandbox:
 
     # ---------------------------------------------------------------- run
     def run(self, spec: RunSpec) -> RunResult:
+        run_id = new_run_id()
+        # abort_all() removes the container (killing it): `docker wait` then returns and the run cleans up.
+        with active.tracked(run_id, lambda: self._cli("rm", "-f", f"tinytorch-sbx-{run_id}", check=False)):
+            return self._run(spec, run_id)
+
+    def _run(self, spec: RunSpec, run_id: str) -> RunResult:
         info = self._image_info()
         runtime: dict[str, Any] = {}
         image_env = {item.split("=", 1)[0] for item in info.get("Config", {}).get("Env") or []}
         limits = spec.limits
-        run_id = new_run_id()
         name = f"tinytorch-sbx-{run_id}"
         cgroup_parent = f"/tinytorch-sbx-{run_id}"
         runtime.update(run_id=run_id, container=name)
@@ -222,6 +228,8 @@ class DockerSandbox:
                 "-c", prologue, "prologue",
                 *launch.env_command(spec.argv, spec.env, strip=image_env | _RUNTIME_ENV),
             )
+            if active.aborted():  # abort_all() ran while `docker run` was creating it: finally removes it
+                raise SandboxAborted("the sandbox was stopped as it started: this process is stopping")
             started = time.monotonic()
             # Orphans of dead graders are reaped once the container is on its way, not before: a `docker ps` on
             # the way to the first start cost ~45 ms of every one-off grading (our container's owner is alive).
