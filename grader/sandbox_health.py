@@ -49,6 +49,7 @@ DELAYED_REASON = "the grading machine's sandbox is not working right now"
 DETAIL_BYTES = 2000
 POLL_S = 0.5  # how soon the monitor sees a child's fault
 UNHEALTHY_PAUSE_S = 1.0  # a child that finds the sandbox sick waits this long before giving the message back
+RESEND_AFTER_S = 2  # the task's message is sent again after this (a healthy worker, or this one once well, takes it)
 LIVE_WINDOW = timedelta(minutes=5)  # a worker row heartbeated this recently counts in /healthz and /metrics
 
 UNKNOWN, HEALTHY, UNHEALTHY = 0, 1, 2

@@ -67,11 +67,16 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         tasks.grade_stored(key)
     except SandboxError as error:
         # An infrastructure fault (sandbox unusable, broken image, reference calibration failed) is never the
-        # student's: the submission goes back to the queue, marked delayed, however often this happens, and the
-        # message back to the broker for a healthy worker; this one pauses until its sandbox passes the canary.
+        # student's: the submission goes back to the queue marked delayed, and is sent again (for a healthy
+        # worker: this one stops consuming until its sandbox passes the canary) however often it happens.
         sandbox_health.report_fault(error)
         sandbox_health.requeue_delayed(key, error)
-        raise Reject(str(error), requeue=True) from error
+        try:
+            raise self.retry(exc=error, countdown=sandbox_health.RESEND_AFTER_S,
+                             max_retries=self.request.retries + 1) from error  # never "retries exhausted"
+        except Reject:
+            tasks.mark_unsent(key)  # the broker is down too: the sweeper sends it once it is back
+            raise
     except OperationalError as error:
         if self.request.retries < MAX_RETRIES:
             # Back to queued so the retry can claim it again; exponential backoff for a sick sandbox or database.
