@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DELAYED_REASON = "the grading machine's sandbox is not working right now"
 DETAIL_BYTES = 2000
 POLL_S = 0.5  # how soon the monitor sees a child's fault
+FLAP_WINDOW_S = 60.0  # a fault this soon after the canary passed again does not reset the back-off
 UNHEALTHY_PAUSE_S = 1.0  # a child that finds the sandbox sick waits this long before giving the message back
 RESEND_AFTER_S = 2  # the task's message is sent again after this (a healthy worker, or this one once well, takes it)
 LIVE_WINDOW = timedelta(minutes=5)  # a worker row heartbeated this recently counts in /healthz and /metrics
@@ -184,14 +185,15 @@ class Monitor:
         self.thread = threading.Thread(target=self._run, name="sandbox-health", daemon=True)
 
     def _run(self) -> None:
-        delay = 1.0
+        delay, resumed_at = 1.0, 0.0
         problem = self._check()
         while not self.stop.is_set():
             if problem is None and _state.value != UNHEALTHY:
-                delay = 1.0
                 self.stop.wait(POLL_S)
                 continue
             if not self.paused:  # a child's fault, or the start-up check failed
+                if time.monotonic() - resumed_at > FLAP_WINDOW_S:
+                    delay = 1.0  # else a sandbox that passes the canary but fails gradings: keep backing off
                 self._pause(problem or detail())
             if self.stop.wait(delay):
                 return
@@ -199,6 +201,7 @@ class Monitor:
             problem = self._check()
             if problem is None:
                 self._resume()
+                resumed_at = time.monotonic()
 
     def _check(self) -> str | None:
         try:
