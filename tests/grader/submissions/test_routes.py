@@ -114,9 +114,10 @@ def test_rate_limit_is_429_with_retry_after(client: TestClient, tokens: dict[str
 def test_health_and_metrics(client: TestClient) -> None:
     health = client.get("/healthz")
     assert health.status_code == 200, health.text
-    assert health.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert health.json()["checks"] == {"database": "ok", "broker": "ok", "sandbox": "ok"}
     metrics = client.get("/metrics").text
-    for name in ("grader_queue_depth", "grader_gradings_total", "grader_grading_duration_seconds_bucket"):
+    for name in ("grader_queue_depth", "grader_gradings_total", "grader_grading_duration_seconds_bucket",
+                 'grader_workers_by_state{state="sandbox_unhealthy"}'):
         assert name in metrics
 
 
