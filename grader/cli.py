@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .db.commands import app as db_app
 from .intake import CompileProblem, IntakeError, unpack_submission
+from .interrupts import Interrupted, stop_on_signals
 from .submissions.commands import sweep_command
 from .users.commands import app as users_app
 
@@ -69,9 +70,11 @@ def grade_command(
                            "machine's cores)")] = 2,
 ) -> None:
     """Grade one submission offline, in a sandbox, and print the report."""
-    from sandbox import SandboxError, get_sandbox
+    from sandbox import SandboxError
 
     from .grading.options import GradeOptions
+    from .sandboxes import make_sandbox
+    from .settings import get_settings
 
     if not path.exists():
         stderr.print(f"[red]refused:[/red] {path} does not exist")
@@ -88,11 +91,17 @@ def grade_command(
         Path(scratch).chmod(0o755)
         _print_compile_problems(submission.compile_errors)
         try:
-            runner = get_sandbox(sandbox.value if sandbox else None)
-            options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition, lanes=lanes)
-            report = _grade_with_progress(submission.root, runner, options, quiet=as_json)
+            with stop_on_signals():
+                runner = make_sandbox(get_settings(), sandbox.value if sandbox else None)
+                options = GradeOptions(suites=suites_for(suite), seed=seed, edition=edition, lanes=lanes)
+                report = _grade_with_progress(submission.root, runner, options, quiet=as_json)
+        except Interrupted as stop:
+            stderr.print(f"stopped by {stop.name}: the sandboxes are removed, nothing was graded", soft_wrap=True)
+            raise typer.Exit(stop.exit_code) from None
         except SandboxError as error:
-            stderr.print(f"[red]sandbox unavailable:[/red] {error}")
+            # An infrastructure fault (sandbox missing or broken, reference calibration failed): no score at all.
+            stderr.print(Text.assemble(("grading infrastructure fault, no score: ", "red"), str(error)),
+                         soft_wrap=True)
             raise typer.Exit(3) from error
     from .grading.report import public_report
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SandboxKind = Literal["docker", "bwrap", "auto"]
@@ -27,7 +27,9 @@ SECRET_KEY_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GRADER_", extra="ignore", validate_default=True)
+    # populate_by_name: Settings(sandbox_image=...) works as well as the environment names below.
+    model_config = SettingsConfigDict(env_prefix="GRADER_", extra="ignore", validate_default=True,
+                                      populate_by_name=True)
 
     # Where the embedded defaults keep their state; made absolute at load time so that URLs derived from it
     # do not change meaning when a process changes its working directory.
@@ -50,7 +52,23 @@ class Settings(BaseSettings):
     # stopped process, a dropped network path) then fails a request with a 503 in seconds instead of holding it.
     db_connect_timeout_s: int = Field(default=10, ge=1)
 
-    sandbox: SandboxKind = "auto"
+    # The sandbox (docs/sandbox.md). Each knob also answers to its older TINYTORCH_SANDBOX_* name, which the
+    # setup scripts, CI and older deployments set; GRADER_* wins when both are set. They reach the sandbox library
+    # as arguments (grader.sandboxes.make_sandbox): sandbox/ reads no environment of its own.
+    sandbox: SandboxKind = Field(default="auto", validation_alias=AliasChoices("GRADER_SANDBOX", "TINYTORCH_SANDBOX"))
+    sandbox_image: str = Field(default="tinytorch-sandbox", min_length=1, validation_alias=AliasChoices(
+        "GRADER_SANDBOX_IMAGE", "TINYTORCH_SANDBOX_IMAGE"))
+    sandbox_rootfs: Path = Field(default=Path("/var/lib/tinytorch-grader/rootfs"), validation_alias=AliasChoices(
+        "GRADER_SANDBOX_ROOTFS", "TINYTORCH_SANDBOX_ROOTFS"))
+    # Run folders (each with its /out tmpfs); None: $TMPDIR/tinytorch-sandbox.
+    sandbox_workdir: Path | None = Field(default=None, validation_alias=AliasChoices(
+        "GRADER_SANDBOX_WORKDIR", "TINYTORCH_SANDBOX_WORKDIR"))
+    sandbox_cgroup_root: Path = Field(default=Path("/sys/fs/cgroup"), validation_alias=AliasChoices(
+        "GRADER_SANDBOX_CGROUP_ROOT", "TINYTORCH_SANDBOX_CGROUP_ROOT"))
+    # A worker runs its sandbox's canary (python3 -c "import numpy" in the sandbox) at start, then this often while
+    # it is healthy; while it is not, it takes no work and re-checks with back-off up to sandbox_recheck_max_s.
+    sandbox_check_interval_s: float = Field(default=30.0, gt=0)
+    sandbox_recheck_max_s: float = Field(default=30.0, gt=0)
     test_timeout_s: float = Field(default=60.0, gt=0)
     # The upload as sent, before decompression; matches IntakeLimits.max_archive_bytes by default.
     max_upload_bytes: int = Field(default=20 * MiB, gt=0)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from functools import lru_cache
@@ -16,18 +17,21 @@ from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 
 from sandbox import SandboxError
 
+from . import sandbox_health
 from .db.models import SubmissionStatus
 from .settings import get_settings
 from .submissions import tasks
 from .submissions.dispatch import BROKER_ERRORS
+from .submissions.tasks import ArchiveUnavailable
 from .workers import WorkerRegistration
 
 log = logging.getLogger(__name__)
-MAX_RETRIES = 3
 # What a claim raises when the database cannot be reached (a restart, a network cut): the message must not be
 # acked, or the submission would sit `queued` with no message.
 DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, SQLTimeoutError)
 DATABASE_RETRY_S = 10
+# Faults of the grading machine, not of the package: the submission waits in the queue instead of being scored.
+INFRASTRUCTURE_FAULTS: tuple[type[Exception], ...] = (SandboxError, ArchiveUnavailable)
 
 
 def make_celery() -> Celery:
@@ -91,7 +95,7 @@ def _unregister(**_: object) -> None:
         _registration.stop()
 
 
-@celery_app.task(name="grader.grade_submission", bind=True, max_retries=MAX_RETRIES)
+@celery_app.task(name="grader.grade_submission", bind=True)
 def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
     """Grade one queued submission: the fairest one, or this message's own if its holder died (tasks.claim).
     Idempotent: a delivery with nothing to claim returns "skipped"."""
@@ -111,21 +115,28 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         return "skipped"
     key = claimed.lease.submission_id  # the row graded, which may not be the message's own (fairness)
     try:
+        sandbox_health.require_healthy()  # a sick sandbox takes no grading: the submission waits for a healthy one
+        sandbox_health.clear_delay(key)
         if not tasks.grade_stored(claimed.lease):
             return "superseded"
-    except (SandboxError, OperationalError) as error:
-        if self.request.retries < MAX_RETRIES:
-            # Back to queued so the retry can claim it again; exponential backoff for a sick sandbox or database.
+    except INFRASTRUCTURE_FAULTS as error:
+        # An infrastructure fault (sandbox unusable, broken image, reference calibration failed, the archive
+        # store out of reach) is never the student's: the submission goes back to the queue marked delayed, and
+        # a message for it is sent again (for a healthy worker: this one stops consuming until its sandbox passes
+        # the canary) however often it happens.
+        sandbox_health.report_fault(error)
+        sandbox_health.requeue_delayed(key, error)
+        _deliver_again(str(key), sandbox_health.RESEND_AFTER_S)
+        return "delayed"
+    except DATABASE_UNREACHABLE as error:
+        # The database went away mid-grading: the result cannot be recorded, and it is not the student's fault.
+        # Give the grading back if the database lets us; if not, the lease runs out and the message sent here
+        # (or the sweeper) takes it over. Never `failed`.
+        log.warning("database unreachable while grading %s; it will be graded again: %s", key, error)
+        with contextlib.suppress(*DATABASE_UNREACHABLE):
             tasks.set_status(key, SubmissionStatus.queued)
-            try:
-                raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
-            except Reject:
-                # Celery could not send the retry (the broker is down too) and drops this message: the row,
-                # queued again, is marked unsent so the sweeper sends it once the broker is back.
-                tasks.mark_unsent(key)
-                raise
-        tasks.set_status(key, SubmissionStatus.failed, f"grading infrastructure failed: {error}")
-        return "failed"
+        _deliver_again(str(key), DATABASE_RETRY_S)
+        return "deferred"
     except SoftTimeLimitExceeded:
         tasks.set_status(key, SubmissionStatus.failed, "grading took longer than the worker's time limit")
         return "failed"

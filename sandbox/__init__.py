@@ -9,29 +9,30 @@ Machine setup: `bash sandbox/setup.sh` (installs docker/bubblewrap/mmdebstrap, s
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
-from .base import DEFAULT_ENV, Limits, RunResult, RunSpec, Sandbox, SandboxError
+from .active import SandboxAborted, abort_all
+from .base import DEFAULT_ENV, Limits, RunResult, RunSpec, Sandbox, SandboxError, SandboxNotStarted
 
-__all__ = ["DEFAULT_ENV", "Limits", "RunResult", "RunSpec", "Sandbox", "SandboxError", "get_sandbox"]
+__all__ = ["DEFAULT_ENV", "Limits", "RunResult", "RunSpec", "Sandbox", "SandboxAborted", "SandboxError",
+           "SandboxNotStarted", "abort_all", "get_sandbox"]
 
 
 def get_sandbox(kind: Literal["docker", "bwrap"] | None = None, **options: Any) -> Sandbox:
-    """The sandbox of that kind; options go to its constructor (e.g. image=..., rootfs=...).
+    """The sandbox of that kind. options: image= (docker), rootfs= (bwrap), workdir=, cgroup_root= (both); each
+    kind takes those it knows. This library reads no environment: the caller passes its settings in.
 
-    kind None: $TINYTORCH_SANDBOX if set, else docker if its daemon and image are usable here, else bwrap; a
-    SandboxError naming both reasons if neither is.
+    kind None: docker if its daemon and image are usable here, else bwrap; a SandboxError naming both reasons if
+    neither is.
     """
-    kind = kind or os.environ.get("TINYTORCH_SANDBOX") or None  # type: ignore[assignment]
     if kind == "docker":
         from .docker import DockerSandbox
 
-        return DockerSandbox(**options)
+        return DockerSandbox(**{k: v for k, v in options.items() if k != "rootfs"})
     if kind == "bwrap":
         from .bubblewrap import BubblewrapSandbox
 
-        return BubblewrapSandbox(**options)
+        return BubblewrapSandbox(**{k: v for k, v in options.items() if k != "image"})
     if kind is not None:
         raise ValueError(f"unknown sandbox kind {kind!r} (expected 'docker' or 'bwrap')")
     reasons = []

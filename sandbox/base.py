@@ -57,6 +57,14 @@ class SandboxError(RuntimeError):
     """
 
 
+class SandboxNotStarted(SandboxError):
+    """The sandbox failed before the command ran (no start marker): bwrap's or the container's own set-up failed.
+
+    Never the command's doing, whatever exit status the runtime reported (bwrap exits 3 on a set-up failure, which
+    a command may exit with too; only the start marker tells them apart, see launch.py).
+    """
+
+
 @dataclass(frozen=True)
 class Limits:
     """Hard limits for one run. Defaults follow docs/sandbox.md (measured on this host)."""

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import launch, reap, seccomp
+from . import active, launch, reap, seccomp
 from .base import (
     OUT_DIR,
     SANDBOX_GID,
@@ -38,14 +38,21 @@ from .base import (
     RunResult,
     RunSpec,
     SandboxError,
+    SandboxNotStarted,
 )
 from .capture import OutputPump
-from .cgroups import RunCgroup
+from .cgroups import CGROUP_ROOT, RunCgroup
 from .hostfs import RunDir, new_run_id, read_out_files
 
 DEFAULT_ROOTFS = Path("/var/lib/tinytorch-grader/rootfs")
 # Provided by bwrap itself (or by us) instead of the rootfs's empty folders.
 _RUNTIME_MOUNTS = {"proc", "dev", "tmp", "sub", "out"}
+# bwrap now and then fails to set a sandbox up under load ("Can't read seccomp data", exit 3, before anything of
+# the command ran): measured 1 start in ~11 under load, and the rerun was fine. Such a start is tried again after
+# a short pause; only a failure that persists over every attempt is reported (as SandboxError, never as an exit
+# status of the command's).
+START_ATTEMPTS = 3
+START_BACKOFF_S = (0.2, 0.6)
 
 
 def rlimit_args(limits: Limits) -> list[str]:
@@ -60,9 +67,14 @@ def rlimit_args(limits: Limits) -> list[str]:
 class BubblewrapSandbox:
     name = "bwrap"
 
-    def __init__(self, rootfs: Path | str | None = None, bwrap: str = "bwrap") -> None:
-        self.rootfs = Path(rootfs or os.environ.get("TINYTORCH_SANDBOX_ROOTFS") or DEFAULT_ROOTFS)
+    def __init__(self, rootfs: Path | str | None = None, bwrap: str = "bwrap", workdir: Path | str | None = None,
+                 cgroup_root: Path | str | None = None) -> None:
+        """rootfs: the image's filesystem (default /var/lib/tinytorch-grader/rootfs); workdir: where run folders go
+        (default $TMPDIR/tinytorch-sandbox); cgroup_root: where the cgroup v1 hierarchies are mounted."""
+        self.rootfs = Path(rootfs or DEFAULT_ROOTFS)
         self.bwrap = bwrap
+        self.workdir = Path(workdir) if workdir else None
+        self.cgroup_root = Path(cgroup_root) if cgroup_root else CGROUP_ROOT
 
     # ---------------------------------------------------------------- describe
     def _resolved_rootfs(self) -> Path:
@@ -78,7 +90,7 @@ class BubblewrapSandbox:
         if not (root / "usr/bin/python3").exists() or not meta_path.exists():
             raise SandboxError(
                 f"sandbox rootfs missing at {self.rootfs} (or its metadata {meta_path.name}); build it with "
-                "`bash sandbox/build_image.sh` (needs docker), or set TINYTORCH_SANDBOX_ROOTFS"
+                "`bash sandbox/build_image.sh` (needs docker), or pass its path as rootfs= (GRADER_SANDBOX_ROOTFS)"
             )
         meta = json.loads(meta_path.read_text())
         version = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.split()
@@ -139,13 +151,35 @@ class BubblewrapSandbox:
 
     # ---------------------------------------------------------------- run
     def run(self, spec: RunSpec) -> RunResult:
-        reap.ensure_reaped()
+        """One run; a start that failed before the command ran is tried again (START_ATTEMPTS in all)."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._run_once(spec)
+            except SandboxNotStarted as error:
+                if attempt + 1 == START_ATTEMPTS:
+                    raise SandboxNotStarted(f"{error} (the same in all {START_ATTEMPTS} attempts)") from None
+                time.sleep(START_BACKOFF_S[attempt])
+        raise AssertionError("unreachable")
+
+    def _run_once(self, spec: RunSpec) -> RunResult:
+        reap.ensure_reaped(None, self.workdir, self.cgroup_root)
         runtime = self.describe()
         limits = spec.limits
         run_id = new_run_id()
-        run = RunDir(run_id, limits.out_bytes, limits.out_files)
-        cgroup = RunCgroup(f"tinytorch-sbx-{run_id}")
+        run = RunDir(run_id, limits.out_bytes, limits.out_files, self.workdir)
+        cgroup = RunCgroup(f"tinytorch-sbx-{run_id}", self.cgroup_root)
         runtime.update(run_id=run_id, cgroup=str(cgroup.dirs["memory"]))
+        try:
+            with active.tracked(run_id, cgroup.kill_all):  # abort_all() kills what runs in the cgroup
+                return self._launch(spec, runtime, run, cgroup)
+        except BaseException:
+            if run.path.exists():  # tracked() refused to start: nothing was launched, only the folder is ours
+                cgroup.remove()
+                run.close()
+            raise
+
+    def _launch(self, spec: RunSpec, runtime: dict[str, Any], run: RunDir, cgroup: RunCgroup) -> RunResult:
+        limits = spec.limits
         proc: subprocess.Popen[bytes] | None = None
         marker_r = -1
         try:
@@ -183,6 +217,8 @@ class BubblewrapSandbox:
                 for fd in passed:
                     os.close(fd)
             assert proc.stdout is not None and proc.stderr is not None
+            if active.aborted():  # abort_all() ran while this one was starting: it found the cgroup still empty
+                cgroup.kill_all()
             if spec.on_started is not None:
                 spec.on_started({"memory_cgroup": str(cgroup.dirs["memory"]),
                                  "cpu_cgroup": str(cgroup.dirs["cpuacct"])})
@@ -204,7 +240,7 @@ class BubblewrapSandbox:
             stdout, stdout_total = pump.result("stdout")
             stderr, stderr_total = pump.result("stderr")
             if not was_started and finished:
-                raise SandboxError(
+                raise SandboxNotStarted(
                     f"bubblewrap failed to start the command (exit {proc.returncode}): "
                     f"{stderr[-2000:].decode(errors='replace').strip()}"
                 )

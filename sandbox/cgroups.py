@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .base import SandboxError
 
-CGROUP_ROOT = Path(os.environ.get("TINYTORCH_SANDBOX_CGROUP_ROOT", "/sys/fs/cgroup"))
+# The default; the caller passes another (the service: GRADER_SANDBOX_CGROUP_ROOT through its Settings).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "freezer")
 CFS_PERIOD_US = 100_000
 
@@ -32,11 +33,11 @@ def own_cgroup(controller: str) -> str:
     return "/"
 
 
-def check_v1() -> None:
-    missing = [c for c in CONTROLLERS if not (CGROUP_ROOT / c / "cgroup.procs").exists()]
+def check_v1(root: Path = CGROUP_ROOT) -> None:
+    missing = [c for c in CONTROLLERS if not (root / c / "cgroup.procs").exists()]
     if missing:
         raise SandboxError(
-            f"cgroup v1 hierarchies missing under {CGROUP_ROOT}: {', '.join(missing)}; BubblewrapSandbox needs "
+            f"cgroup v1 hierarchies missing under {root}: {', '.join(missing)}; BubblewrapSandbox needs "
             "cgroup v1 with separate memory, pids, cpu, cpuacct and freezer mounts (cgroup v2 is not supported)"
         )
 
@@ -110,9 +111,9 @@ def remove_tree(path: Path, timeout: float = 5.0) -> None:
 class RunCgroup:
     """One run's cgroup in each v1 controller: create with limits, measure, kill all, remove."""
 
-    def __init__(self, name: str) -> None:
-        check_v1()
-        self.dirs = {c: CGROUP_ROOT / c / own_cgroup(c).lstrip("/") / name for c in CONTROLLERS}
+    def __init__(self, name: str, root: Path = CGROUP_ROOT) -> None:
+        check_v1(root)
+        self.dirs = {c: root / c / own_cgroup(c).lstrip("/") / name for c in CONTROLLERS}
         self._created: list[Path] = []
 
     def create(self, memory_bytes: int, pids: int, cpus: float) -> None:

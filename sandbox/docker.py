@@ -27,9 +27,11 @@ import secrets
 import subprocess
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from . import launch, reap
+from . import active, launch, reap
+from .active import SandboxAborted
 from .base import (
     OUT_DIR,
     SANDBOX_GID,
@@ -40,6 +42,7 @@ from .base import (
     RunResult,
     RunSpec,
     SandboxError,
+    SandboxNotStarted,
 )
 from .capture import OutputPump
 from .cgroups import CGROUP_ROOT, kill_tree, read_usage, remove_tree
@@ -85,9 +88,14 @@ def _parse_time(value: str) -> float | None:
 class DockerSandbox:
     name = "docker"
 
-    def __init__(self, image: str | None = None, docker: str = "docker") -> None:
-        self.image = image or os.environ.get("TINYTORCH_SANDBOX_IMAGE") or DEFAULT_IMAGE
+    def __init__(self, image: str | None = None, docker: str = "docker", workdir: Path | str | None = None,
+                 cgroup_root: Path | str | None = None) -> None:
+        """image: the sandbox image (default tinytorch-sandbox); workdir: where run folders go (default
+        $TMPDIR/tinytorch-sandbox); cgroup_root: where the cgroup v1 hierarchies are mounted."""
+        self.image = image or DEFAULT_IMAGE
         self.docker = docker
+        self.workdir = Path(workdir) if workdir else None
+        self.cgroup_root = Path(cgroup_root) if cgroup_root else CGROUP_ROOT
         self._server_version: str | None = None
 
     # ---------------------------------------------------------------- docker CLI
@@ -138,15 +146,20 @@ class DockerSandbox:
 
     # ---------------------------------------------------------------- run
     def run(self, spec: RunSpec) -> RunResult:
+        run_id = new_run_id()
+        # abort_all() removes the container (killing it): `docker wait` then returns and the run cleans up.
+        with active.tracked(run_id, lambda: self._cli("rm", "-f", f"tinytorch-sbx-{run_id}", check=False)):
+            return self._run(spec, run_id)
+
+    def _run(self, spec: RunSpec, run_id: str) -> RunResult:
         info = self._image_info()
         runtime: dict[str, Any] = {}
         image_env = {item.split("=", 1)[0] for item in info.get("Config", {}).get("Env") or []}
         limits = spec.limits
-        run_id = new_run_id()
         name = f"tinytorch-sbx-{run_id}"
         cgroup_parent = f"/tinytorch-sbx-{run_id}"
         runtime.update(run_id=run_id, container=name)
-        run = RunDir(run_id, limits.out_bytes, limits.out_files)
+        run = RunDir(run_id, limits.out_bytes, limits.out_files, self.workdir)
         fds: list[int] = []
         created = False
         waiter: subprocess.Popen[bytes] | None = None
@@ -215,15 +228,17 @@ class DockerSandbox:
                 "-c", prologue, "prologue",
                 *launch.env_command(spec.argv, spec.env, strip=image_env | _RUNTIME_ENV),
             )
+            if active.aborted():  # abort_all() ran while `docker run` was creating it: finally removes it
+                raise SandboxAborted("the sandbox was stopped as it started: this process is stopping")
             started = time.monotonic()
             # Orphans of dead graders are reaped once the container is on its way, not before: a `docker ps` on
             # the way to the first start cost ~45 ms of every one-off grading (our container's owner is alive).
-            reap.ensure_reaped(self.docker)
+            reap.ensure_reaped(self.docker, self.workdir, self.cgroup_root)
             # Described once the container is on its way: the daemon's version (asked once per process) is then
             # fetched while the container starts, not before.
             runtime.update(self._describe(info))
             if spec.on_started is not None:  # --cgroup-parent: the container's cgroup sits below this one
-                spec.on_started({hierarchy: str(CGROUP_ROOT / name / cgroup_parent.lstrip("/"))
+                spec.on_started({hierarchy: str(self.cgroup_root / name / cgroup_parent.lstrip("/"))
                                  for hierarchy, name in (("memory_cgroup", "memory"), ("cpu_cgroup", "cpuacct"))})
             waiter = subprocess.Popen(
                 [self.docker, "wait", name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -257,12 +272,13 @@ class DockerSandbox:
             stderr, stderr_total = pump.result("stderr")
             if not was_started and finished:
                 logs = self._cli("logs", "--tail", "20", name, check=False)
-                raise SandboxError(
+                raise SandboxNotStarted(
                     f"the container did not start the command (exit {state.get('ExitCode')}, "
                     f"{state.get('Error') or 'no error'}): {(logs.stdout + logs.stderr).strip()[-2000:]}"
                 )
             cpu, peak, oom_kills = read_usage(
-                CGROUP_ROOT / "memory" / cgroup_parent.lstrip("/"), CGROUP_ROOT / "cpuacct" / cgroup_parent.lstrip("/")
+                self.cgroup_root / "memory" / cgroup_parent.lstrip("/"),
+                self.cgroup_root / "cpuacct" / cgroup_parent.lstrip("/"),
             )
             begin, end = _parse_time(state.get("StartedAt", "")), _parse_time(state.get("FinishedAt", ""))
             wall = end - begin if begin and end and end >= begin else host_wall
@@ -305,10 +321,10 @@ class DockerSandbox:
                     os.close(fd)
         finally:
             try:
-                kill_tree(CGROUP_ROOT / "pids" / cgroup.lstrip("/"))  # nothing of the container may outlive run()
+                kill_tree(self.cgroup_root / "pids" / cgroup.lstrip("/"))  # nothing of the container may outlive run()
                 run.close()
             finally:
                 # runc created the per-run parent in every hierarchy (systemd and unified ones too).
-                for hierarchy in CGROUP_ROOT.iterdir():
+                for hierarchy in self.cgroup_root.iterdir():
                     remove_tree(hierarchy / cgroup.lstrip("/"))
 

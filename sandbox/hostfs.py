@@ -72,8 +72,10 @@ def bind_readonly(source: Path, target: Path) -> None:
         raise
 
 
-def work_root() -> Path:
-    return Path(os.environ.get("TINYTORCH_SANDBOX_WORKDIR") or Path(tempfile.gettempdir()) / "tinytorch-sandbox")
+def work_root(root: Path | None = None) -> Path:
+    """Where run folders go: `root` if the caller chose one (the service: GRADER_SANDBOX_WORKDIR), else
+    $TMPDIR/tinytorch-sandbox."""
+    return Path(root) if root else Path(tempfile.gettempdir()) / "tinytorch-sandbox"
 
 
 def new_run_id() -> str:
@@ -81,10 +83,10 @@ def new_run_id() -> str:
     return f"{os.getpid()}-{secrets.token_hex(6)}"
 
 
-def _checked_root() -> Path:
+def _checked_root(root: Path | None = None) -> Path:
     """The work dir, refusing one that someone else could have prepared: it lives in a world-writable /tmp by
     default, and root mounting things into a folder (or through a symlink) another user controls is an escalation."""
-    root = work_root()
+    root = work_root(root)
     root.mkdir(mode=0o755, parents=True, exist_ok=True)
     info = os.lstat(root)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
@@ -95,8 +97,8 @@ def _checked_root() -> Path:
 class RunDir:
     """The run folder: out/ (tmpfs, the sandbox's /out) and whatever else a sandbox adds. Removes it all on close."""
 
-    def __init__(self, run_id: str, out_bytes: int, out_files: int) -> None:
-        self.path = _checked_root() / f"run-{run_id}"
+    def __init__(self, run_id: str, out_bytes: int, out_files: int, root: Path | None = None) -> None:
+        self.path = _checked_root(root) / f"run-{run_id}"
         self.path.mkdir(mode=0o755)  # 0755: bubblewrap (running as uid 65534) opens mounts through it
         self._mounts: list[Path] = []
         try:

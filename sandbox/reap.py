@@ -25,7 +25,7 @@ from .cgroups import CGROUP_ROOT, own_cgroup, remove_tree
 from .hostfs import umount, work_root
 
 _NAME = re.compile(r"(?:run|tinytorch-sbx)-(\d+)-[0-9a-f]+\Z")
-_done: set[bool] = set()
+_done: set[tuple[bool, str, str]] = set()
 _lock = threading.Lock()
 
 
@@ -73,8 +73,8 @@ def reap_containers(docker: str = "docker") -> list[str]:
     return orphans
 
 
-def reap_run_dirs() -> list[Path]:
-    root = work_root()
+def reap_run_dirs(workdir: Path | None = None) -> list[Path]:
+    root = work_root(workdir)
     if not root.is_dir():
         return []
     orphans = [path for path in root.iterdir() if path.name.startswith("run-") and _owner_dead(path.name)]
@@ -88,14 +88,14 @@ def reap_run_dirs() -> list[Path]:
     return orphans
 
 
-def reap_cgroups() -> list[Path]:
+def reap_cgroups(cgroup_root: Path = CGROUP_ROOT) -> list[Path]:
     """bwrap's per-run cgroups under our own cgroup (processes left in them are killed), and docker's per-run
     --cgroup-parent at each hierarchy's root (only removed once empty: a live container there is docker's)."""
-    if not CGROUP_ROOT.is_dir():
+    if not cgroup_root.is_dir():
         return []
     reaped = []
-    own = {CGROUP_ROOT / c / own_cgroup(c).lstrip("/") for c in ("memory", "pids", "cpu", "cpuacct", "freezer")}
-    tops = {hierarchy for hierarchy in CGROUP_ROOT.iterdir() if hierarchy.is_dir()}
+    own = {cgroup_root / c / own_cgroup(c).lstrip("/") for c in ("memory", "pids", "cpu", "cpuacct", "freezer")}
+    tops = {hierarchy for hierarchy in cgroup_root.iterdir() if hierarchy.is_dir()}
     for parent in own | tops:
         with contextlib.suppress(OSError):
             for path in parent.iterdir():
@@ -112,22 +112,24 @@ def reap_cgroups() -> list[Path]:
     return reaped
 
 
-def reap_all(docker: str | None = "docker") -> dict[str, list[str]]:
+def reap_all(docker: str | None = "docker", workdir: Path | None = None,
+             cgroup_root: Path = CGROUP_ROOT) -> dict[str, list[str]]:
     """Containers first (removing one frees its cgroups and mounts), then folders and cgroups."""
     containers = reap_containers(docker) if docker else []
     return {
         "containers": containers,
-        "run_dirs": [str(p) for p in reap_run_dirs()],
-        "cgroups": [str(p) for p in reap_cgroups()],
+        "run_dirs": [str(p) for p in reap_run_dirs(workdir)],
+        "cgroups": [str(p) for p in reap_cgroups(cgroup_root)],
     }
 
 
-def ensure_reaped(docker: str | None = None) -> None:
-    """reap_all() once per process and kind (with or without docker); a no-op afterwards."""
+def ensure_reaped(docker: str | None = None, workdir: Path | None = None, cgroup_root: Path = CGROUP_ROOT) -> None:
+    """reap_all() once per process, kind (with or without docker) and places; a no-op afterwards."""
+    key = (docker is not None, str(workdir), str(cgroup_root))
     with _lock:
-        if (docker is not None) not in _done:
-            _done.add(docker is not None)
-            reap_all(docker)
+        if key not in _done:
+            _done.add(key)
+            reap_all(docker, workdir, cgroup_root)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,13 @@ DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 def healthz() -> JSONResponse:
     checks = {"database": _check_database(), "broker": _check_broker()}
     ok = all(value == "ok" for value in checks.values())
-    # Workers are reported, but a 503 stays about this process: without a worker the API still accepts uploads
-    # (nothing is lost; they wait), and a load balancer or compose's depends_on must not take it away for that.
+    # Workers and their sandboxes are reported, but a 503 stays about this process: without a worker that can
+    # grade, the API still accepts uploads (nothing is lost; they wait, and the student reads that grading is
+    # delayed), and a load balancer or compose's depends_on must not take it away for that. Alert on "degraded".
     checks["workers"] = _check_workers()
-    status = ("ok" if checks["workers"] == "ok" else "degraded") if ok else "unavailable"
+    checks["sandbox"] = _check_sandbox()
+    grading = checks["workers"] == "ok" and checks["sandbox"] == "ok"
+    status = ("ok" if grading else "degraded") if ok else "unavailable"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
 
@@ -71,6 +74,16 @@ def _check_workers() -> str:
         states = ", ".join(f"{count} {state}" for state, count in sorted(alive.items()))
         return f"error: no grading worker is taking work ({states})"
     return "ok"
+
+
+def _check_sandbox() -> str:
+    """The workers' sandboxes, as their canary runs last found them (grader.sandbox_health)."""
+    from ..sandbox_health import healthz_entry
+
+    try:
+        return healthz_entry()
+    except Exception as error:
+        return f"error: {error}"
 
 
 @router.get("/metrics")

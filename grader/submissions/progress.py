@@ -8,6 +8,7 @@ results are the truth, so a lost progress record only makes the bar jump.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from ..settings import get_settings
 
 TTL_S = 24 * 3600
+log = logging.getLogger(__name__)
 
 
 def _redis() -> Any | None:
@@ -24,7 +26,8 @@ def _redis() -> Any | None:
         return None
     import redis
 
-    return redis.Redis.from_url(url)
+    # Short timeouts: a Redis that stopped answering must not hold a grading up (progress is advisory).
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def _path(submission_id: str) -> Path:
@@ -32,7 +35,15 @@ def _path(submission_id: str) -> Path:
 
 
 def publish(submission_id: str, done: int, total: int, current: str | None = None) -> None:
-    record = json.dumps({"done": done, "total": total, "current": current})
+    """Record progress; never raises: a grading must not fail because Redis or the disk is gone meanwhile."""
+    try:
+        _publish(submission_id, json.dumps({"done": done, "total": total, "current": current}))
+    except Exception as error:  # advisory only: the grading's result is the truth, and it is still written
+        log.warning("progress of %s not published (%s: %s); grading goes on", submission_id,
+                    type(error).__name__, error)
+
+
+def _publish(submission_id: str, record: str) -> None:
     client = _redis()
     if client is not None:
         client.set(f"grader:progress:{submission_id}", record, ex=TTL_S)
@@ -47,10 +58,15 @@ def publish(submission_id: str, done: int, total: int, current: str | None = Non
 
 
 def read(submission_id: str) -> dict[str, Any] | None:
-    client = _redis()
-    if client is not None:
-        raw = client.get(f"grader:progress:{submission_id}")
-    else:
-        path = _path(submission_id)
-        raw = path.read_text() if path.exists() else None
-    return json.loads(raw) if raw else None
+    """The last record, or None when there is none or it cannot be read now (the status still shows)."""
+    try:
+        client = _redis()
+        if client is not None:
+            raw = client.get(f"grader:progress:{submission_id}")
+        else:
+            path = _path(submission_id)
+            raw = path.read_text() if path.exists() else None
+        return json.loads(raw) if raw else None
+    except Exception as error:
+        log.warning("progress of %s not readable (%s: %s)", submission_id, type(error).__name__, error)
+        return None

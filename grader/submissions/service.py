@@ -150,9 +150,19 @@ def report_of(submission: Submission, *, instructor: bool, now: datetime | None 
         "compile_errors": list(submission.compile_errors or []),
         "tests": tests,
         "error": submission.error,
+        # Waiting longer than usual for a reason that is never the student's (the grading machine's sandbox is
+        # down, say): said in words; what exactly is wrong is the operator's (log, workers table), never shown here.
+        "delayed": delayed_note(submission),
         "created_at": submission.created_at.isoformat(),
         "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
     }
+
+
+def delayed_note(submission: Submission) -> str | None:
+    if submission.status != SubmissionStatus.queued.value or not submission.delayed_reason:
+        return None
+    return ("Grading is delayed: the grading machine has a problem that is not yours, and it is being fixed. "
+            "Your submission is safe in the queue and will be graded as soon as it is; there is nothing to do.")
 
 
 def list_submissions(session: Session, user: User, limit: int = 100) -> list[dict[str, Any]]:
@@ -249,4 +259,5 @@ def progress_of(session: Session, user: User, submission_id: uuid.UUID | str) ->
     from . import progress
 
     submission, _ = get_submission(session, user, submission_id)
-    return {"status": submission.status, **(progress.read(str(submission.id)) or {"done": 0, "total": 0})}
+    return {"status": submission.status, "delayed": delayed_note(submission),
+            **(progress.read(str(submission.id)) or {"done": 0, "total": 0})}

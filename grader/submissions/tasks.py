@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import uuid
@@ -32,6 +33,11 @@ from .lease import Lease, LeaseKeeper, expired, still_held
 from .service import record_grade
 
 log = logging.getLogger(__name__)
+
+
+class ArchiveUnavailable(Exception):
+    """The worker cannot read a submission's stored archive: the archive store is not shared with it."""
+
 # Fairness picks that another worker took in the meantime before this one gives up (SQLite never loses one:
 # its writes are serial; PostgreSQL skips rows other claims have locked).
 CLAIM_ATTEMPTS = 5
@@ -149,9 +155,9 @@ def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | 
 def grade_stored(lease: Lease) -> bool:
     """Grade a claimed submission and record the result while renewing the lease; False, nothing recorded, when
     the lease was taken over meanwhile (this worker looked dead: its result would be a second one).
-    Infrastructure faults (SandboxError, database errors) propagate for the task to retry; the student's own
-    failures are part of the report."""
-    from sandbox import get_sandbox
+    Infrastructure faults (SandboxError, ArchiveUnavailable, database errors) propagate for the task to put the
+    submission back; the student's own failures are part of the report."""
+    from ..sandboxes import make_sandbox
 
     submission_id = lease.submission_id
     settings = get_settings()
@@ -163,7 +169,12 @@ def grade_stored(lease: Lease) -> bool:
     key = str(submission_id)
     scratch = Path(tempfile.mkdtemp(prefix=f"grader-{key}-"))
     try:
-        unpacked = unpack_submission(ArchiveStore(settings.archives).path_of(sha256), scratch / "submission")
+        archive = ArchiveStore(settings.archives).path_of(sha256)
+        if not os.access(archive, os.R_OK):
+            # Accepted, so stored: a worker that cannot read it does not see the shared archive store (a missing
+            # mount, wrong permissions). The machine's fault, never the student's.
+            raise ArchiveUnavailable(f"this worker cannot read the stored archive {archive}")
+        unpacked = unpack_submission(archive, scratch / "submission")
         scratch.chmod(0o755)  # the sandbox's uid must be able to reach the package
         state = {"done": 0, "total": 0}
 
@@ -177,7 +188,7 @@ def grade_stored(lease: Lease) -> bool:
         options = GradeOptions(suites=suites, seed=settings.fixed_seed, timeout_per_test_s=settings.test_timeout_s,
                                lanes=settings.grading_lanes, edition=edition)
         with LeaseKeeper(lease):
-            report = grade(unpacked.root, get_sandbox(settings.sandbox_choice), options, on_event)
+            report = grade(unpacked.root, make_sandbox(settings), options, on_event)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with session_scope(write=True) as session:

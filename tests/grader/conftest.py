@@ -151,3 +151,56 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             transaction.rollback()
+
+
+# ---------------------------------------------------------------------------------------------- broken sandboxes
+@pytest.fixture(scope="session")
+def rootfs_without_numpy(sandbox_ready: None) -> Iterator[Path]:
+    """A copy of the bwrap rootfs with numpy removed (a broken image, as after a bad build)."""
+    yield from _rootfs_without("usr/local/lib/python3*/dist-packages/numpy")
+
+
+@pytest.fixture(scope="session")
+def rootfs_without_resource(sandbox_ready: None) -> Iterator[Path]:
+    """A copy of the bwrap rootfs whose python lacks the `resource` module: numpy imports (the canary passes) but
+    the boundary's supervisor cannot start, so every grading there is an infrastructure fault."""
+    yield from _rootfs_without("usr/lib/python3*/lib-dynload/resource.*.so")
+
+
+def _rootfs_without(pattern: str) -> Iterator[Path]:
+    """Hard links, so the copy is quick and the real rootfs untouched. Under /tmp itself: bwrap (uid 65534)
+    must reach it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    real = Path("/var/lib/tinytorch-grader/rootfs").resolve()
+    folder = Path(tempfile.mkdtemp(prefix="rootfs-broken-"))
+    folder.chmod(0o755)
+    copy = folder / real.name
+    try:
+        subprocess.run(["cp", "-al", str(real), str(copy)], check=True)
+        shutil.copy(f"{real}.json", f"{copy}.json")
+        removed = list(copy.glob(pattern))
+        assert removed, f"nothing matches {pattern} in {real}"
+        for path in removed:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def image_without_numpy(sandbox_ready: None) -> Iterator[str]:
+    """A docker image tag built here from tinytorch-sandbox with numpy removed (no registry needed)."""
+    import subprocess
+
+    tag = f"tinytorch-sandbox:test-no-numpy-{secrets.token_hex(4)}"
+    dockerfile = ("FROM tinytorch-sandbox\nUSER root\nRUN rm -rf /usr/local/lib/python3*/dist-packages/numpy\n"
+                  "USER 65534:65534\n")
+    subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True,
+                   capture_output=True, timeout=300)
+    try:
+        yield tag
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)

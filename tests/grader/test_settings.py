@@ -48,7 +48,7 @@ def test_environment_overrides_with_the_grader_prefix(tmp_path: Path, monkeypatc
 
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_SANDBOX", "chroot")
-    with pytest.raises(ValueError, match="sandbox"):
+    with pytest.raises(ValueError, match="GRADER_SANDBOX"):
         Settings()
 
 
@@ -81,3 +81,22 @@ def test_errors_carry_status_detail_and_headers() -> None:
     assert BadUpload("too big", status_code=413).status_code == 413
     assert BadUpload().status_code == 400
     assert all(issubclass(cls, GraderError) for cls in (NotFound, Conflict, Unauthorized, TooManyRequests, BadUpload))
+
+
+def test_sandbox_knobs_answer_to_both_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The old TINYTORCH_SANDBOX_* names (setup scripts, CI, older deployments) still work; GRADER_* wins.
+    for name in ("IMAGE", "ROOTFS", "WORKDIR", "CGROUP_ROOT"):
+        monkeypatch.delenv(f"GRADER_SANDBOX_{name}", raising=False)
+    monkeypatch.delenv("GRADER_SANDBOX", raising=False)
+    monkeypatch.setenv("TINYTORCH_SANDBOX", "bwrap")
+    monkeypatch.setenv("TINYTORCH_SANDBOX_IMAGE", "old:1")
+    monkeypatch.setenv("TINYTORCH_SANDBOX_ROOTFS", "/srv/old-rootfs")
+    monkeypatch.setenv("TINYTORCH_SANDBOX_WORKDIR", "/srv/runs")
+    settings = Settings()
+    assert (settings.sandbox, settings.sandbox_image) == ("bwrap", "old:1")
+    assert (settings.sandbox_rootfs, settings.sandbox_workdir) == (Path("/srv/old-rootfs"), Path("/srv/runs"))
+    assert settings.sandbox_cgroup_root == Path("/sys/fs/cgroup")
+    monkeypatch.setenv("GRADER_SANDBOX_IMAGE", "new:2")
+    monkeypatch.setenv("GRADER_SANDBOX", "docker")
+    assert (Settings().sandbox, Settings().sandbox_image) == ("docker", "new:2")
+    assert Settings(sandbox_image="given:3").sandbox_image == "given:3"

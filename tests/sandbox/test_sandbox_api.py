@@ -22,13 +22,21 @@ def test_get_sandbox_kinds() -> None:
 
 
 def test_get_sandbox_auto_prefers_docker(sandbox_ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TINYTORCH_SANDBOX", raising=False)
     assert get_sandbox().name == "docker"
-    monkeypatch.setenv("TINYTORCH_SANDBOX", "bwrap")
-    assert get_sandbox().name == "bwrap"
-    monkeypatch.delenv("TINYTORCH_SANDBOX")
+    monkeypatch.setenv("TINYTORCH_SANDBOX", "bwrap")  # the library reads no environment: the caller chooses
+    assert get_sandbox().name == "docker"
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # daemon unreachable: falls back
     assert get_sandbox().name == "bwrap"
+
+
+def test_settings_reach_the_sandbox_as_arguments(tmp_path: Path) -> None:
+    docker = get_sandbox("docker", image="some-image:1", rootfs=tmp_path, workdir=tmp_path / "runs",
+                         cgroup_root=tmp_path / "cg")
+    assert isinstance(docker, DockerSandbox)
+    assert (docker.image, docker.workdir, docker.cgroup_root) == ("some-image:1", tmp_path / "runs", tmp_path / "cg")
+    bwrap = get_sandbox("bwrap", image="some-image:1", rootfs=tmp_path / "root", workdir=tmp_path / "runs")
+    assert isinstance(bwrap, BubblewrapSandbox)
+    assert (bwrap.rootfs, bwrap.workdir) == (tmp_path / "root", tmp_path / "runs")
 
 
 def test_default_spec_env_is_the_safe_default_not_the_host(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@
   function onEvent(event) {
     const total = event.total ?? event.total_tests ?? null;
     const done = event.done ?? event.completed ?? event.finished ?? (event.tests ? event.tests.length : null);
-    showProgress(event.status || "running", done, total);
+    showProgress(event.delayed || event.status || "running", done, total);
   }
 
   async function poll(id) {
@@ -95,7 +95,7 @@
       let report;
       try { report = await api("/api/v1/submissions/" + id); } catch (error) { say(error.message, true); return; }
       if (FINAL.has(report.status)) return showResult(id, report);
-      showProgress(report.status, null, null);
+      showProgress(report.delayed || report.status, null, null);
       await new Promise((r) => setTimeout(r, 1500));
     }
   }

@@ -117,9 +117,11 @@ def test_health_and_metrics(client: TestClient) -> None:
     beat("some-host:4242:abcd")  # a grading worker, alive
     health = client.get("/healthz")
     assert health.status_code == 200, health.text
-    assert health.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "workers": "ok"}}
+    assert health.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "workers": "ok",
+                                                        "sandbox": "ok"}}
     metrics = client.get("/metrics").text
-    for name in ("grader_queue_depth", "grader_gradings_total", "grader_grading_duration_seconds_bucket"):
+    for name in ("grader_queue_depth", "grader_gradings_total", "grader_grading_duration_seconds_bucket",
+                 'grader_workers{state="sandbox_unhealthy"}'):
         assert name in metrics
     assert 'grader_workers{state="ready"} 1.0' in metrics
 
