@@ -117,6 +117,15 @@ def requeue_delayed(submission_id: uuid.UUID, error: BaseException) -> None:
                                 claimed_by=None, heartbeat_at=None))
 
 
+def note_delayed(submission_id: uuid.UUID) -> None:
+    """A queued submission whose message met a sick sandbox: the student reads that grading is delayed."""
+    with session_scope(write=True) as session:
+        session.execute(update(Submission).where(Submission.id == submission_id,
+                                                 Submission.status == SubmissionStatus.queued.value,
+                                                 Submission.delayed_reason.is_(None))
+                        .values(delayed_reason=DELAYED_REASON))
+
+
 def clear_delay(submission_id: uuid.UUID) -> None:
     """Grading (re)started on a healthy sandbox: the delay note no longer applies."""
     with session_scope(write=True) as session:

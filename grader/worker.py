@@ -99,8 +99,16 @@ def _unregister(**_: object) -> None:
 def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
     """Grade one queued submission: the fairest one, or this message's own if its holder died (tasks.claim).
     Idempotent: a delivery with nothing to claim returns "skipped"."""
+    token = uuid.UUID(submission_id)
     try:
-        claimed = tasks.claim(uuid.UUID(submission_id))
+        sandbox_health.require_healthy()  # a sick sandbox takes no grading: nothing is claimed, the message waits
+    except SandboxError as error:
+        with contextlib.suppress(*DATABASE_UNREACHABLE):
+            sandbox_health.note_delayed(token)  # the student reads that grading is delayed, not just "queued"
+        log.warning("sandbox unhealthy, %s waits for a healthy worker: %s", submission_id, error)
+        return _deliver_delayed(token)
+    try:
+        claimed = tasks.claim(token)
     except DATABASE_UNREACHABLE as error:
         log.warning("database unreachable while claiming for %s; delivering again in %d s: %s",
                     submission_id, DATABASE_RETRY_S, error)
@@ -115,7 +123,6 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         return "skipped"
     key = claimed.lease.submission_id  # the row graded, which may not be the message's own (fairness)
     try:
-        sandbox_health.require_healthy()  # a sick sandbox takes no grading: the submission waits for a healthy one
         sandbox_health.clear_delay(key)
         if not tasks.grade_stored(claimed.lease):
             return "superseded"
@@ -126,8 +133,7 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         # the canary) however often it happens.
         sandbox_health.report_fault(error)
         sandbox_health.requeue_delayed(key, error)
-        _deliver_again(str(key), sandbox_health.RESEND_AFTER_S)
-        return "delayed"
+        return _deliver_delayed(key)
     except DATABASE_UNREACHABLE as error:
         # The database went away mid-grading: the result cannot be recorded, and it is not the student's fault.
         # Give the grading back if the database lets us; if not, the lease runs out and the message sent here
@@ -145,6 +151,18 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         tasks.set_status(key, SubmissionStatus.failed, f"grading failed: {type(error).__name__}: {error}")
         return "failed"
     return "graded"
+
+
+def _deliver_delayed(key: uuid.UUID) -> str:
+    """A message for a submission that waits for a healthy sandbox, a little later (for a healthy worker: this
+    one stops consuming until its canary passes). If the broker cannot take it, the row is left for the sweeper
+    (enqueued_at NULL) and this message is dropped: nothing loops on a broken broker, nothing is lost."""
+    try:
+        _deliver_again(str(key), sandbox_health.RESEND_AFTER_S)
+    except Reject as error:
+        tasks.mark_unsent(key)
+        raise Reject(str(error), requeue=False) from error
+    return "delayed"
 
 
 def _deliver_again(submission_id: str, countdown: float) -> None:

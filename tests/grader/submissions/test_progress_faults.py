@@ -53,12 +53,13 @@ def test_redis_gone_mid_grading_still_grades(sandbox_ready: None, isolated_env: 
     with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         key = service.accept_submission(session, student, reference_zip, "reference.zip").id
-    assert tasks.claim(key)
+    claimed = tasks.claim(key)
+    assert claimed.lease is not None and claimed.lease.submission_id == key
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            tasks.grade_stored(key)
+            assert tasks.grade_stored(claimed.lease)
         except BaseException as error:  # reported below: the grading must not raise
             errors.append(error)
 

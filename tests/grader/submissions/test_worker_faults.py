@@ -113,8 +113,11 @@ def assert_graded_once(url: str, ids: list[uuid.UUID], score: float, attempts: i
 
 
 def pool_children(pid: int) -> list[int]:
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
+    """The worker's prefork pool processes (its other children, a canary's sandbox say, are not)."""
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return [child for child in children  # forked from the worker: the same Python (a sandbox is bwrap's, docker's)
+            if Path(f"/proc/{child}/exe").resolve() == Path(f"/proc/{pid}/exe").resolve()]
 
 
 def test_a_pool_child_killed_mid_grading_is_taken_over_within_90_s(
@@ -262,3 +265,36 @@ def test_a_real_worker_grades_another_students_first_before_one_students_resubmi
     assert order[:2] == [resubmissions[0], first]  # second, not fifth
     assert order[2:] == resubmissions[1:]
     assert_graded_once(url, ids, offline_score)
+
+
+def test_a_worker_that_cannot_read_the_archive_puts_the_submission_back_delayed(
+        sandbox_ready: None, isolated_url: str, tmp_path: Path, reference_zip: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker without the shared archive store (a missing mount) cannot grade what was accepted: that is the
+    machine's fault, so the submission waits in the queue, marked delayed, with a message out for it; never
+    `failed`, never a score."""
+    import redis
+
+    from grader import sandbox_health
+    from grader.intake import ArchiveStore
+    from grader.worker import grade_submission
+
+    with own_redis(tmp_path) as redis_server:
+        use(monkeypatch, database_url=isolated_url, data_dir=str(tmp_path / "data"), broker_url=redis_server.url,
+            task_queue=QUEUE, sandbox="bwrap")
+        prepare_database(isolated_url)
+        with session_scope(isolated_url, write=True) as session:
+            student, _ = new_user(session, "student")
+            submission = service.accept_submission(session, student, reference_zip, "r.zip")
+            submission_id, sha256 = submission.id, submission.archive_sha256
+        ArchiveStore(get_settings().archives).path_of(sha256).unlink()  # this worker does not see the store
+        try:
+            assert grade_submission(str(submission_id)) == "delayed"
+            row = status_of(isolated_url, submission_id)
+            assert (row.status, row.score, row.error) == ("queued", None, None)
+            assert row.delayed_reason and "/" not in row.delayed_reason  # words for the student, no host paths
+            (again,) = [json.loads(raw) for raw in redis.Redis.from_url(redis_server.url).lrange(QUEUE, 0, -1)]
+            assert json.loads(base64.b64decode(again["body"]))[0] == [str(submission_id)]
+        finally:
+            assert sandbox_health.check_now() is None  # this process's sandbox is well: later tests may grade
+        dispose_engines()
