@@ -7,6 +7,7 @@ counted in this process."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -99,11 +100,23 @@ class GradingCollector(Collector):
                     select(Submission.status, func.count()).group_by(Submission.status)).all())
                 spans = session.execute(select(Submission.started_at, Submission.graded_at).where(
                     Submission.status == SubmissionStatus.graded.value, Submission.started_at.is_not(None))).all()
+                queued = Submission.status == SubmissionStatus.queued.value
+                oldest = session.scalar(select(func.min(Submission.created_at)).where(queued))
+                delayed = session.scalar(select(func.count()).where(queued, Submission.delayed_reason.is_not(None)))
         except Exception:
             return  # /healthz reports the database; metrics just go quiet
         depth = GaugeMetricFamily("grader_queue_depth", "Submissions waiting for a worker")
         depth.add_metric([], by_status.get(SubmissionStatus.queued.value, 0))
         yield depth
+        # The alert that matters at a deadline: how long the longest wait is, whatever the reason.
+        age = GaugeMetricFamily("grader_queue_oldest_seconds", "Age of the oldest submission still waiting (0: none)")
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
+        age.add_metric([], (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0)
+        yield age
+        waiting = GaugeMetricFamily("grader_queue_delayed", "Waiting submissions delayed by an infrastructure fault")
+        waiting.add_metric([], delayed or 0)
+        yield waiting
         outcomes = CounterMetricFamily("grader_gradings", "Gradings finished, by outcome", labels=["outcome"])
         for status in (SubmissionStatus.graded, SubmissionStatus.failed):
             outcomes.add_metric([status.value], by_status.get(status.value, 0))

@@ -5,16 +5,17 @@ itself (preflight off) while the archive store writes."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from outage_services import get, serve_api, small_tmpfs, upload
-from running_server import grader_env
+from running_server import grader_env, grader_serve
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
-from submission_helpers import new_user
+from submission_helpers import new_user, wait_until
 
 from grader.api.app import create_app
 from grader.bootstrap import prepare_database
@@ -77,6 +78,33 @@ def test_preflight_refuses_uploads_while_the_data_disk_is_nearly_full(tmp_path: 
             status, _, body = upload(server.url, token, reference_zip)
             assert status == 202, body
             assert count_submissions(database) == before + 1
+
+
+def test_the_embedded_worker_grades_again_once_space_returns(sandbox_ready: None, tmp_path: Path,
+                                                           reference_zip: Path) -> None:
+    """`grader serve` on embedded defaults, its data disk (SQLite, the SQLite broker) full to the last byte for a
+    while: its worker may die of it (serve restarts it), /healthz must not say all is well while no worker lives,
+    and once space returns an upload is graded as usual."""
+    with small_tmpfs(tmp_path / "disk", "64m") as disk:
+        data = disk / "data"
+        env = grader_env(GRADER_DATA_DIR=str(data), GRADER_MIN_FREE_BYTES=str(4 * MiB), GRADER_SANDBOX="bwrap")
+        with grader_serve(env, tmp_path / "serve.log") as server:
+            token = server.add_user("full@example.org", "student")
+            filler = fill(disk, leave=0)
+            status, _, body = upload(server.url, token, reference_zip)
+            assert (status, body) == (503, {"detail": DISK_SENTENCE})
+            time.sleep(15)  # heartbeats, the broker's polling: every write of the worker fails meanwhile
+            filler.unlink()
+            status, _, body = upload(server.url, token, reference_zip)
+            assert status == 202, body
+
+            def graded() -> bool:
+                answer = get(server.url, token, body["status_url"])[2]
+                assert answer["status"] in ("queued", "running", "graded"), answer
+                return bool(answer["status"] == "graded" and answer["score"] == answer["max_score"] == 100.0)
+
+            wait_until(graded, 240, interval=1.0, what="the upload made after the disk had room again graded")
+            assert get(server.url, token, "/healthz")[2]["checks"]["workers"] == "ok"
 
 
 @pytest.fixture

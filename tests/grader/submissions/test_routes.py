@@ -126,6 +126,28 @@ def test_health_and_metrics(client: TestClient) -> None:
     assert 'grader_workers{state="ready"} 1.0' in metrics
 
 
+def test_metrics_say_how_long_the_oldest_wait_is_and_how_many_are_delayed(client: TestClient, isolated_url: str,
+                                                                        reference_zip: Path) -> None:
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from grader.submissions import service
+
+    def gauge(name: str) -> float:
+        match = re.search(rf"^{name} (\S+)$", client.get("/metrics").text, re.M)
+        assert match, name
+        return float(match.group(1))
+
+    assert gauge("grader_queue_oldest_seconds") == 0.0 and gauge("grader_queue_delayed") == 0.0
+    with session_scope(isolated_url, write=True) as session:
+        student, _ = new_user(session, "student")
+        waiting = [service.accept_submission(session, student, reference_zip, f"r{i}.zip") for i in range(2)]
+        waiting[0].created_at = datetime.now(UTC) - timedelta(minutes=10)
+        waiting[1].delayed_reason = "the grading machine's sandbox is not working right now"
+    assert 590 < gauge("grader_queue_oldest_seconds") < 700
+    assert gauge("grader_queue_delayed") == 1.0
+
+
 def test_health_says_when_no_worker_is_alive(client: TestClient, isolated_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
