@@ -242,15 +242,22 @@ class Workers:
 async def send_all(url: str, tokens: list[str], uploads: list[Upload], clients: int) -> list[Answer]:
     queue = list(reversed(uploads))
     answers: list[Answer] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # A connection per upload, as `curl -F` and a browser's form post after a pause make: no kept-alive
+    # connection the server may be closing just as a request goes out on it.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
 
         async def one_client(student: int) -> None:
             mine = [u for u in queue if u.student == student]
             for upload in mine:
                 start = time.perf_counter()
-                response = await client.post("/api/v1/submissions", files={"file": ("upload.zip", upload.body)},
-                                             headers={"Authorization": f"Bearer {tokens[student]}"})
+                try:
+                    response = await client.post("/api/v1/submissions",
+                                                 files={"file": ("upload.zip", upload.body)},
+                                                 headers={"Authorization": f"Bearer {tokens[student]}"})
+                except httpx.TransportError as error:  # no answer at all: counted, never hidden
+                    answers.append(Answer(upload, 0, time.perf_counter() - start, {"error": repr(error)}))
+                    continue
                 try:
                     body = response.json()
                 except ValueError:
@@ -336,7 +343,8 @@ def _check_refusals(answers: list[Answer]) -> None:
         if bad and not (400 <= answer.status < 500 and answer.body.get("detail")):
             print(f"  REFUSAL WITHOUT WORDS: {answer.upload.key} -> {answer.status} {answer.body}", flush=True)
         if not bad and answer.status != 202:
-            print(f"  GOOD UPLOAD REFUSED: {answer.upload.key} -> {answer.status} {answer.body}", flush=True)
+            print(f"  GOOD UPLOAD NOT ACCEPTED: {answer.upload.key} -> {answer.status or 'no answer'} "
+                  f"{answer.body}", flush=True)
 
 
 def _report_surge(final: dict[str, dict], accepted: dict[str, str], offline: dict[str, float],  # type: ignore[type-arg]
