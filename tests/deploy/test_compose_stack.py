@@ -9,7 +9,6 @@ import os
 import secrets
 import subprocess
 import urllib.request
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from compose_stack import REPO, ComposeStack, build_everything
 
 from tests.grader.running_server import free_port
-from tests.grader.submissions.submission_helpers import wait_until
+from tests.grader.submissions.submission_helpers import wait_until, zip_package
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +51,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _reference_zip(dest: Path) -> Path:
-    folder = REPO / "tinytorch_reference"
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((folder / "tinytorch").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(folder).as_posix())
-    return dest
-
-
 def _curl(*args: str) -> dict[str, Any]:
     done = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "60", *args],
                           capture_output=True, text=True)
@@ -74,8 +64,8 @@ def test_the_reference_uploaded_through_the_stack_is_graded_100(stack: tuple[Com
     # The token is the last line `grader users add` prints, run inside the api container (its settings).
     token = compose.run("exec", "-T", "api", "grader", "users", "add", "deploy-test@example.org",
                         "--role", "student").strip().splitlines()[-1]
-    accepted = _curl("-H", f"Authorization: Bearer {token}", "-F", f"file=@{_reference_zip(tmp_path / 'ref.zip')}",
-                     f"{url}/api/v1/submissions")
+    upload = zip_package(REPO / "tinytorch_reference", tmp_path / "ref.zip")
+    accepted = _curl("-H", f"Authorization: Bearer {token}", "-F", f"file=@{upload}", f"{url}/api/v1/submissions")
     assert accepted["status"] == "queued", accepted
 
     def finished() -> dict[str, Any] | None:

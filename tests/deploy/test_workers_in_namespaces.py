@@ -11,7 +11,6 @@ import secrets
 import sys
 import threading
 import urllib.request
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from celery import Celery
 from netns_hosts import HostProcess, Network, cgroup_view, host_process, own_postgres, own_redis, private_network
 
 from tests.grader.running_server import GraderProcess, answers, free_port, grader_env, grader_process
-from tests.grader.submissions.submission_helpers import REPO, wait_until
+from tests.grader.submissions.submission_helpers import REPO, wait_until, zip_package
 
 HOSTS = 2
 UPLOADS = 4
@@ -106,15 +105,6 @@ def attribution(cluster: Cluster) -> Iterator[Attribution]:
     poller.join(timeout=10)
 
 
-def _reference_zip(dest: Path) -> Path:
-    folder = REPO / "tinytorch_reference"
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((folder / "tinytorch").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(folder).as_posix())
-    return dest
-
-
 def _request(url: str, token: str, body: bytes | None = None, content_type: str = "") -> dict[str, Any]:
     request = urllib.request.Request(url, data=body, headers={"Authorization": f"Bearer {token}"})
     if content_type:
@@ -133,7 +123,7 @@ def _upload(url: str, token: str, archive: Path) -> dict[str, Any]:
 
 def test_uploads_are_graded_by_workers_on_both_hosts(cluster: Cluster, attribution: Attribution,
                                                      tmp_path: Path) -> None:
-    archive = _reference_zip(tmp_path / "reference.zip")
+    archive = zip_package(REPO / "tinytorch_reference", tmp_path / "reference.zip")
     accepted = {}
     for n in range(UPLOADS):  # one student each: no per-student limit or fairness rule in the way
         token = cluster.api.add_user(f"host-test-{n}-{secrets.token_hex(3)}@example.org", "student")
