@@ -22,17 +22,14 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
-import os
-import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from celery import signals
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from sandbox import SandboxError
 
@@ -40,6 +37,7 @@ from .db.models import Submission, SubmissionStatus, Worker, WorkerState
 from .db.session import session_scope
 from .sandboxes import canary, make_sandbox
 from .settings import get_settings
+from .workers import beat, current_worker_id, live_workers
 
 log = logging.getLogger(__name__)
 
@@ -134,34 +132,17 @@ def clear_delay(submission_id: uuid.UUID) -> None:
                         .values(delayed_reason=None))
 
 
-def worker_id() -> str:
-    """This worker's row id (grader.workers: the one its leases name)."""
-    from .workers import current_worker_id
-
-    return current_worker_id()
-
-
 def mark_worker(state: WorkerState, what: str | None) -> None:
-    """Write this worker's state and detail (UPDATE by id; the row is inserted if nothing created it yet)."""
-    key, now = worker_id(), datetime.now(UTC)
+    """Write this worker's state and detail (its row made first if nothing made it yet)."""
+    key = current_worker_id()
+    beat(key)
     with session_scope(write=True) as session:
-        changed = session.execute(update(Worker).where(Worker.id == key).values(state=state.value, detail=what))
-        if changed.rowcount:  # type: ignore[attr-defined]
-            return
-    try:
-        with session_scope(write=True) as session:
-            session.add(Worker(id=key, hostname=socket.gethostname(), pid=os.getpid(), state=state.value,
-                               detail=what, started_at=now, heartbeat_at=now))
-    except IntegrityError:  # created meanwhile (by the lease's heartbeat): update it after all
-        with session_scope(write=True) as session:
-            session.execute(update(Worker).where(Worker.id == key).values(state=state.value, detail=what))
+        session.execute(update(Worker).where(Worker.id == key).values(state=state.value, detail=what))
 
 
 def workers_by_state(now: datetime | None = None) -> dict[str, int]:
     """Live workers (grader.workers.live_workers: refreshed within the lease timeout) counted by state, every
     state present."""
-    from .workers import live_workers
-
     rows = live_workers(now)
     return {state.value: int(rows.get(state.value, 0)) for state in WorkerState}
 

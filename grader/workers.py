@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .db.models import Worker, WorkerState
 from .db.session import session_scope
@@ -101,13 +101,21 @@ def live_workers(now: datetime | None = None) -> dict[str, int]:
 def beat(worker_id: str, now: datetime | None = None) -> None:
     """Refresh this worker's row; make it if it is missing (first beat, or deleted by an operator)."""
     now = now or datetime.now(UTC)
-    with session_scope(write=True) as session:
-        refreshed = session.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now)
-                                    ).rowcount  # type: ignore[attr-defined]
-        if not refreshed:
-            host, pid = parse_worker_id(worker_id) or (hostname(), os.getpid())
+    if _refresh(worker_id, now):
+        return
+    host, pid = parse_worker_id(worker_id) or (hostname(), os.getpid())
+    try:
+        with session_scope(write=True) as session:
             session.add(Worker(id=worker_id, hostname=host, pid=pid, state=WorkerState.ready.value,
                                started_at=now, heartbeat_at=now))
+    except IntegrityError:  # made meanwhile by another thread of this worker (the sandbox monitor, say)
+        _refresh(worker_id, now)
+
+
+def _refresh(worker_id: str, now: datetime) -> bool:
+    with session_scope(write=True) as session:
+        return bool(session.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now)
+                                    ).rowcount)  # type: ignore[attr-defined]
 
 
 def forget(worker_id: str) -> None:

@@ -9,9 +9,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from submission_helpers import REFERENCE, zip_package
 
+from grader.api.app import create_app
+from grader.bootstrap import prepare_database
 from grader.courses.service import create_assignment, create_course, ensure_default_course
 from grader.db import migrate
 from grader.db.models import Assignment
@@ -77,3 +80,15 @@ def postgres_env(new_postgres_database: Callable[[], AbstractContextManager[str]
         migrate.upgrade(url)
         for _ in _env(url, tmp_path, monkeypatch):
             yield url
+
+
+@pytest.fixture
+def grading_client(isolated_env: Path, isolated_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The API on an isolated database, for tests that then grade in this process with the worker's own code:
+    the bwrap sandbox and a fixed seed, so a grade can be compared with `grader grade`."""
+    monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
+    monkeypatch.setenv("GRADER_FIXED_SEED", "7")
+    get_settings.cache_clear()
+    prepare_database(isolated_url)
+    with TestClient(create_app()) as test_client:
+        yield test_client

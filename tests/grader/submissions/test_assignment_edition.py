@@ -4,19 +4,15 @@ module numbers and names, whatever the package's file names say; without one, th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from submission_helpers import new_user, zip_package
 
-from grader.api.app import create_app
-from grader.bootstrap import prepare_database
 from grader.courses.service import create_assignment, create_course, enroll
 from grader.db.session import session_scope
 from grader.errors import BadRequest
-from grader.settings import get_settings
 from grader.submissions.tasks import claim, grade_stored
 from tests.fixtures.students.build import FIXTURES_BY_NAME, build_fixture
 
@@ -28,16 +24,6 @@ def current_edition_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     built = tmp_path_factory.mktemp("packages")
     root = build_fixture(FIXTURES_BY_NAME["current_edition_broken_autograd"], built)
     return zip_package(root, built / "current.zip")
-
-
-@pytest.fixture
-def client(isolated_env: Path, isolated_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
-    monkeypatch.setenv("GRADER_FIXED_SEED", "7")
-    get_settings.cache_clear()
-    prepare_database(isolated_url)
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def graded_diagnostic(client: TestClient, isolated_url: str, archive: Path, edition: str | None) -> tuple[str, str]:
@@ -66,13 +52,13 @@ def graded_diagnostic(client: TestClient, isolated_url: str, archive: Path, edit
     return report["edition"], test["diagnostic"]
 
 
-def test_the_assignments_edition_names_the_modules(client: TestClient, isolated_url: str,
+def test_the_assignments_edition_names_the_modules(grading_client: TestClient, isolated_url: str,
                                                    current_edition_zip: Path, sandbox_ready: None) -> None:
     # The package is laid out as the current edition: seen from its files, autograd is module 06 ...
-    edition, diagnostic = graded_diagnostic(client, isolated_url, current_edition_zip, None)
+    edition, diagnostic = graded_diagnostic(grading_client, isolated_url, current_edition_zip, None)
     assert edition == "current" and diagnostic.startswith("Module 06 autograd: "), diagnostic
     # ... but an assignment that follows the December 2025 edition reads it as its students' module 05.
-    edition, diagnostic = graded_diagnostic(client, isolated_url, current_edition_zip, "2025-12")
+    edition, diagnostic = graded_diagnostic(grading_client, isolated_url, current_edition_zip, "2025-12")
     assert edition == "2025-12" and diagnostic.startswith("Module 05 autograd: "), diagnostic
 
 

@@ -6,18 +6,14 @@ compile earn their points."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from submission_helpers import instructor_of, new_user, zip_package
 
-from grader.api.app import create_app
-from grader.bootstrap import prepare_database
 from grader.courses.service import get_assignment
 from grader.db.session import session_scope
-from grader.settings import get_settings
 from grader.submissions.tasks import claim, grade_stored
 from tests.fixtures import compile_errors
 from tests.fixtures.compile_errors import FAILS, PASSES, PROBLEMS
@@ -29,45 +25,34 @@ def broken_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return zip_package(compile_errors.build(built), built / "broken.zip")
 
 
-@pytest.fixture
-def client(isolated_env: Path, isolated_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    # The grading below runs the worker's code in this process: the bwrap sandbox, and a fixed seed.
-    monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
-    monkeypatch.setenv("GRADER_FIXED_SEED", "7")
-    get_settings.cache_clear()
-    prepare_database(isolated_url)
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_the_202_names_the_broken_files_and_the_submission_is_still_graded(
-        client: TestClient, isolated_url: str, broken_zip: Path, sandbox_ready: None) -> None:
+        grading_client: TestClient, isolated_url: str, broken_zip: Path, sandbox_ready: None) -> None:
     with session_scope(isolated_url, write=True) as session:
         student = new_user(session, "student")[1]
         teacher = instructor_of(session, get_assignment(session, "default/capstone"))[1]
     with broken_zip.open("rb") as body:
-        accepted = client.post("/api/v1/submissions", files={"file": ("broken.zip", body, "application/zip")},
+        accepted = grading_client.post("/api/v1/submissions", files={"file": ("broken.zip", body, "application/zip")},
                                headers=auth(student))
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["status"] == "queued"
     assert accepted.json()["compile_errors"] == PROBLEMS
     status_url = accepted.json()["status_url"]
 
-    queued = client.get(status_url, headers=auth(student)).json()
+    queued = grading_client.get(status_url, headers=auth(student)).json()
     assert (queued["status"], queued["compile_errors"], queued["tests"]) == ("queued", PROBLEMS, [])
     submission_id = accepted.json()["id"]
-    instructor_view = client.get(f"/api/v1/instructor/submissions/{submission_id}", headers=auth(teacher))
+    instructor_view = grading_client.get(f"/api/v1/instructor/submissions/{submission_id}", headers=auth(teacher))
     assert instructor_view.json()["compile_errors"] == PROBLEMS
 
     # What the worker's task does with the message the upload sent.
     claimed = claim(uuid.UUID(submission_id))
     assert claimed.lease is not None and claimed.lease.submission_id == uuid.UUID(submission_id)
     assert grade_stored(claimed.lease)
-    graded = client.get(status_url, headers=auth(student)).json()
+    graded = grading_client.get(status_url, headers=auth(student)).json()
     assert graded["status"] == "graded", graded["error"]
     assert graded["compile_errors"] == PROBLEMS
     assert 50 < graded["score"] < graded["max_score"] == 100
@@ -77,12 +62,12 @@ def test_the_202_names_the_broken_files_and_the_submission_is_still_graded(
     assert "spatial" in outcomes[FAILS]["diagnostic"]
 
 
-def test_a_package_that_compiles_gets_an_empty_list(client: TestClient, isolated_url: str,
+def test_a_package_that_compiles_gets_an_empty_list(grading_client: TestClient, isolated_url: str,
                                                     reference_zip: Path) -> None:
     with session_scope(isolated_url, write=True) as session:
         student = new_user(session, "student")[1]
     with reference_zip.open("rb") as body:
-        accepted = client.post("/api/v1/submissions", files={"file": ("r.zip", body, "application/zip")},
+        accepted = grading_client.post("/api/v1/submissions", files={"file": ("r.zip", body, "application/zip")},
                                headers=auth(student))
     assert accepted.status_code == 202 and accepted.json()["compile_errors"] == []
-    assert client.get(accepted.json()["status_url"], headers=auth(student)).json()["compile_errors"] == []
+    assert grading_client.get(accepted.json()["status_url"], headers=auth(student)).json()["compile_errors"] == []
