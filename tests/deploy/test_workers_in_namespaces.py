@@ -2,25 +2,29 @@
 bridge on a private /24, each worker with a hostname of its own), one PostgreSQL and one Redis of the test's own on
 the bridge's address, the API (`grader serve --grading-workers 0`) in the root namespace. Uploads through the API
 are graded by the workers of both hosts, each exactly once, 100/100 (the reference). Which worker took which
-submission comes from Celery's remote control (`inspect active`), as an operator would ask."""
+submission comes from the lease each grade keeps (submissions.claimed_by names the worker's host): a grading
+message is a token for the fairest queued submission, so the message a worker was busy with does not say which."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import sys
-import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
 from netns_hosts import HostProcess, Network, cgroup_view, host_process, own_postgres, own_redis, private_network
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import NullPool
 
+from grader.db.models import Submission
 from tests.grader.running_server import GraderProcess, answers, free_port, grader_env, grader_process
 from tests.grader.submissions.submission_helpers import REPO, wait_until, zip_package
 
@@ -34,6 +38,7 @@ class Cluster:
     api: GraderProcess
     workers: list[HostProcess]
     broker_url: str
+    database_url: str
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                              url=f"http://127.0.0.1:{port}", ready=lambda s: answers(f"{s.url}/healthz"),
                              timeout=120) as api,
               _workers(network, common, cgroups, root) as workers):
-            yield Cluster(api, workers, broker_url)
+            yield Cluster(api, workers, broker_url, database_url)
 
 
 @contextmanager
@@ -72,37 +77,25 @@ def _workers(network: Network, common: dict[str, str], cgroups: Path, root: Path
         yield workers
 
 
-@dataclass
-class Attribution:
-    """Which host is grading which submission, read the way an operator would: `celery inspect active` (remote
-    control over the broker) polled in a thread; every grading runs for seconds, so each is seen."""
-
-    app: Celery
-    seen: dict[str, set[str]] = field(default_factory=dict)  # submission id -> hostnames seen grading it
-
-    def poll(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            replies = self.app.control.inspect(timeout=1.0).active() or {}
-            for hostname, tasks in replies.items():
-                for task in tasks:
-                    if task.get("name") == "grader.grade_submission":
-                        self.seen.setdefault(str(task["args"][0]), set()).add(hostname)
-            stop.wait(0.5)
-
-
 @pytest.fixture
-def attribution(cluster: Cluster) -> Iterator[Attribution]:
-    app = Celery("deploy-test-inspect", broker=cluster.broker_url)
+def both_hosts_listening(cluster: Cluster) -> None:
     # Both workers answer: two hosts, by their own names, consume from the one Redis.
-    replies = app.control.ping(timeout=5)
+    replies = Celery("deploy-test-inspect", broker=cluster.broker_url).control.ping(timeout=5)
     assert sorted(name for reply in replies for name in reply) == [f"celery@grader-host{i}" for i in range(HOSTS)]
-    watch = Attribution(app)
-    stop = threading.Event()
-    poller = threading.Thread(target=watch.poll, args=(stop,), daemon=True)
-    poller.start()
-    yield watch
-    stop.set()
-    poller.join(timeout=10)
+
+
+def holders(database_url: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """Which host's worker graded each submission (the lease's holder, "<hostname>:<pid>:<random>", kept with
+    the grade), and how many times one was claimed. Read from the database: a grading message is a token for
+    the fairest queued submission, so a message's own id does not say which row it graded."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(Submission.id, Submission.claimed_by, Submission.attempt)
+                                      .where(Submission.id.in_([uuid.UUID(i) for i in ids]))).all()
+    finally:
+        engine.dispose()
+    return {str(row.id): (str(row.claimed_by).split(":", 1)[0], row.attempt) for row in rows}
 
 
 def _request(url: str, token: str, body: bytes | None = None, content_type: str = "") -> dict[str, Any]:
@@ -121,7 +114,7 @@ def _upload(url: str, token: str, archive: Path) -> dict[str, Any]:
     return _request(f"{url}/api/v1/submissions", token, body, f"multipart/form-data; boundary={boundary}")
 
 
-def test_uploads_are_graded_by_workers_on_both_hosts(cluster: Cluster, attribution: Attribution,
+def test_uploads_are_graded_by_workers_on_both_hosts(cluster: Cluster, both_hosts_listening: None,
                                                      tmp_path: Path) -> None:
     archive = zip_package(REPO / "tinytorch_reference", tmp_path / "reference.zip")
     accepted = {}
@@ -148,8 +141,8 @@ def test_uploads_are_graded_by_workers_on_both_hosts(cluster: Cluster, attributi
         assert graded["status"] == "graded", graded.get("error")
         assert graded["score"] == graded["max_score"] == 100.0
     # Every submission was graded by one host, and both hosts graded some.
-    assert {s: len(hosts) for s, hosts in attribution.seen.items()} == {s: 1 for s in accepted}, attribution.seen
-    assert set().union(*attribution.seen.values()) == {f"celery@grader-host{i}" for i in range(HOSTS)}, \
-        attribution.seen
+    graded_by = holders(cluster.database_url, list(accepted))
+    assert {s: attempts for s, (_, attempts) in graded_by.items()} == {s: 1 for s in accepted}, graded_by
+    assert {host for host, _ in graded_by.values()} == {f"grader-host{i}" for i in range(HOSTS)}, graded_by
     for worker in cluster.workers:  # the logs agree: each host's worker says it graded something
         assert "succeeded in" in worker.read_log() and "'graded'" in worker.read_log(), worker.hostname
