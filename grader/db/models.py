@@ -36,6 +36,7 @@ __all__ = ["Role"]  # defined in grader.roles (importable without SQLAlchemy); m
 
 class CourseRole(StrEnum):
     student = "student"
+    ta = "ta"  # course staff: sees and grades the course's work, cannot change the course or its staff
     instructor = "instructor"
 
 
@@ -76,6 +77,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored lower-cased (users.service.normalize_email), so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # As a roster gives it ("Ada Lovelace"); None until one does.
+    name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -112,6 +115,8 @@ class Course(Base):
     # default course of a fresh install is open, so `grader users add` alone lets a student hand in.
     open_to_all_students: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An archived course is read-only: kept with its grades, hidden from students' lists, no new submissions.
+    archived_at: Mapped[datetime | None]
 
     assignments: Mapped[list[Assignment]] = relationship(back_populates="course", passive_deletes=True)
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course", passive_deletes=True)
@@ -129,7 +134,12 @@ class Enrollment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    # From the roster: the section and the student's id in the institution's system (Canvas "SIS User ID").
+    section: Mapped[str | None] = mapped_column(String(100))
+    sis_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A dropped student keeps their row (their submissions stay), but has no role in the course any more.
+    dropped_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="enrollments")
     course: Mapped[Course] = relationship(back_populates="enrollments")
@@ -154,7 +164,15 @@ class Assignment(Base):
     suites: Mapped[list[str]] = mapped_column(default=lambda: ["capstone"])
     # Per-test overrides of the rubric's visibility: {"<suite>::<test>": "visible|after_due_date|hidden"}.
     rubric_visibility: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Submissions are refused before this moment; None: open from creation.
+    opens_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
+    # The zone the due date was given in (an IANA name such as "Europe/Zurich", or an offset such as "+01:00"):
+    # due_at is stored in UTC, and shown back to people in this zone. None: UTC.
+    due_time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Points overriding the rubric's: {"P3": 20} for a priority's total, {"capstone::test_x": 5} for one test.
+    # {} keeps the rubric's points.
+    points: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     # e.g. {"penalty_per_day": 0.1, "max_late_days": 7}; {} means late work is not penalised.
     late_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # None: no limit.
@@ -164,6 +182,8 @@ class Assignment(Base):
     # module numbers and names its diagnostics use; None: seen from each package's file names.
     edition: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived: hidden from students, no new submissions; its grades stay.
+    archived_at: Mapped[datetime | None]
 
     course: Mapped[Course] = relationship(back_populates="assignments")
 
@@ -216,6 +236,14 @@ class Submission(Base):
     # Why a queued submission waits longer than usual (the grading machine's sandbox is unusable, say): shown to
     # the student as "grading is delayed", cleared when grading starts. Never a fault of the student's.
     delayed_reason: Mapped[str | None] = mapped_column(Text)
+    # The uploaded file's name as the student's browser or curl sent it (shown in their history), cleaned.
+    filename: Mapped[str | None] = mapped_column(String(255))
+    # A score set by course staff, kept beside the automatic one (both are shown); it counts instead of it.
+    override_score: Mapped[float | None] = mapped_column(Float)
+    override_comment: Mapped[str | None] = mapped_column(Text)
+    # The staff member's email (not a foreign key: the record keeps the name if the account goes).
+    override_by: Mapped[str | None] = mapped_column(String(254))
+    override_at: Mapped[datetime | None]
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
@@ -274,6 +302,49 @@ class Regrade(Base):
     finished_at: Mapped[datetime | None]
 
     submission: Mapped[Submission] = relationship()
+
+
+class Extension(Base):
+    """One student's own due date for one assignment (illness, accommodation): lateness is counted from it."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInLink(Base):
+    """A one-time sign-in link's secret, by its sha256 only (as API tokens): emailed, or copied by staff."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds the secret, the database its sha256 and the session's CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class WorkerState(StrEnum):

@@ -15,7 +15,7 @@ from grader.db.models import Base, Submission
 from grader.db.session import make_engine
 
 TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades",
-          "workers"}
+          "workers", "extensions", "sign_in_links", "web_sessions"}
 
 
 def _tables(url: str) -> set[str]:
