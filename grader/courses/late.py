@@ -112,24 +112,27 @@ def lateness_for(policy: LatePolicy, days: int) -> Lateness | None:
     return Lateness(days_late=days, penalty=penalty, counts=True, policy=policy)
 
 
-def lateness(assignment: HasLatePolicy, submitted_at: datetime) -> Lateness | None:
-    """How late a submission made at `submitted_at` is, under the assignment's policy; None when on time."""
-    days = days_late(assignment.due_at, submitted_at)
+def lateness(assignment: HasLatePolicy, submitted_at: datetime, due_at: datetime | None = None) -> Lateness | None:
+    """How late a submission made at `submitted_at` is, under the assignment's policy; None when on time.
+    `due_at`: the student's own due date (an extension) instead of the assignment's."""
+    days = days_late(due_at or assignment.due_at, submitted_at)
     if days == 0:
         return None
     return lateness_for(parse_late_policy(assignment.late_policy), days)
 
 
-def counting_score(assignment: HasLatePolicy, submitted_at: datetime, score: float | None) -> float | None:
+def counting_score(assignment: HasLatePolicy, submitted_at: datetime, score: float | None,
+                   due_at: datetime | None = None) -> float | None:
     """The score a submission counts for: the raw score, less the late penalty."""
-    late = lateness(assignment, submitted_at)
+    late = lateness(assignment, submitted_at, due_at)
     return score if late is None else late.adjust(score)
 
 
-def late_report(assignment: HasLatePolicy, submitted_at: datetime, score: float | None) -> dict[str, Any] | None:
+def late_report(assignment: HasLatePolicy, submitted_at: datetime, score: float | None,
+                due_at: datetime | None = None) -> dict[str, Any] | None:
     """The reports' "late" field: None when on time, else how late, the penalty and what the score counts for.
-    adjusted_score is None while the submission has no score yet."""
-    late = lateness(assignment, submitted_at)
+    adjusted_score is None while the submission has no score yet. `due_at`: the student's extension, if any."""
+    late = lateness(assignment, submitted_at, due_at)
     if late is None:
         return None
     return {

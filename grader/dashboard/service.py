@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..courses.late import late_report, lateness
+from ..courses.counting import adjusted_score, counting_submission
+from ..courses.late import late_report
 from ..courses.service import course_role, get_course
 from ..db.models import (
     Assignment,
@@ -36,7 +37,6 @@ from ..db.models import (
     Enrollment,
     Regrade,
     Role,
-    ScorePolicy,
     Submission,
     SubmissionStatus,
     User,
@@ -135,36 +135,6 @@ def roster(session: Session, course: Course) -> list[User]:
         for user in session.scalars(select(User).where(User.role == Role.student.value)):
             users[user.id] = user
     return sorted(users.values(), key=lambda u: u.email)
-
-
-def adjusted_score(submission: Submission) -> float | None:
-    """The score `submission` counts for: its raw score less its assignment's late penalty."""
-    late = lateness(submission.assignment, submission.created_at)
-    return submission.score if late is None else late.adjust(submission.score)
-
-
-def counting_submission(submissions: Sequence[Submission], policy: str) -> Submission | None:
-    """The submission whose score counts among one student's submissions to one assignment.
-
-    Only graded submissions count, each for its late-adjusted score. best: the highest adjusted score (the
-    later one on a tie, so a regrade that changed nothing still shows the newest grade); latest: the most
-    recent graded one that is not past the late policy's max_late_days (work handed in after the cutoff is
-    graded for feedback, but must not replace a grade that counts), else the most recent graded one. With
-    nothing graded, the most recent submission (queued, running or failed) is shown with no score.
-    """
-    by_time = sorted(submissions, key=lambda s: s.created_at)
-    graded = [s for s in by_time if s.status == SubmissionStatus.graded.value and s.score is not None]
-    if graded:
-        if policy == ScorePolicy.latest.value:
-            in_time = [s for s in graded if _counts(s)]
-            return (in_time or graded)[-1]
-        return max(reversed(graded), key=lambda s: adjusted_score(s) or 0.0)
-    return by_time[-1] if by_time else None
-
-
-def _counts(submission: Submission) -> bool:
-    late = lateness(submission.assignment, submission.created_at)
-    return late is None or late.counts
 
 
 def _course_submissions(session: Session, course: Course) -> dict[tuple[int, int], list[Submission]]:
