@@ -87,7 +87,7 @@ def test_reference_graded_once_though_delivered_twice(worker: Path, isolated_url
 def test_a_regrade_from_the_dashboard_is_graded_again_and_recorded(worker: Path, isolated_url: str,
                                                                    reference_zip: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader.dashboard.service import regrade_one
+    from grader.dashboard.regrades import regrade_one
     from grader.settings import get_settings
 
     # This process enqueues the regrade itself (grader.submissions.requeue), so it talks to the test's Redis too.
