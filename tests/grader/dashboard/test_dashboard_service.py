@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.dashboard import service
+from grader.dashboard import access, charts, export, regrades, reports
+from grader.dashboard.table import grade_table
 from grader.db.models import Course, Regrade, Submission, TestResult, User
 from grader.errors import Forbidden, NotFound
 from grader.users.service import create_user
@@ -81,7 +82,7 @@ def world(db_session: Session) -> World:
 
 
 def test_grade_table_counts_best_or_latest_per_assignment(db_session: Session, world: World) -> None:
-    table = service.grade_table(db_session, world.teacher, world.course)
+    table = grade_table(db_session, world.teacher, world.course)
     assert [a["slug"] for a in table["assignments"]] == ["hw1", "hw2"]
     rows = {r["email"]: r["grades"] for r in table["rows"]}
     assert list(rows) == ["ada@example.edu", "bob@example.edu", "cy@example.edu"]
@@ -97,25 +98,25 @@ def test_grade_table_counts_best_or_latest_per_assignment(db_session: Session, w
 def test_latest_policy_takes_the_newest_graded_even_when_lower(db_session: Session, world: World) -> None:
     hw2 = next(a for a in world.course.assignments if a.slug == "hw2")
     add_submission(db_session, world.ada, hw2.id, 10, 30)
-    table = service.grade_table(db_session, world.teacher, world.course)
+    table = grade_table(db_session, world.teacher, world.course)
     assert next(r for r in table["rows"] if r["email"] == "ada@example.edu")["grades"]["hw2"]["score"] == 10
 
 
 def test_histogram_bins_counting_scores(db_session: Session, world: World) -> None:
-    histogram = service.score_histogram(db_session, world.teacher, world.course, "hw1")
+    histogram = charts.score_histogram(db_session, world.teacher, world.course, "hw1")
     counts = [b["count"] for b in histogram["bins"]]
     # ada's counting 90 is in 90-100, bob's 100 in the last bin too; her 40 does not count.
     assert counts == [0] * 9 + [2]
     assert histogram["graded"] == 2
     assert histogram["mean_percent"] == pytest.approx(95.0)
-    assert sum(b["count"] for b in service.score_histogram(db_session, world.teacher, world.course, "hw2",
+    assert sum(b["count"] for b in charts.score_histogram(db_session, world.teacher, world.course, "hw2",
                                                             bins=5)["bins"][3:4]) == 1
 
 
 def test_failure_rates_over_counting_submissions(db_session: Session, world: World) -> None:
     hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
     add_submission(db_session, world.cy, hw1.id, 60, 0, ("test_b",))
-    rates = service.failure_rates(db_session, world.teacher, world.course, "hw1")
+    rates = charts.failure_rates(db_session, world.teacher, world.course, "hw1")
     assert rates["students"] == 3
     by_name = {t["name"]: t for t in rates["tests"]}
     assert by_name["test_b"]["failed"] == 1 and by_name["test_b"]["attempted"] == 3
@@ -124,25 +125,32 @@ def test_failure_rates_over_counting_submissions(db_session: Session, world: Wor
     assert rates["tests"][0]["name"] == "test_b"
 
 
-def test_csv_export_has_one_row_per_student_and_assignment(db_session: Session, world: World) -> None:
-    text = service.csv_export(db_session, world.teacher, world.course)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == list(service.CSV_COLUMNS)
-    assert len(rows) == 6
-    ada_hw1 = next(r for r in rows if r["email"] == "ada@example.edu" and r["assignment"] == "hw1")
-    assert (ada_hw1["score"], ada_hw1["max_score"], ada_hw1["status"]) == ("90", "100", "graded")
-    assert ada_hw1["graded_at"].startswith("2026-03-01T12:01")
-    # The original six columns come first, unchanged; what the late policy did follows them.
-    assert list(service.CSV_COLUMNS[:6]) == ["email", "assignment", "score", "max_score", "status", "graded_at"]
-    assert (ada_hw1["raw_score"], ada_hw1["days_late"], ada_hw1["late_penalty"]) == ("90", "0", "0")
-    cy_hw1 = next(r for r in rows if r["email"] == "cy@example.edu" and r["assignment"] == "hw1")
-    assert (cy_hw1["score"], cy_hw1["status"], cy_hw1["raw_score"], cy_hw1["days_late"]) == ("", "missing", "", "")
+def csv_rows(session: Session, world: World) -> dict[str, dict[str, str]]:
+    text = export.csv_export(session, world.teacher, world.course)
+    return {row["email"]: row for row in csv.DictReader(io.StringIO(text))}
 
+
+def test_csv_export_has_one_row_per_student(db_session: Session, world: World) -> None:
+    text = export.csv_export(db_session, world.teacher, world.course)
+    header = text.splitlines()[0].split(",")
+    assert header[:5] == ["user_id", "email", "name", "section", "sis_id"]
+    assert header[5:11] == ["hw1 score", "hw1 max_score", "hw1 raw_score", "hw1 override", "hw1 days_late",
+                            "hw1 status"]
+    rows = csv_rows(db_session, world)
+    assert list(rows) == ["ada@example.edu", "bob@example.edu", "cy@example.edu"]
+    ada = rows["ada@example.edu"]
+    assert (ada["user_id"], ada["hw1 score"], ada["hw1 max_score"], ada["hw1 status"]) == (str(world.ada.id), "90",
+                                                                                          "100", "graded")
+    assert (ada["hw1 raw_score"], ada["hw1 override"], ada["hw1 days_late"]) == ("90", "", "0")
+    assert (ada["hw2 score"], ada["hw2 raw_score"]) == ("70", "70")
+    cy = rows["cy@example.edu"]
+    assert (cy["hw1 score"], cy["hw1 status"], cy["hw1 raw_score"], cy["hw1 days_late"]) == ("", "missing", "", "")
+    assert rows["bob@example.edu"]["hw2 status"] == "missing"
 
 def test_submission_report_includes_every_test(db_session: Session, world: World) -> None:
     hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
     submission = add_submission(db_session, world.cy, hw1.id, 33, 0, ("test_c",))
-    report = service.submission_report(db_session, world.teacher, submission.id)
+    report = reports.submission_report(db_session, world.teacher, submission.id)
     assert report["email"] == "cy@example.edu"
     assert [t["name"] for t in report["tests"]] == ["test_a", "test_b", "test_c"]
     failed = report["tests"][2]
@@ -153,7 +161,7 @@ def test_regrade_one_records_the_old_grade_and_requeues_after_commit(db_session:
     submission = db_session.scalar(select(Submission).where(Submission.user_id == world.bob.id,
                                                             Submission.status == "graded"))
     requeued: list[uuid.UUID] = []
-    result = service.regrade_one(db_session, world.teacher, submission.id, requeue=requeued.append)
+    result = regrades.regrade_one(db_session, world.teacher, submission.id, requeue=requeued.append)
     assert requeued == []  # nothing is enqueued before the bookkeeping is committed
     db_session.commit()
     assert requeued == [submission.id]
@@ -163,14 +171,14 @@ def test_regrade_one_records_the_old_grade_and_requeues_after_commit(db_session:
     # The worker fills in the new grade (grader.submissions.service.record_grade); the batch then shows the change.
     row.new_score, row.new_max_score, row.finished_at = 95.0, 100.0, T0
     db_session.flush()
-    batch = service.regrade_batch(db_session, world.teacher, result["batch"])
+    batch = regrades.regrade_batch(db_session, world.teacher, result["batch"])
     assert (batch["total"], batch["finished"], batch["changed"]) == (1, 1, 1)
     assert batch["regrades"][0]["delta"] == -5
 
 
 def test_regrade_all_takes_finished_submissions_only(db_session: Session, world: World) -> None:
     requeued: list[uuid.UUID] = []
-    result = service.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=requeued.append)
+    result = regrades.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=requeued.append)
     db_session.commit()
     assert len(result["regrades"]) == 3  # ada's two and bob's graded one; bob's queued one is left alone
     assert len(requeued) == 3 and len({r["batch"] for r in result["regrades"]}) == 1
@@ -179,22 +187,22 @@ def test_regrade_all_takes_finished_submissions_only(db_session: Session, world:
 def test_students_are_refused_and_other_instructors_see_nothing(db_session: Session, world: World) -> None:
     submission = db_session.scalar(select(Submission).where(Submission.user_id == world.ada.id).limit(1))
     with pytest.raises(Forbidden):
-        service.instructor_course(db_session, world.ada, "cs1")
+        access.instructor_course(db_session, world.ada, "cs1")
     with pytest.raises(Forbidden):
-        service.grade_table(db_session, world.ada, world.course)
+        grade_table(db_session, world.ada, world.course)
     with pytest.raises(Forbidden):
-        service.submission_report(db_session, world.ada, submission.id)
+        reports.submission_report(db_session, world.ada, submission.id)
     with pytest.raises(NotFound):
-        service.instructor_course(db_session, world.other_teacher, "cs1")
+        access.instructor_course(db_session, world.other_teacher, "cs1")
     with pytest.raises(NotFound):
-        service.grade_table(db_session, world.other_teacher, world.course)
+        grade_table(db_session, world.other_teacher, world.course)
     with pytest.raises(NotFound):
-        service.submission_report(db_session, world.other_teacher, submission.id)
+        reports.submission_report(db_session, world.other_teacher, submission.id)
     with pytest.raises(NotFound):
-        service.regrade_one(db_session, world.other_teacher, submission.id, requeue=lambda _: None)
-    assert [c["slug"] for c in service.teaching_courses(db_session, world.other_teacher)] == ["cs2"]
+        regrades.regrade_one(db_session, world.other_teacher, submission.id, requeue=lambda _: None)
+    assert [c["slug"] for c in access.teaching_courses(db_session, world.other_teacher)] == ["cs2"]
     admin, _ = create_user(db_session, "root@example.edu", "admin")
-    assert service.instructor_course(db_session, admin, "cs1") is world.course
+    assert access.instructor_course(db_session, admin, "cs1") is world.course
 
 
 # --- late policy ------------------------------------------------------------------------------------------------
@@ -208,7 +216,7 @@ def late_assignment(session: Session, world: World, score_policy: str = "best") 
 
 
 def ada_hw3(session: Session, world: World) -> dict:  # type: ignore[type-arg]
-    table = service.grade_table(session, world.teacher, world.course)
+    table = grade_table(session, world.teacher, world.course)
     return next(r for r in table["rows"] if r["email"] == "ada@example.edu")["grades"]["hw3"]
 
 
@@ -231,10 +239,9 @@ def test_best_compares_late_adjusted_scores(db_session: Session, world: World) -
 def test_csv_counts_the_adjusted_score_and_says_why(db_session: Session, world: World) -> None:
     hw3 = late_assignment(db_session, world)
     add_submission(db_session, world.ada, hw3, 90, 31)  # one minute late is one day late
-    rows = list(csv.DictReader(io.StringIO(service.csv_export(db_session, world.teacher, world.course))))
-    row = next(r for r in rows if r["email"] == "ada@example.edu" and r["assignment"] == "hw3")
-    assert (row["score"], row["max_score"], row["status"]) == ("81", "100", "graded")
-    assert (row["raw_score"], row["days_late"], row["late_penalty"]) == ("90", "1", "0.1")
+    row = csv_rows(db_session, world)["ada@example.edu"]
+    assert (row["hw3 score"], row["hw3 max_score"], row["hw3 status"]) == ("81", "100", "graded")
+    assert (row["hw3 raw_score"], row["hw3 days_late"]) == ("90", "1")
 
 
 def test_work_past_max_late_days_counts_zero_and_does_not_displace_a_counting_grade(db_session: Session,
@@ -243,18 +250,15 @@ def test_work_past_max_late_days_counts_zero_and_does_not_displace_a_counting_gr
     add_submission(db_session, world.bob, hw3, 100, 5 * DAY)  # bob only handed in after the cutoff
     add_submission(db_session, world.ada, hw3, 60, 0)
     add_submission(db_session, world.ada, hw3, 100, 4 * DAY)  # past the 3-day limit: feedback only
-    table = service.grade_table(db_session, world.teacher, world.course)
+    table = grade_table(db_session, world.teacher, world.course)
     rows = {r["email"]: r["grades"]["hw3"] for r in table["rows"]}
     assert (rows["ada@example.edu"]["score"], rows["ada@example.edu"]["late"]) == (60, None)
     bob = rows["bob@example.edu"]
     assert (bob["score"], bob["raw_score"], bob["late"]["counts"], bob["late"]["days_late"]) == (0, 100, False, 5)
-    histogram = service.score_histogram(db_session, world.teacher, world.course, "hw3")
+    histogram = charts.score_histogram(db_session, world.teacher, world.course, "hw3")
     assert histogram["mean_percent"] == pytest.approx(30.0)  # (60 + 0) / 2, not (60 + 100) / 2
-    text = service.csv_export(db_session, world.teacher, world.course)
-    assert "bob@example.edu,hw3,0,100,graded," in text
-    bob_row = next(r for r in csv.DictReader(io.StringIO(text)) if r["email"] == "bob@example.edu"
-                   and r["assignment"] == "hw3")
-    assert (bob_row["raw_score"], bob_row["days_late"], bob_row["late_penalty"]) == ("100", "5", "1")
+    bob_row = csv_rows(db_session, world)["bob@example.edu"]
+    assert (bob_row["hw3 score"], bob_row["hw3 raw_score"], bob_row["hw3 days_late"]) == ("0", "100", "5")
 
 
 def test_latest_takes_a_late_submission_within_the_limit_with_its_penalty(db_session: Session,
@@ -269,12 +273,12 @@ def test_latest_takes_a_late_submission_within_the_limit_with_its_penalty(db_ses
 def test_instructor_report_shows_lateness_beside_the_raw_score(db_session: Session, world: World) -> None:
     hw3 = late_assignment(db_session, world)
     submission = add_submission(db_session, world.cy, hw3, 50, 3 * DAY)
-    report = service.submission_report(db_session, world.teacher, submission.id)
+    report = reports.submission_report(db_session, world.teacher, submission.id)
     assert report["score"] == 50
     assert report["late"] == {"days_late": 3, "penalty": 0.3, "adjusted_score": 35.0, "counts": True,
                               "penalty_per_day": 0.1, "max_late_days": 3}
     on_time = add_submission(db_session, world.cy, hw3, 50, 0)
-    assert service.submission_report(db_session, world.teacher, on_time.id)["late"] is None
+    assert reports.submission_report(db_session, world.teacher, on_time.id)["late"] is None
 
 
 # --- regrade view -----------------------------------------------------------------------------------------------
@@ -290,14 +294,14 @@ def finish(session: Session, submission: Submission, score: float, suite: str, i
 
 def test_regrade_batch_shows_old_and_new_suite_and_image(db_session: Session, world: World) -> None:
     hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
-    result = service.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=lambda _: None)
-    pending = service.regrade_batch(db_session, world.teacher, result["batch"])
+    result = regrades.regrade_all(db_session, world.teacher, world.course, "hw1", requeue=lambda _: None)
+    pending = regrades.regrade_batch(db_session, world.teacher, result["batch"])
     assert all(r["new_suite_version"] is None and r["new_sandbox_image"] is None for r in pending["regrades"])
     subs = {(s.user_id, s.score): s for s in db_session.scalars(select(Submission).where(
         Submission.assignment_id == hw1.id, Submission.status == "graded"))}
     finish(db_session, subs[(world.ada.id, 90)], 90, "v2", "img:2", T0 + timedelta(days=1))
     finish(db_session, subs[(world.ada.id, 40)], 55, "v2", "img:2", T0 + timedelta(days=1))
-    batch = service.regrade_batch(db_session, world.teacher, result["batch"])
+    batch = regrades.regrade_batch(db_session, world.teacher, result["batch"])
     assert (batch["total"], batch["finished"], batch["changed"]) == (3, 2, 1)
     by_old = {r["old_score"]: r for r in batch["regrades"]}
     assert (by_old[40]["new_score"], by_old[40]["delta"]) == (55, 15)
@@ -311,16 +315,16 @@ def test_a_finished_regrade_keeps_its_versions_after_the_submission_is_regraded_
                                                                                     world: World) -> None:
     hw1 = next(a for a in world.course.assignments if a.slug == "hw1")
     submission = add_submission(db_session, world.cy, hw1.id, 50, 0)
-    first = service.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
+    first = regrades.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
     db_session.flush()
     finish(db_session, submission, 60, "v2", "img:2", datetime.now(UTC))
-    second = service.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
+    second = regrades.regrade_one(db_session, world.teacher, submission.id, requeue=lambda _: None)
     db_session.flush()
     finish(db_session, submission, 60, "v3", "img:3", datetime.now(UTC) + timedelta(seconds=1))
-    one = service.regrade_batch(db_session, world.teacher, first["batch"])["regrades"][0]
+    one = regrades.regrade_batch(db_session, world.teacher, first["batch"])["regrades"][0]
     assert (one["old_suite_version"], one["new_suite_version"], one["delta"]) == ("v1", "v2", 10)
     assert (one["old_sandbox_image"], one["new_sandbox_image"]) == ("img:1", "img:2")
-    two = service.regrade_batch(db_session, world.teacher, second["batch"])["regrades"][0]
+    two = regrades.regrade_batch(db_session, world.teacher, second["batch"])["regrades"][0]
     assert (two["old_suite_version"], two["new_suite_version"], two["delta"]) == ("v2", "v3", 0)
-    history = service.submission_report(db_session, world.teacher, submission.id)["regrades"]
+    history = reports.submission_report(db_session, world.teacher, submission.id)["regrades"]
     assert [(r["old_suite_version"], r["new_suite_version"]) for r in history] == [("v1", "v2"), ("v2", "v3")]
