@@ -99,7 +99,9 @@ def csv_export(session: Session, user: User, course: Course) -> str:
         header += [f"{a.slug} {column}" for column in ASSIGNMENT_COLUMNS]
         header += [f"{a.slug} {label}" for label in labels[a.slug]]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # \r\n (RFC 4180): the writer quotes a cell holding either character of its line terminator, so a name with a
+    # bare carriage return in it cannot split a row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in header])
     for student in students:
         row = [str(student.user.id), student.user.email, student.user.name, student.section, student.sis_id]
