@@ -9,26 +9,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from grader.api.error_responses import install_error_handlers
 from grader.courses.service import create_assignment, create_course, enroll
 from grader.dashboard import deps
 from grader.dashboard.routes import router
 from grader.db.models import Assignment, Course, Submission, TestResult, User
-from grader.errors import GraderError
 from grader.users.service import create_user
 
 
 def dashboard_app(session: Session) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
-
-    @app.exception_handler(GraderError)
-    async def _grader_error(_request: Request, error: GraderError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+    install_error_handlers(app)  # the service's own: GraderErrors and malformed bodies as {"detail": "<text>"}
 
     # The request's transaction is the test's own, so rows the test added are visible and rolled back after.
     app.dependency_overrides[deps.db_session] = lambda: session
