@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -42,9 +43,15 @@ def require_staff(session: Session, user: User) -> None:
 
 
 def staff_role(session: Session, user: User, course: Course) -> CourseRole | None:
-    """The user's staff role in `course` (admins: instructor), or None for students and strangers."""
+    """The user's staff role in `course` (admins: instructor), or None for students, strangers and staff who
+    were dropped from the course (they have no role in it any more)."""
     role = course_role(session, user, course)
-    return role if role in STAFF_ROLES else None
+    if role not in STAFF_ROLES:
+        return None
+    if user.role != Role.admin and session.scalar(select(Enrollment.dropped_at).where(
+            Enrollment.user_id == user.id, Enrollment.course_id == course.id)) is not None:
+        return None
+    return role
 
 
 def require_teaches(session: Session, user: User, course: Course) -> CourseRole:
@@ -114,7 +121,25 @@ def _naive(moment: datetime | None) -> datetime:
     return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def in_given_zone(moment: datetime | None, zone: str | None) -> str | None:
+    """`moment` in ISO 8601 in the zone it was given in (an IANA name or an offset like +01:00; None: UTC), so
+    2027-01-15T23:59:00+01:00 reads back as given. An unknown zone falls back to UTC rather than failing a page."""
+    if moment is None:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    tz: tzinfo = UTC
+    if zone:
+        try:
+            tz = ZoneInfo(zone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            try:
+                tz = datetime.strptime(zone, "%z").tzinfo or UTC
+            except ValueError:
+                tz = UTC
+    return moment.astimezone(tz).isoformat()
+
+
 def assignment_json(a: Assignment) -> dict[str, Any]:
     return {"slug": a.slug, "title": a.title, "score_policy": a.score_policy,
-            "due_at": a.due_at.isoformat() if a.due_at else None, "due_time_zone": a.due_time_zone,
+            "due_at": in_given_zone(a.due_at, a.due_time_zone), "due_time_zone": a.due_time_zone,
             "late_policy": dict(a.late_policy or {}), "archived": a.archived_at is not None}

@@ -3,11 +3,13 @@ course's work (404, as if it did not exist), and students are refused (403)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.orm import Session
 
+from grader.courses.service import enroll
 from grader.dashboard import access, charts, export, history, overrides, regrades, reports, status
 from grader.dashboard.table import grade_table
 from grader.db.models import Enrollment
@@ -89,3 +91,26 @@ def test_an_admin_is_staff_of_every_course(db_session: Session, campus: Campus) 
     assert [(c["slug"], c["role"]) for c in access.teaching_courses(db_session, admin)] == [
         ("cs1", "instructor"), ("cs2", "instructor")]
     assert access.instructor_course(db_session, admin, "cs2") is campus.cs2
+
+
+def test_a_ta_dropped_from_one_course_keeps_only_the_other(db_session: Session, campus: Campus) -> None:
+    enroll(db_session, campus.ta, campus.cs2, "ta")
+    mine = db_session.query(Enrollment).filter_by(user_id=campus.ta.id, course_id=campus.cs1.id).one()
+    mine.dropped_at = mine.created_at
+    db_session.flush()
+    with pytest.raises(NotFound):
+        access.instructor_course(db_session, campus.ta, "cs1")
+    assert [c["slug"] for c in access.teaching_courses(db_session, campus.ta)] == ["cs2"]
+
+
+@pytest.mark.parametrize(("zone", "shown"), [
+    (None, "2027-01-15T22:59:00+00:00"), ("Europe/Zurich", "2027-01-15T23:59:00+01:00"),
+    ("+01:00", "2027-01-15T23:59:00+01:00"), ("-05:30", "2027-01-15T17:29:00-05:30"),
+    ("../../etc/passwd", "2027-01-15T22:59:00+00:00"), ("Europe", "2027-01-15T22:59:00+00:00"),
+])
+def test_a_due_date_is_shown_in_the_zone_it_was_given_in(db_session: Session, campus: Campus, zone: str | None,
+                                                         shown: str) -> None:
+    campus.hw1.due_at = datetime(2027, 1, 15, 22, 59, tzinfo=UTC)
+    campus.hw1.due_time_zone = zone
+    db_session.flush()
+    assert grade_table(db_session, campus.teacher, campus.cs1)["assignments"][0]["due_at"] == shown
