@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..courses.counting import counted_score, counting_submission, counts
+from ..courses.counting import counted_score, counting_submission
 from ..db.models import Assignment, Course, Extension, Outcome, Submission, SubmissionStatus, TestResult
 
 # What the class "got wrong": a test that ran and did not pass. Skipped tests are the suite's choice, not a fault.
@@ -40,10 +40,6 @@ class Counted:
     def score(self) -> float | None:
         """What it counts for: the override, else the raw score less any late penalty; None until graded."""
         return counted_score(self.submission, self.due_at) if self.graded else None
-
-    @property
-    def counts(self) -> bool:
-        return self.graded and counts(self.submission, self.due_at)
 
 
 @dataclass

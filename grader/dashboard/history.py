@@ -25,7 +25,7 @@ _MAX_ID = 2**31 - 1
 
 def _student_id(user_id: int | str) -> int | None:
     text = str(user_id).strip()
-    if not text.isdecimal() or len(text) > 10:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:  # not "١٢", which int() reads as 12
         return None
     value = int(text)
     return value if 0 < value <= _MAX_ID else None
@@ -35,16 +35,17 @@ def _student(session: Session, course: Course, user_id: int | str) -> tuple[User
     """The user if they belong to the course's work: enrolled (in any role, dropped too: their submissions
     stay), on its roster (an open course), or with a submission to it. NotFound for anyone else."""
     key = _student_id(user_id)
+    missing = NotFound(f"no student {str(user_id)[:40]!r} in course {course.slug!r}")
     student = session.get(User, key) if key is not None else None
     if student is None:
-        raise NotFound(f"no student {user_id} in course {course.slug!r}")
+        raise missing
     enrollment = session.scalar(select(Enrollment).where(Enrollment.course_id == course.id,
                                                          Enrollment.user_id == student.id))
     open_to_them = course.open_to_all_students and student.role == Role.student.value
     handed_in = session.scalar(select(Submission.id).join(Assignment).where(
         Assignment.course_id == course.id, Submission.user_id == student.id).limit(1)) is not None
     if enrollment is None and not open_to_them and not handed_in:
-        raise NotFound(f"no student {user_id} in course {course.slug!r}")
+        raise missing
     return student, enrollment
 
 

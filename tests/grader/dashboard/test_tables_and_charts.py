@@ -84,6 +84,12 @@ def test_a_history_of_no_such_student_is_not_found(campus: Campus, user_id: str)
         history.student_submissions(campus.session, campus.teacher, campus.cs1, user_id)
 
 
+def test_a_student_id_in_other_digits_is_no_id(campus: Campus) -> None:
+    arabic_indic = str(campus.ada.id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    with pytest.raises(NotFound):
+        history.student_submissions(campus.session, campus.teacher, campus.cs1, arabic_indic)
+
+
 def test_the_modules_chart_of_an_assignment_nobody_handed_in_is_empty(campus: Campus) -> None:
     campus.submit(campus.ada, campus.hw1, None, status="queued")  # not graded: not in the charts
     assert charts.module_failures(campus.session, campus.teacher, campus.cs1, "hw1") == {
