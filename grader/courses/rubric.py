@@ -3,8 +3,9 @@ rescale the rubric's points when a grade is written. Pure: no I/O.
 
     public = apply_points(assignment.points, public)     # the public report with tests, groups and totals rescaled
 
-A test's own points win over its priority's total: a priority's other tests share what is left of it in the
-rubric's proportions. A passed test earns its new maximum, a failed one nothing; {} keeps the rubric's points.
+A test's own points win over its priority's total: a priority's other counted tests share what is left of it in
+the rubric's proportions (tests that do not count toward the grade keep their rubric points). A passed test earns
+its new maximum, a failed one nothing; {} keeps the rubric's points.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def _new_maxima(points: Mapping[str, float], tests: list[dict[str, Any]]) -> dic
         match = _PRIORITY_KEY.fullmatch(key)
         if not match:
             continue
-        members = [i for i, t in enumerate(tests) if t.get("priority") == int(match.group(1))]
+        # The tests that count: the total is what the priority is worth in the grade (uncounted extras keep theirs).
+        members = [i for i, t in enumerate(tests)
+                   if t.get("priority") == int(match.group(1)) and t.get("counts_toward_grade", True)]
         fixed = sum(new.get(i, 0.0) for i in members if i in new)
         free = [i for i in members if i not in new]
         rubric_total = sum(float(tests[i]["max_points"]) for i in free)

@@ -34,7 +34,8 @@ DUE = "2027-01-15T23:59:00+01:00"
 def test_due_date_is_stored_in_utc_and_answered_in_its_own_zone(db_session: Session) -> None:
     course = create_course(db_session, "ml101", "ML")
     offset = create_assignment(db_session, course, "final", "Final", due_at=DUE)
-    named = create_assignment(db_session, course, "mid", "Mid", due_at="2027-01-15T23:59", due_time_zone="Europe/Zurich")
+    named = create_assignment(db_session, course, "mid", "Mid", due_at="2027-01-15T23:59",
+                              due_time_zone="Europe/Zurich")
     db_session.expire_all()
     assert offset.due_at.replace(tzinfo=UTC) == datetime(2027, 1, 15, 22, 59, tzinfo=UTC)
     assert assignment_json(offset)["due_at"] == DUE and offset.due_time_zone == "+01:00"

@@ -44,7 +44,7 @@ def client(db_session: Session) -> Iterator[TestClient]:
 @pytest.fixture
 def tokens(db_session: Session) -> Tokens:
     prof, prof_token = create_user(db_session, "prof@uni.edu", "instructor")
-    other, other_token = create_user(db_session, "other@uni.edu", "instructor")
+    _, other_token = create_user(db_session, "other@uni.edu", "instructor")
     course = create_course(db_session, "ml101", "ML Systems 101")
     add_member(db_session, course, prof.email, role="instructor")
     ta = add_member(db_session, course, "ta@uni.edu", role="ta")[0].user
