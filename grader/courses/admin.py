@@ -65,8 +65,9 @@ def add_member(session: Session, user: User, slug: str, body: MemberAdd) -> dict
 
 def edit_member(session: Session, user: User, slug: str, user_id: int, body: MemberEdit) -> dict[str, Any]:
     course = service.instructor_course(session, user, slug)
-    if user_id == user.id and body.role not in (None, CourseRole.instructor.value):
-        raise BadRequest("you cannot take your own instructor role: ask another instructor of the course")
+    if user_id == user.id and (body.role not in (None, CourseRole.instructor.value) or body.dropped):
+        # A course must not lose its instructor by a slip of the one changing it.
+        raise BadRequest("you cannot drop yourself or give up your own instructor role: ask another instructor")
     return roster.member_json(roster.update_member(session, course, user_id, **body.given()))
 
 

@@ -8,15 +8,17 @@ work stays; re-adding takes the drop back), list everyone. CSV imports: grader.c
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Assignment, Course, CourseRole, Enrollment, Role, Submission, User
-from ..errors import BadRequest, NotFound
-from ..users.service import create_user, normalize_email
+from ..errors import BadRequest, Conflict, NotFound
+from ..users.service import normalize_email
 from .service import parse_course_role
 
 MAX_NAME = 200
@@ -32,38 +34,92 @@ def _text(value: str | None, limit: int, what: str) -> str | None:
     return text or None
 
 
+@dataclass(frozen=True)
+class NewMember:
+    """One roster line, checked: a normalized address, one-line name/section/SIS id, and the role if given."""
+
+    email: str
+    name: str | None = None
+    role: CourseRole | None = None
+    section: str | None = None
+    sis_id: str | None = None
+
+
+def checked_member(email: str, *, name: str | None = None, role: str | CourseRole | None = None,
+                   section: str | None = None, sis_id: str | None = None) -> NewMember:
+    """BadRequest naming the problem with any of these, before anything is written."""
+    return NewMember(normalize_email(email), _text(name, MAX_NAME, "name"),
+                     parse_course_role(role) if role is not None else None,
+                     _text(section, MAX_SECTION, "section"), _text(sis_id, MAX_SECTION, "SIS id"))
+
+
+@dataclass
+class RosterIndex:
+    """The users and the course's enrollments a batch of roster lines may touch, loaded in two queries (an import
+    of a class would otherwise make a query or three per line)."""
+
+    course: Course
+    users: dict[str, User] = field(default_factory=dict)
+    enrollments: dict[int, Enrollment] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, course: Course, emails: list[str]) -> RosterIndex:
+        index = cls(course)
+        for start in range(0, len(emails), 500):  # bounded IN lists
+            chunk = emails[start:start + 500]
+            index.users.update((u.email, u) for u in session.scalars(select(User).where(User.email.in_(chunk))))
+        index.enrollments = {e.user_id: e for e in session.scalars(
+            select(Enrollment).where(Enrollment.course_id == course.id))}
+        return index
+
+
+def enroll_member(session: Session, index: RosterIndex, new: NewMember) -> tuple[Enrollment, bool]:
+    """Enroll one checked line (no flush: the caller flushes a batch once). The user is created when new, with
+    no API token (`grader users token`, or a sign-in link): an instructor's site role is instructor, anyone
+    else's student. Already enrolled: name, section and SIS id refreshed, the role changed only when given, a
+    drop taken back. Returns the enrollment and whether it is new."""
+    course_role = new.role or CourseRole.student
+    user = index.users.get(new.email)
+    if user is None:
+        site_role = Role.instructor if course_role == CourseRole.instructor else Role.student
+        user = User(email=new.email, role=site_role.value)
+        session.add(user)
+        index.users[new.email] = user
+    if new.name:
+        user.name = new.name
+    enrollment = index.enrollments.get(user.id) if user.id is not None else None
+    created = enrollment is None
+    if enrollment is None:
+        enrollment = Enrollment(user=user, course_id=index.course.id, role=course_role.value)
+        session.add(enrollment)
+    elif new.role is not None:
+        enrollment.role = new.role.value
+    enrollment.dropped_at = None
+    if new.section is not None:
+        enrollment.section = new.section
+    if new.sis_id is not None:
+        enrollment.sis_id = new.sis_id
+    return enrollment, created
+
+
+def flush_roster(session: Session) -> None:
+    """Write a batch of enrollments; a concurrent change of the same rows is a Conflict, not a 500."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("someone else changed these users or this roster at the same moment: try again") from None
+
+
 def add_member(session: Session, course: Course, email: str, *, name: str | None = None,
                role: str | CourseRole | None = None, section: str | None = None,
                sis_id: str | None = None) -> tuple[Enrollment, bool]:
-    """Enroll `email` in `course` as `role` (default: student; the user is created when new: an instructor's site
-    role is instructor, anyone else's student). Already enrolled: name, section and SIS id are refreshed, the role
-    changed only when given, and a drop is taken back. Returns the enrollment and whether it is new."""
-    address = normalize_email(email)
-    given_role = parse_course_role(role) if role is not None else None
-    course_role = given_role or CourseRole.student
-    name = _text(name, MAX_NAME, "name")
-    section = _text(section, MAX_SECTION, "section")
-    sis_id = _text(sis_id, MAX_SECTION, "SIS id")
-    user = session.scalar(select(User).where(User.email == address))
-    if user is None:
-        site_role = Role.instructor if course_role == CourseRole.instructor else Role.student
-        user, _ = create_user(session, address, site_role)  # its first token is not shown: `grader users token`
-    if name:
-        user.name = name
-    enrollment = session.scalar(select(Enrollment).where(Enrollment.user_id == user.id,
-                                                         Enrollment.course_id == course.id))
-    created = enrollment is None
-    if enrollment is None:
-        enrollment = Enrollment(user=user, course_id=course.id, role=course_role.value)
-        session.add(enrollment)
-    elif given_role is not None:
-        enrollment.role = given_role.value
-    enrollment.dropped_at = None
-    if section is not None:
-        enrollment.section = section
-    if sis_id is not None:
-        enrollment.sis_id = sis_id
-    session.flush()
+    """Enroll `email` in `course` as `role` (default: student), as enroll_member. Returns the enrollment and
+    whether it is new."""
+    new = checked_member(email, name=name, role=role, section=section, sis_id=sis_id)
+    session.flush()  # the course's id, if it is new
+    enrollment, created = enroll_member(session, RosterIndex.load(session, course, [new.email]), new)
+    flush_roster(session)
     return enrollment, created
 
 

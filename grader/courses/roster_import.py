@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..db.models import Course
-from ..errors import BadRequest, BadUpload, GraderError
+from ..errors import BadRequest, BadUpload
 from ..users.service import normalize_email
-from .roster import add_member
+from .roster import NewMember, RosterIndex, checked_member, enroll_member, flush_roster
 
 FORMATS = ("canvas", "moodle", "plain")
 # A Canvas export of 2,000 students with a term of assignment columns is about 1 MB: 5 MB is room to spare, and a
@@ -30,6 +30,9 @@ FORMATS = ("canvas", "moodle", "plain")
 MAX_ROSTER_BYTES = 5 * 1024 * 1024
 # A cell longer than this is no name or address (csv's own limit is 128 KiB).
 MAX_CELL = 1000
+# More rows than any course has: a file of 5 MB of bare addresses would otherwise be ~300,000 enrollments in one
+# request, holding the database's write lock for minutes.
+MAX_ROWS = 10_000
 
 
 @dataclass
@@ -201,14 +204,18 @@ def parse_roster(data: bytes, format_: str) -> tuple[list[Row | tuple[int, str]]
     records = list(_records(text))
     if not records:
         raise BadRequest("the roster file is empty")
+    if len(records) > MAX_ROWS + 1:
+        raise BadRequest(f"the roster file has {len(records) - 1} rows; at most {MAX_ROWS} are imported at once "
+                         "(split the file)")
     return list(PARSERS[format_](records)), encoding
 
 
 def import_roster(session: Session, course: Course, data: bytes, format_: str) -> ImportResult:
-    """Enroll everyone the file lists (students, unless a plain file's row names a role)."""
+    """Enroll everyone the file lists (students, unless a plain file's row names a role), in one batch."""
     rows, encoding = parse_roster(data, format_)
     result = ImportResult(encoding=encoding)
     seen: dict[str, int] = {}
+    checked: list[NewMember] = []
     for row in rows:
         if isinstance(row, tuple):
             result.skipped.append(row)
@@ -216,16 +223,21 @@ def import_roster(session: Session, course: Course, data: bytes, format_: str) -
         if row.email in seen:
             result.skipped.append((row.line, f"{row.email} is listed already, on line {seen[row.email]}"))
             continue
-        seen[row.email] = row.line
         try:
-            with session.begin_nested():  # a row refused half-way leaves nothing behind
-                _, created = add_member(session, course, row.email, name=row.name, role=row.role,
-                                        section=row.section, sis_id=row.sis_id)
-        except GraderError as error:
+            new = checked_member(row.email, name=row.name, role=row.role, section=row.section, sis_id=row.sis_id)
+        except BadRequest as error:
             result.skipped.append((row.line, error.detail))
             continue
+        seen[row.email] = row.line
+        checked.append(new)
+    session.flush()  # the course's id, if it is new
+    index = RosterIndex.load(session, course, [new.email for new in checked])
+    for new in checked:
+        _, created = enroll_member(session, index, new)
         if created:
             result.added += 1
         else:
             result.updated += 1
+    flush_roster(session)
+    result.skipped.sort()
     return result

@@ -136,3 +136,21 @@ def test_hostile_cells(db_session: Session, course: Course) -> None:
     assert "not an email address" in reasons[3]  # a stray quote does not swallow the rest of the file silently
     assert result.added == 1  # the formula is a name like any other: stored as text, never evaluated
     assert _members(db_session, course)["grace@uni.edu"]["name"] == '=HYPERLINK("http://x")'
+
+
+def test_oversized_cells_and_row_counts_are_refused_whole(db_session: Session, course: Course) -> None:
+    with pytest.raises(BadRequest, match="line 2: not readable as CSV"):
+        import_roster(db_session, course, b"email\n" + b"a" * 200_000 + b"@uni.edu\n", "plain")
+    with pytest.raises(BadRequest, match="at most 10000"):
+        import_roster(db_session, course, b"a@uni.edu\n" * 10_002, "plain")
+
+
+def test_a_class_of_two_thousand_imports_in_reasonable_time(db_session: Session, course: Course) -> None:
+    import time
+
+    rows = "".join(f'"Student, No{i}",{i},sis{i},s{i}@uni.edu,S{i % 4}\n' for i in range(2000))
+    data = ("Student,ID,SIS User ID,SIS Login ID,Section\n" + rows).encode()
+    started = time.monotonic()
+    result = import_roster(db_session, course, data, "canvas")
+    assert (result.added, result.skipped) == (2000, [])
+    assert time.monotonic() - started < 20  # one batch: a few queries, not a few per line
