@@ -196,3 +196,26 @@ def test_an_extension_changes_what_late_work_counts_for(db_session: Session) -> 
         grant_extension(db_session, a, outsider, DUE)
     with pytest.raises(BadRequest, match="no time zone"):
         grant_extension(db_session, create_assignment(db_session, course, "nozone", "N"), ada, "2027-01-18T23:59")
+
+
+def test_a_students_assignments_show_what_counts_with_their_extension(db_session: Session) -> None:
+    from grader.courses.assignments_view import my_assignments
+
+    course = create_course(db_session, "ml101", "ML")
+    a = create_assignment(db_session, course, "final", "Final", due_at=DUE, late_policy={"penalty_per_day": 0.5})
+    hidden = create_assignment(db_session, course, "old", "Old")
+    edit_assignment(db_session, hidden, archived=True)
+    ada = add_member(db_session, course, "ada@uni.edu")[0].user
+    late = _graded(db_session, a.id, ada.id, datetime(2027, 1, 16, 12, tzinfo=UTC), 80.0)
+    [row] = [r for r in my_assignments(db_session, ada)["assignments"] if r["course"] == "ml101"]
+    assert row["submissions"] == 1 and row["your_due_at"] is None
+    assert row["counting"]["submission_id"] == str(late.id)
+    assert (row["counting"]["score"], row["counting"]["raw_score"]) == (40.0, 80.0)
+    assert row["counting"]["late"]["days_late"] == 1
+    grant_extension(db_session, a, ada, "2027-01-17T00:00:00+01:00")
+    [row] = [r for r in my_assignments(db_session, ada)["assignments"] if r["course"] == "ml101"]
+    assert row["your_due_at"] == "2027-01-17T00:00:00+01:00"
+    assert row["counting"]["score"] == 80.0 and row["counting"]["late"] is None
+    late.override_score = 95.0
+    [row] = [r for r in my_assignments(db_session, ada)["assignments"] if r["course"] == "ml101"]
+    assert (row["counting"]["score"], row["counting"]["override_score"]) == (95.0, 95.0)

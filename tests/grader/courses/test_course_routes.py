@@ -160,3 +160,14 @@ def test_bad_bodies_are_refused_naming_the_field(client: TestClient, tokens: Tok
     unknown = client.post("/api/v1/instructor/courses/ml101/roster/import", headers=prof,
                           files={"file": ("r.csv", b"a@uni.edu\n", "text/csv")}, data={"format": "excel"})
     assert unknown.status_code == 400 and "excel" in unknown.json()["detail"]
+
+
+def test_an_instructor_cannot_drop_or_demote_themselves(client: TestClient, tokens: Tokens) -> None:
+    prof = _headers(tokens.prof)
+    members = client.get("/api/v1/instructor/courses/ml101/roster", headers=prof).json()["members"]
+    me = next(m["user_id"] for m in members if m["email"] == "prof@uni.edu")
+    for body in ({"dropped": True}, {"role": "ta"}):
+        refused = client.patch(f"/api/v1/instructor/courses/ml101/roster/{me}", json=body, headers=prof)
+        assert refused.status_code == 400 and "yourself" in refused.json()["detail"]
+    assert client.patch(f"/api/v1/instructor/courses/ml101/roster/{me}", json={"section": "Staff"},
+                        headers=prof).json()["section"] == "Staff"
