@@ -104,7 +104,7 @@ def moment(value: datetime | str | None, zone: str | None, what: str) -> datetim
     if value.tzinfo is None:
         if zone is None:
             raise BadRequest(f"{what} needs a time zone")
-        value = value.replace(tzinfo=parse_zone(zone))
+        value = value.replace(tzinfo=parse_zone(zone, "due_time_zone"))
     return as_utc(value)
 
 
@@ -112,7 +112,7 @@ def due(value: datetime | str | None, zone: str | None) -> tuple[datetime | None
     """(due_at in UTC, due_time_zone): the zone as given, else the due date's own offset ("+01:00")."""
     if zone is not None:
         zone = zone.strip()
-        parse_zone(zone)
+        parse_zone(zone, "due_time_zone")
     if isinstance(value, str):
         value = parse_moment(value, zone, what="due_at")
     if value is not None and value.tzinfo is not None and zone is None:

@@ -57,7 +57,7 @@ def edit_assignment(session: Session, assignment: Assignment, *, now: datetime |
             assignment.due_at = due_at
         elif zone is not None:
             zone = zone.strip()
-            parse_zone(zone)
+            parse_zone(zone, "due_time_zone")
         assignment.due_time_zone = zone
     if "opens_at" in changes:
         assignment.opens_at = fields.moment(changes["opens_at"], assignment.due_time_zone, "opens_at")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class Strict(BaseModel):
@@ -35,8 +35,9 @@ class AssignmentFields(Strict):
     due_time_zone: str | None = Field(default=None, max_length=64)
     late_policy: dict[str, Any] | None = None
     score_policy: Literal["best", "latest"] | None = None
-    max_submissions_per_hour: int | None = None
-    points: dict[str, float] | None = None
+    # Strict: JSON true is no number of submissions, and the service names what is wrong with a point value.
+    max_submissions_per_hour: StrictInt | None = None
+    points: dict[str, Any] | None = None
     rubric_visibility: dict[str, str] | None = None
     edition: str | None = Field(default=None, max_length=16)
 

@@ -21,8 +21,8 @@ _BRACKETED = re.compile(r"(.*)\[([^\]]{1,64})\]")
 _MAX_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati)
 
 
-def parse_zone(name: str) -> tzinfo:
-    """The zone called `name`: an IANA name or a "+HH:MM" offset. BadRequest for anything else."""
+def parse_zone(name: str, what: str = "time zone") -> tzinfo:
+    """The zone called `name`: an IANA name or a "+HH:MM" offset. BadRequest (naming `what`) for anything else."""
     text = name.strip()
     if text.upper() in ("UTC", "Z"):
         return UTC
@@ -31,15 +31,15 @@ def parse_zone(name: str) -> tzinfo:
         sign, hours, minutes = offset.groups()
         delta = timedelta(hours=int(hours), minutes=int(minutes))
         if int(minutes) >= 60 or delta > _MAX_OFFSET:
-            raise BadRequest(f"time zone offset {name!r} is out of range (-14:00 to +14:00)")
+            raise BadRequest(f"{what} {name!r}: the offset is out of range (-14:00 to +14:00)")
         return timezone(-delta if sign == "-" else delta)
     try:
         if not text or text.startswith("/") or ".." in text:
             raise ValueError
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"unknown time zone {name!r}: use an IANA name like Europe/Zurich or an offset like "
-                         f"+01:00") from None
+        raise BadRequest(f"{what} {name!r} is no known time zone: use an IANA name like Europe/Zurich or an "
+                         "offset like +01:00") from None
 
 
 def zone_name(moment: datetime) -> str:
@@ -67,7 +67,7 @@ def parse_moment(text: str, zone: str | None = None, *, what: str = "time") -> d
         if zone is None:
             raise BadRequest(f"{what} {text!r} has no time zone: add an offset (2027-01-15T23:59:00+01:00) "
                              "or give due_time_zone")
-        return moment.replace(tzinfo=parse_zone(zone))
+        return moment.replace(tzinfo=parse_zone(zone, "due_time_zone"))
     return moment
 
 

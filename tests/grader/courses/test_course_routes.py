@@ -171,3 +171,19 @@ def test_an_instructor_cannot_drop_or_demote_themselves(client: TestClient, toke
         assert refused.status_code == 400 and "yourself" in refused.json()["detail"]
     assert client.patch(f"/api/v1/instructor/courses/ml101/roster/{me}", json={"section": "Staff"},
                         headers=prof).json()["section"] == "Staff"
+
+
+@pytest.mark.parametrize(("field", "value", "status"), [
+    ("points", {"P3": True}, 400), ("points", {"P3": "20"}, 400), ("points", {"P3": -5}, 400),
+    ("max_submissions_per_hour", True, 422), ("max_submissions_per_hour", "5", 422),
+    ("max_submissions_per_hour", 0, 400), ("suites", None, 400), ("late_policy", {"penalty_per_day": 2}, 400),
+    ("score_policy", "worst", 422), ("edition", "1999", 400), ("due_time_zone", "+99:00", 400),
+])
+def test_assignment_edits_name_what_is_wrong(client: TestClient, tokens: Tokens, field: str, value: object,
+                                             status: int) -> None:
+    prof = _headers(tokens.prof)
+    client.post("/api/v1/instructor/courses/ml101/assignments", json={"slug": "final", "title": "F"}, headers=prof)
+    response = client.patch("/api/v1/instructor/courses/ml101/assignments/final", json={field: value}, headers=prof)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert field.split("_")[0] in detail or field in detail, detail
