@@ -15,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .courses.commands import assignments_app, courses_app
+from .courses.roster_commands import extensions_app, roster_app
 from .db.commands import app as db_app
 from .intake import CompileProblem, IntakeError, unpack_submission
 from .interrupts import Interrupted, stop_on_signals
@@ -30,6 +32,10 @@ if TYPE_CHECKING:  # loaded when a command needs them: `grader grade` starts its
 app = typer.Typer(help="TinyTorch grader.", no_args_is_help=True, add_completion=False)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(courses_app, name="courses")
+app.add_typer(assignments_app, name="assignments")
+app.add_typer(roster_app, name="roster")
+app.add_typer(extensions_app, name="extensions")
 app.command("sweep")(sweep_command)
 stderr = Console(stderr=True)
 

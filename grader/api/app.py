@@ -17,7 +17,7 @@ from . import health
 from .error_responses import install_error_handlers
 
 log = logging.getLogger(__name__)
-OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes")
+OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes")
 
 
 @asynccontextmanager

@@ -2,23 +2,26 @@
 
     ensure_default_course(session)                       # fresh install: course "default" with "capstone"
     assignment = get_assignment(session, "capstone", user=student)
-    course_role(session, student, assignment.course)     # "student", "instructor" or None
+    course_role(session, student, assignment.course)     # "student", "ta", "instructor" or None
+    check_accepts_submissions(session, assignment, student, now)   # the upload's gate: archived, not open yet
+    require_instructor(session, user, course)            # Forbidden for TAs and students, NotFound for others
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from ..db.models import Assignment, Course, CourseRole, Enrollment, Role, ScorePolicy, User, Visibility
-from ..errors import BadRequest, Conflict, NotFound
-from .late import parse_late_policy
+from ..db.models import Assignment, Course, CourseRole, Enrollment, Role, ScorePolicy, User
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from . import assignment_fields as fields
+from .zones import as_utc, iso_in_zone
 
 DEFAULT_COURSE_SLUG = "default"
 DEFAULT_COURSE_NAME = "TinyTorch"
@@ -36,7 +39,7 @@ def _slug(value: str, what: str) -> str:
 
 
 def create_course(session: Session, slug: str, name: str, *, open_to_all_students: bool = False) -> Course:
-    course = Course(slug=_slug(slug, "course slug"), name=name, open_to_all_students=open_to_all_students)
+    course = Course(slug=_slug(slug, "course slug"), name=course_name(name), open_to_all_students=open_to_all_students)
     taken = Conflict(f"a course with slug {slug!r} already exists")
     if session.scalar(select(Course.id).where(Course.slug == slug)) is not None:
         raise taken
@@ -55,41 +58,33 @@ def create_assignment(
     title: str,
     *,
     suites: Iterable[str] = ("capstone",),
-    due_at: datetime | None = None,
+    opens_at: datetime | str | None = None,
+    due_at: datetime | str | None = None,
+    due_time_zone: str | None = None,
     late_policy: dict[str, Any] | None = None,
     max_submissions_per_hour: int | None = None,
     score_policy: str = ScorePolicy.best.value,
+    points: dict[str, Any] | None = None,
     rubric_visibility: dict[str, str] | None = None,
     edition: str | None = None,
 ) -> Assignment:
-    from capstone_tests.editions import EDITIONS  # the editions whose numbering diagnostics can speak
-    from capstone_tests.registry import SUITES  # the graded suites, to refuse a name no worker could run
-
-    suites = list(suites)
-    unknown = [name for name in suites if name not in SUITES]
-    if not suites or unknown:
-        raise BadRequest(f"unknown suites {unknown}; known: {', '.join(SUITES)}" if unknown else "no suites given")
-    if score_policy not in {p.value for p in ScorePolicy}:
-        raise BadRequest(f"score policy must be best or latest, not {score_policy!r}")
-    visibility = dict(rubric_visibility or {})
-    bad = {test: v for test, v in visibility.items() if v not in {x.value for x in Visibility}}
-    if bad:
-        raise BadRequest(f"visibility must be visible, after_due_date or hidden: {bad}")
-    if due_at is not None and due_at.tzinfo is None:
-        raise BadRequest("due_at needs a time zone")
-    if edition is not None and edition not in EDITIONS:
-        raise BadRequest(f"unknown edition {edition!r}; known: {', '.join(EDITIONS)}")
-    parse_late_policy(late_policy)  # refused here, not when the dashboard first applies it
+    """A new assignment of `course`; every setting checked (BadRequest naming the field), Conflict if the slug
+    is taken. due_at is stored in UTC, due_time_zone as given (else the due date's own offset)."""
+    due, zone = fields.due(due_at, due_time_zone)
+    values = dict(
+        title=fields.title(title), suites=fields.suites(suites), due_at=due, due_time_zone=zone,
+        opens_at=fields.moment(opens_at, zone, "opens_at"), late_policy=fields.late_policy(late_policy),
+        max_submissions_per_hour=fields.per_hour(max_submissions_per_hour),
+        score_policy=fields.score_policy(score_policy), points=fields.points(points),
+        rubric_visibility=fields.rubric_visibility(rubric_visibility), edition=fields.edition(edition),
+    )
+    slug = _slug(slug, "assignment slug")
     taken = Conflict(f"course {course.slug} already has an assignment {slug!r}")
     session.flush()  # the course's id, if it is new
     if session.scalar(select(Assignment.id).where(Assignment.course_id == course.id, Assignment.slug == slug)):
         raise taken
     # By course_id, not course=: a row refused by the database must not stay behind in course.assignments.
-    assignment = Assignment(
-        course_id=course.id, slug=_slug(slug, "assignment slug"), title=title, suites=suites, due_at=due_at,
-        late_policy=dict(late_policy or {}), max_submissions_per_hour=max_submissions_per_hour,
-        score_policy=score_policy, rubric_visibility=visibility, edition=edition,
-    )
+    assignment = Assignment(course_id=course.id, slug=slug, **values)
     try:
         with session.begin_nested():  # a concurrent create of the same slug loses here, not the transaction
             session.add(assignment)
@@ -126,13 +121,10 @@ def get_course(session: Session, slug: str) -> Course:
 
 def enroll(session: Session, user: User, course: Course, role: str | CourseRole | None = None) -> Enrollment:
     """Enroll `user` in `course` (default role: instructor for instructors, else student). Enrolling again
-    changes the role rather than failing."""
+    changes the role rather than failing, and takes back a drop."""
     if role is None:
         role = CourseRole.instructor if user.role == Role.instructor else CourseRole.student
-    try:
-        course_role_ = CourseRole(role)
-    except ValueError:
-        raise BadRequest(f"course role must be student or instructor, not {role!r}") from None
+    course_role_ = parse_course_role(role)
     enrollment = session.scalar(
         select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
     )
@@ -141,20 +133,30 @@ def enroll(session: Session, user: User, course: Course, role: str | CourseRole 
         session.add(enrollment)
     else:
         enrollment.role = course_role_.value
+        enrollment.dropped_at = None
     session.flush()
     return enrollment
 
 
+def parse_course_role(role: str | CourseRole) -> CourseRole:
+    try:
+        return CourseRole(role)
+    except ValueError:
+        raise BadRequest(f"course role must be student, ta or instructor, not {role!r}") from None
+
+
 def course_role(session: Session, user: User, course: Course) -> CourseRole | None:
-    """What `user` may do in `course`: instructor (sees everyone's work), student (hands in, sees their own),
-    or None. Admins are instructors everywhere; an open course admits every student-role user."""
+    """What `user` may do in `course`: instructor (everything), ta (course staff: sees and grades the work, changes
+    nothing of the course), student (hands in, sees their own), or None. Admins are instructors everywhere; an
+    open course admits every student-role user, except one dropped from it."""
     if user.role == Role.admin:
         return CourseRole.instructor
-    enrolled = session.scalar(
-        select(Enrollment.role).where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
-    )
+    enrolled = session.execute(
+        select(Enrollment.role, Enrollment.dropped_at)
+        .where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
+    ).first()
     if enrolled is not None:
-        return CourseRole(enrolled)
+        return None if enrolled.dropped_at is not None else CourseRole(enrolled.role)
     if course.open_to_all_students and user.role == Role.student:
         return CourseRole.student
     return None
@@ -191,3 +193,78 @@ def get_assignment(
         choices = ", ".join(f"{a.course.slug}/{a.slug}" for a in found)
         raise Conflict(f"assignment {slug!r} exists in several courses; name one of: {choices}")
     return found[0]
+
+
+# --- who may change what ----------------------------------------------------------------------------------------
+
+def staff_course(session: Session, user: User, slug: str) -> tuple[Course, CourseRole]:
+    """The course `slug` and `user`'s staff role in it (ta or instructor). NotFound when `user` has no role there
+    (another course is none of their business), Forbidden for a student of it."""
+    course = get_course(session, slug)
+    role = course_role(session, user, course)
+    if role is None:
+        raise NotFound(f"no course {slug!r}")
+    if role == CourseRole.student:
+        raise Forbidden(f"only the staff of course {slug} may do this")
+    return course, role
+
+
+def instructor_course(session: Session, user: User, slug: str) -> Course:
+    """The course `slug` if `user` may change it (its instructor, or an admin): Forbidden for a TA or student."""
+    course, role = staff_course(session, user, slug)
+    if role != CourseRole.instructor:
+        raise Forbidden(f"only an instructor of course {slug} may change it, its assignments or its staff")
+    return course
+
+
+def require_may_create_courses(user: User) -> None:
+    if user.role not in (Role.instructor, Role.admin):
+        raise Forbidden("only instructors may create courses")
+
+
+# --- course and submission gates ----------------------------------------------------------------------------------
+
+def course_name(value: str) -> str:
+    text = value.strip()
+    if not text or len(text) > 200:
+        raise BadRequest("course name must be 1-200 characters")
+    return text
+
+
+def edit_course(session: Session, course: Course, *, name: str | None = None, archived: bool | None = None,
+                now: datetime | None = None) -> Course:
+    """Rename and/or archive (True) or restore (False) a course. Archiving keeps everything; students stop
+    seeing it and it takes no new submissions."""
+    if name is not None:
+        course.name = course_name(name)
+    if archived is not None:
+        course.archived_at = (course.archived_at or now or datetime.now(UTC)) if archived else None
+    session.flush()
+    return course
+
+
+def check_accepts_submissions(session: Session, assignment: Assignment, user: User,
+                              now: datetime | None = None) -> None:
+    """Forbidden (saying why) when `user` may not hand in to `assignment` now: its course or itself is archived,
+    `user` was dropped from the course, or it does not open yet (staff may try it out before it opens)."""
+    now = now or datetime.now(UTC)
+    course = assignment.course
+    if course.archived_at is not None:
+        raise Forbidden(f"course {course.slug} is archived: it takes no new submissions")
+    if assignment.archived_at is not None:
+        raise Forbidden(f"assignment {course.slug}/{assignment.slug} is archived: it takes no new submissions")
+    role = course_role(session, user, course)
+    if role is None:
+        dropped = session.scalar(select(Enrollment.dropped_at).where(
+            Enrollment.user_id == user.id, Enrollment.course_id == course.id))
+        raise Forbidden(f"you are no longer enrolled in course {course.slug}" if dropped is not None
+                        else f"you are not enrolled in course {course.slug}")
+    if role == CourseRole.student and assignment.opens_at is not None and as_utc(now) < as_utc(assignment.opens_at):
+        opens = iso_in_zone(assignment.opens_at, assignment.due_time_zone)
+        raise Forbidden(f"assignment {course.slug}/{assignment.slug} opens at {opens}; submit after that")
+
+
+def list_courses(session: Session) -> Sequence[Course]:
+    """Every course, by slug, with its assignments and enrollments (the CLI's listing)."""
+    return session.scalars(select(Course).order_by(Course.slug)
+                           .options(selectinload(Course.assignments), selectinload(Course.enrollments))).all()

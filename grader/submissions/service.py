@@ -20,7 +20,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..courses.late import late_report
-from ..courses.service import course_role, get_assignment
+from ..courses.rubric import apply_points
+from ..courses.service import check_accepts_submissions, course_role, get_assignment
 from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
@@ -70,6 +71,7 @@ def record_submission(session: Session, user: User, sha256: str, assignment_slug
     """The queued row for a stored archive, after the assignment and rate-limit checks."""
     now = now or datetime.now(UTC)
     assignment = get_assignment(session, assignment_slug, user=user)
+    check_accepts_submissions(session, assignment, user, now)
     _check_rate(session, user, assignment, now)
     submission = Submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id, archive_sha256=sha256,
                             status=SubmissionStatus.queued.value, created_at=now,
@@ -184,7 +186,7 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound(f"no submission {submission_id}")
-    public = public_report(report, str(submission_id), compile_errors or ())
+    public = apply_points(submission.assignment.points, public_report(report, str(submission_id), compile_errors or ()))
     session.execute(delete(TestResult).where(TestResult.submission_id == submission_id))
     for test in public["tests"]:
         session.add(TestResult(
