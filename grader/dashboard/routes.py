@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
+from ..api.deps import SessionDep, UserDep
 from . import service
-from .deps import SessionDep, UserDep
 
 router = APIRouter(prefix="/api/v1/instructor", tags=["instructor"])
 

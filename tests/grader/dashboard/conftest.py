@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from grader.dashboard import deps
+from grader.api import deps
 from grader.dashboard.routes import router
 from grader.errors import GraderError
 
