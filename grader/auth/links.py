@@ -102,7 +102,8 @@ def link_user(session: Session, token: str, now: datetime | None = None) -> tupl
     found = None
     if _valid_token(token):
         found = session.execute(select(User, SignInLink).join(SignInLink, SignInLink.user_id == User.id)
-                                .where(SignInLink.token_hash == hash_token(token))).first()
+                                .where(SignInLink.token_hash == hash_token(token))
+                                .execution_options(populate_existing=True)).first()
     if found is None or found[1].used_at is not None or found[1].expires_at <= now:
         raise Unauthorized(LINK_REFUSED)
     return found[0], found[1]
@@ -120,7 +121,7 @@ def redeem_link(session: Session, token: str, now: datetime | None = None) -> Us
     digest = hash_token(token)
     used = session.execute(update(SignInLink).where(
         SignInLink.token_hash == digest, SignInLink.used_at.is_(None), SignInLink.expires_at > now,
-    ).values(used_at=now).execution_options(synchronize_session=False))
+    ).values(used_at=now))
     if used.rowcount != 1:  # type: ignore[attr-defined]
         raise Unauthorized(LINK_REFUSED)
     user = session.scalar(select(User).join(SignInLink, SignInLink.user_id == User.id)
