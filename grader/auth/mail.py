@@ -37,11 +37,13 @@ def compose(mail: SignInMail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = "Your TinyTorch grader sign-in link"
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
-    message.set_content(
-        "Someone (we hope you) asked to sign in to the TinyTorch grader with this address.\n\n"
-        f"Open this link to sign in:\n\n{mail.url}\n\n"
-        f"It works once, until {mail.expires_at:%Y-%m-%d %H:%M} UTC. If you did not ask for it, ignore this "
-        "mail: nobody can sign in without the link.\n")
+    body = ("Someone (we hope you) asked to sign in to the TinyTorch grader with this address.\n\n"
+            f"Open this link to sign in:\n\n{mail.url}\n\n"
+            f"It works once, until {mail.expires_at:%Y-%m-%d %H:%M} UTC. If you did not ask for it, ignore\n"
+            "this mail: nobody can sign in without the link.\n")
+    # 7bit keeps the link one plain line in the raw mail (quoted-printable would fold it and write its "=" as
+    # "=3D", which breaks it for any reader that does not decode); a non-ASCII link falls back to the default.
+    message.set_content(body, cte="7bit" if body.isascii() else None)
     return message
 
 
