@@ -12,8 +12,10 @@ from ..web.routes import _asset_version, templates
 from . import links
 
 router = APIRouter(include_in_schema=False)
-# The link page's URL holds the link's secret: no cached copy, and no Referer naming it to anything it loads.
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The link page's URL holds the link's secret: no cached copy, and no Referer naming it to another site.
+# "same-origin", not "no-referrer": under no-referrer a browser sends `Origin: null` with the page's own form
+# posts, which the Origin check (grader.auth.csrf) must refuse.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 
 def wants_page(request: Request) -> bool:

@@ -51,7 +51,7 @@ def test_a_student_signs_in_from_the_emailed_link(auth_client: TestClient, smtp_
     page = auth_client.get(urlsplit(url).path + "?" + urlsplit(url).query, headers=HTML)
     assert page.status_code == 200 and "set-cookie" not in page.headers
     assert "Sign in as ada@example.edu" in page.text
-    assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "same-origin"
     assert 'action="/auth/link/redeem"' in page.text and f'value="{token}"' in page.text
     assert auth_client.get("/api/v1/me").status_code == 401
 
