@@ -160,5 +160,8 @@ def test_hostile_input_is_refused_without_harm(auth_client: TestClient, smtp_ser
     assert auth_client.get(f"/sign-in/link?token={long_token}").status_code == 401
     for odd in ("", "../../etc/passwd", "' OR 1=1 --", "\u00e9" * 40):
         assert auth_client.post("/auth/link/redeem", json={"token": odd}).status_code == 401
+    echoed = auth_client.post("/auth/link", data={"email": '"><script>alert(1)</script> @x.y'},
+                              headers={"accept": "text/html"})
+    assert echoed.status_code == 400 and "<script>alert" not in echoed.text and "&lt;script&gt;" in echoed.text
     page = auth_client.get("/sign-in/link", params={"token": "<script>alert(1)</script>"})
     assert page.status_code == 401 and "<script>alert" not in page.text
