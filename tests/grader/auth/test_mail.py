@@ -122,3 +122,19 @@ def test_no_header_can_be_injected_through_the_address() -> None:
     text = compose(MAIL, "Grader <grader@example.edu>").as_string()
     assert "To: ada@example.edu\n" in text and "Bcc" not in text and "http://x/sign-in/link?token=abc" in text
     assert f"{MAIL.expires_at:%Y-%m-%d %H:%M} UTC" in text and "=3D" not in text
+
+
+def test_starttls_is_never_skipped_for_a_server_that_does_not_offer_it(caplog: pytest.LogCaptureFixture) -> None:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)  # no TLS offered
+    controller.start()
+    try:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True, smtp_username="grader",
+                            smtp_password="s3cret", smtp_timeout_s=5)
+        with caplog.at_level(logging.WARNING, logger="grader.auth.mail"):
+            assert not send_sign_in_mail(MAIL, settings)
+        assert "SMTPNotSupportedError" in caplog.text
+        assert not mailbox.received  # nothing, and no password, went out in the clear
+    finally:
+        controller.stop()
