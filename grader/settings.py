@@ -122,6 +122,25 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = Field(default=30.0, gt=0)
     http_body_min_bytes_per_s: int = Field(default=4096, ge=1)
 
+    # --- Sign-in (docs/sign-in.md) ---
+    # The address people reach the service at (https://grader.example.edu): the base of emailed sign-in links, and
+    # an https one makes the session cookie Secure. None: the link's base is the request's own URL.
+    public_url: str | None = None
+    # A signed-in browser's session lasts this long after its last request (sliding), then it must sign in again.
+    session_days: float = Field(default=14.0, gt=0)
+    # Secure session cookies even on plain-http requests (the service behind a TLS proxy that does not say so).
+    session_cookie_secure: bool = False
+    # Sign-in links are emailed only when smtp_host is set; otherwise people ask course staff for a link.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # STARTTLS before authenticating (port 587); off for a local relay on port 25 that offers no TLS.
+    smtp_starttls: bool = True
+    smtp_from: str = "TinyTorch grader <grader@localhost>"
+    # A slow mail server holds one background sender this long at most, never the request that asked.
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()

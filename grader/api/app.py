@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ..auth.routes import router as auth_router
 from ..settings import get_settings
 from ..submissions.routes import router as submissions_router
 from ..submissions.sweeper import PeriodicSweeper
@@ -54,6 +55,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(submissions_router)
     app.include_router(health.router)
+    app.include_router(auth_router)
     for name in OPTIONAL_ROUTERS:
         try:
             module = importlib.import_module(name)

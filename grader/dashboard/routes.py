@@ -13,9 +13,9 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from ..api.deps import SessionDep, UserDep
 from . import charts, export, history, overrides, regrades, reports, status, table
 from .access import instructor_course, teaching_courses
-from .deps import SessionDep, UserDep
 
 router = APIRouter(prefix="/api/v1/instructor", tags=["instructor"])
 

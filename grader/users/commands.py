@@ -97,3 +97,25 @@ def revoke_command(email: Annotated[str, typer.Argument(help="the user's email a
         with session_scope(write=True) as session:
             count = revoke_user_tokens(session, get_user_by_email(session, email))
     typer.echo(f"revoked {count} token(s) of {email.strip().lower()}")
+
+
+@app.command("link")
+def link_command(email: Annotated[str, typer.Argument(help="the user's email address")]) -> None:
+    """Make a one-time sign-in link for a user (works once, for 30 minutes). Last line: the URL."""
+    from ..auth.links import issue_link, link_url
+    from ..bootstrap import prepare_database
+    from ..db.session import session_scope
+    from ..settings import get_settings
+    from .service import get_user_by_email
+
+    settings = get_settings()
+    # Without GRADER_PUBLIC_URL the address `grader serve` listens on: right on the machine itself.
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    with exit_on_grader_error():
+        prepare_database()
+        with session_scope(write=True) as session:
+            user = get_user_by_email(session, email)
+            link, token = issue_link(session, user)
+            address, expires_at = user.email, link.expires_at
+    typer.echo(f"sign-in link for {address}, works once until {expires_at:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(link_url(base, token))

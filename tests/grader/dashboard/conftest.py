@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from grader.api import deps
 from grader.api.error_responses import install_error_handlers
 from grader.courses.service import create_assignment, create_course, enroll
-from grader.dashboard import deps
 from grader.dashboard.routes import router
 from grader.db.models import Assignment, Course, Submission, TestResult, User
 from grader.users.service import create_user
