@@ -35,6 +35,7 @@ WRITES = frozenset({"post", "put", "patch", "delete"})
 METHODS = (*WRITES, "get", "head", "options")
 # Operations that touch nothing that can be out (they never answer 503 of their own).
 NO_OUTAGE = frozenset({"/metrics"})
+SIGN_IN = "/auth/"
 
 REASONS = {
     "400": "A field is wrong (the detail names it), or the upload is not a valid submission.",
@@ -140,7 +141,8 @@ def security_for(method: str) -> list[dict[str, list[str]]]:
 def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses an operation can answer, from what it is (not from a list of routes):
 
-    400 when it takes input (parameters or a body), 401 and 403 when it is authenticated (`security` non-empty),
+    400 when it takes input (parameters or a body), 401 and 403 when it is authenticated (`security` non-empty) or
+    signs in (under /auth/: a bad token is a 401, a cookie's change without its CSRF token a 403),
     404 when its path names something, 409 on POST/PUT/PATCH, 413 for an upload (a multipart body), 422 when it
     takes input, 429 on POST (uploads and sign-in attempts are rate-limited), 503 unless it touches nothing that can
     be out."""
@@ -150,7 +152,7 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[st
     statuses = []
     if takes_input:
         statuses.append("400")
-    if operation.get("security"):
+    if operation.get("security") or path.startswith(SIGN_IN):
         statuses += ["401", "403"]
     if "{" in path:
         statuses.append("404")
