@@ -1,10 +1,11 @@
 """The published contract against a live `grader serve` (a fresh SQLite data dir): schemathesis reads /openapi.json
-and sends generated requests to every operation, as each kind of caller (anonymous, a student, an instructor, an
-admin), and fails on a 5xx, a status code the schema does not list, a content type it does not declare, or a body
-that does not match its declared schema. Whatever routes the app has when the test runs are tested: nothing here
-names them, except the upload, which gets a bounded generated body like any other multipart operation.
+and sends generated requests to every operation, as each kind of caller (anonymous, a student, a course's TA, an
+instructor, an admin), and fails on a 5xx, a status code the schema does not list, a content type it does not
+declare, or a body that does not match its declared schema. Whatever routes the app has when the test runs are
+tested: nothing here names them. The upload (multipart) gets schemathesis's bounded generated bodies like any
+other operation: random bytes, refused with a documented 400/413/422/429.
 
-Bounded: a few examples per operation (MAX_EXAMPLES), so the four runs take about a minute."""
+Bounded: a few examples per operation (MAX_EXAMPLES) and a fixed seed, so the runs take about a minute."""
 
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ from typing import Any
 import jsonschema_rs  # schemathesis's own validator (dev extras)
 import pytest
 from running_server import GraderProcess, grader_env, grader_serve
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
-MAX_EXAMPLES = 10
+from grader.db.models import Course, Enrollment, User
+
+MAX_EXAMPLES = 5
 SEED = 20261206  # the same cases every run: a failure here reproduces
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-ROLES = ("anonymous", "student", "instructor", "admin")
+ROLES = ("anonymous", "student", "ta", "instructor", "admin")
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +43,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraderProcess]:
 
 @pytest.fixture(scope="module")
 def tokens(server: GraderProcess) -> dict[str, str]:
-    return {role: server.add_user(f"{role}@contract.example.org", role) for role in ROLES if role != "anonymous"}
+    site_roles = {"student": "student", "ta": "student", "instructor": "instructor", "admin": "admin"}
+    made = {role: server.add_user(f"{role}@contract.example.org", site) for role, site in site_roles.items()}
+    make_ta_everywhere(Path(server.env["GRADER_DATA_DIR"]) / "grader.db", "ta@contract.example.org")
+    return made
+
+
+def make_ta_everywhere(database: Path, email: str) -> None:
+    """The TA role is a course's, not the site's (`grader users add` has none): staff of every course there is."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as session, session.begin():
+            user = session.scalars(select(User).where(User.email == email)).one()
+            for course in session.scalars(select(Course)):
+                enrolled = session.scalars(select(Enrollment).where(Enrollment.user_id == user.id,
+                                                                    Enrollment.course_id == course.id)).first()
+                if enrolled is None:
+                    session.add(Enrollment(user_id=user.id, course_id=course.id, role="ta"))
+                else:
+                    enrolled.role = "ta"
+    finally:
+        engine.dispose()
 
 
 def schemathesis_run(url: str, token: str | None, folder: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",
+    command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
                "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "2",
                "--request-timeout", "20", "--no-shrink", "--suppress-health-check", "all"]
     if token is not None:
