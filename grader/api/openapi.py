@@ -51,6 +51,8 @@ REASONS = {
     "503": "The grader's own outage (its database, a full disk, too many connections); nothing was done. "
            "`Retry-After` says when to try again.",
 }
+# (where, lower-cased name) of what the security schemes carry.
+CREDENTIALS = frozenset({("header", "authorization"), ("cookie", "tt_session"), ("header", "x-csrf-token")})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}
 
@@ -118,18 +120,22 @@ def contract(schema: dict[str, Any]) -> dict[str, Any]:
             if "security" not in operation and path.startswith("/api/"):
                 operation["security"] = security_for(method)
             if operation.get("security"):
-                # The token's header is the `bearer` scheme's; OpenAPI ignores a parameter named Authorization.
-                kept = [p for p in operation.get("parameters", [])
-                        if not (p.get("in") == "header" and p.get("name", "").lower() == "authorization")]
-                if kept:
-                    operation["parameters"] = kept
-                else:
-                    operation.pop("parameters", None)
+                _drop_credential_parameters(operation)
             _declare_errors(path, method, operation)
     if path_item := schema.get("paths", {}).get("/healthz", {}).get("get"):
         _declare_health(path_item)
     _drop_unused(schema, ("HTTPValidationError", "ValidationError"))
     return schema
+
+
+def _drop_credential_parameters(operation: dict[str, Any]) -> None:
+    """A dependency that reads the token, the cookie or the CSRF header shows them as parameters; the security
+    schemes say how to send them (and /docs' Authorize fills them in), so they are not listed twice."""
+    kept = [p for p in operation.get("parameters", []) if (p.get("in"), p.get("name", "").lower()) not in CREDENTIALS]
+    if kept:
+        operation["parameters"] = kept
+    else:
+        operation.pop("parameters", None)
 
 
 def security_for(method: str) -> list[dict[str, list[str]]]:

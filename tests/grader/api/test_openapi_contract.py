@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, Form, UploadFile
+from fastapi import APIRouter, Cookie, FastAPI, Form, Header, UploadFile
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
@@ -116,6 +116,10 @@ def test_rules_cover_routes_never_seen() -> None:
     @router.post("/api/v1/widgets/{widget_id}/file")
     def upload(widget_id: int, file: UploadFile, note: str = Form("")) -> None: ...
 
+    @router.delete("/api/v1/widgets/{widget_id}")
+    def remove(widget_id: int, tt_session: str | None = Cookie(None),
+               x_csrf_token: str | None = Header(None), authorization: str | None = Header(None)) -> None: ...
+
     @router.get("/api/v1/public-news", openapi_extra={"security": []})
     def news() -> list[str]:
         return []
@@ -132,6 +136,10 @@ def test_rules_cover_routes_never_seen() -> None:
     assert make_op["security"] == [{"bearer": []}, {"session": [], "csrf": []}]
     assert make_op["responses"]["422"]["content"]["application/json"]["schema"] == ERROR_REF
     assert "413" in paths["/api/v1/widgets/{widget_id}/file"]["post"]["responses"]
+    # The credentials a dependency reads are the security schemes', not parameters of their own.
+    remove_op = paths["/api/v1/widgets/{widget_id}"]["delete"]
+    assert [p["name"] for p in remove_op["parameters"]] == ["widget_id"]
+    assert set(remove_op["responses"]) == {"200", "400", "401", "403", "404", "422", "503"}
     news_op = paths["/api/v1/public-news"]["get"]
     assert news_op["security"] == [] and set(news_op["responses"]) == {"200", "503"}
     sign_in_op = paths["/auth/somewhere"]["post"]
