@@ -56,6 +56,12 @@ CREDENTIALS = frozenset({("header", "authorization"), ("cookie", "tt_session"), 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}
 
+DESCRIPTION = """The TinyTorch grader's API (docs/course-api.md, docs/architecture.md "Public interface").
+
+Authenticate with an API token (`Authorization: Bearer tt_...`) or, from a signed-in browser, the `tt_session`
+cookie, plus the session's `X-CSRF-Token` header on POST, PUT, PATCH and DELETE. Every error answers
+`{"detail": "<what is wrong>"}`; 429 and 503 say when to try again in `Retry-After`."""
+
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "tt_...",
                "description": "An API token (`grader users add`, or `POST /api/v1/me/token`): "
@@ -98,8 +104,9 @@ def assets_folder() -> Path:
 
 def _cached_contract(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes, servers=app.servers)
+        schema = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
+                             description=app.description, routes=app.routes, tags=app.openapi_tags,
+                             servers=app.servers)
         app.openapi_schema = contract(schema)
     return app.openapi_schema
 
