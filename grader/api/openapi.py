@@ -87,7 +87,7 @@ def install_contract(app: FastAPI) -> None:
                                    swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
                                    swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-                                   swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True})
+                                   swagger_ui_parameters={"validatorUrl": None})
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
