@@ -68,10 +68,12 @@ def make_ta_everywhere(database: Path, email: str) -> None:
 
 def schemathesis_run(url: str, token: str | None, folder: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
-               "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "2",
+               "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1",
                "--request-timeout", "20", "--no-shrink", "--suppress-health-check", "all"]
     if token is not None:
         command += ["--header", f"Authorization: Bearer {token}"]
+    # One worker: with two threads, Python 3.11's ast.parse (hypothesis describing its strategies) now and then
+    # fails with "SystemError: AST constructor recursion depth mismatch", an error of the tool, not the API.
     # No colours and a wide terminal: the output is read in a failure message.
     env = {**grader_env(), "NO_COLOR": "1", "COLUMNS": "200"}
     # In the test's folder: schemathesis keeps a cache (.schemathesis/) where it runs.
