@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from .courses.commands import assignments_app, courses_app
@@ -74,8 +73,16 @@ def grade_command(
     lanes: Annotated[int, typer.Option(
         min=1, max=8, help="the package's sandboxes run at once, at most (fewer while other gradings use the "
                            "machine's cores)")] = 2,
+    fail_under: Annotated[float | None, typer.Option(
+        min=0, help="exit 1 only when the score is below this (default: below full marks)")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "--all-tests", "-v",
+        help="list every passed test (with several suites they are summed up one line per suite)")] = False,
 ) -> None:
-    """Grade one submission offline, in a sandbox, and print the report."""
+    """Grade one submission offline, in a sandbox, and print the report.
+
+    Exit 0: full marks (or at least --fail-under); 1: graded below that; 2: the upload is refused; 3: the grading
+    infrastructure failed (no score)."""
     from sandbox import SandboxError
 
     from .grading.options import GradeOptions
@@ -116,7 +123,10 @@ def grade_command(
         json.dump(public, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(public)
+        _print_table(public, verbose=verbose)
+    from .report_table import grade_exit_code
+
+    raise typer.Exit(grade_exit_code(public["score"], public["max_score"], fail_under))
 
 
 def _grade_with_progress(root: Path, runner: Sandbox, options: GradeOptions, quiet: bool) -> GradeReport:
@@ -158,51 +168,12 @@ def _print_compile_problems(problems: tuple[CompileProblem, ...]) -> None:
                      soft_wrap=True)
 
 
-OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "skipped": "dim"}
+def _print_table(report: dict, verbose: bool = False) -> None:  # type: ignore[type-arg]
+    from .console import report_console
+    from .report_table import print_report
 
-
-def _print_table(report: dict) -> None:  # type: ignore[type-arg]
-    console = Console()
-    table = Table(title=f"score {report['score']:g} / {report['max_score']:g}", show_lines=False)
-    for column in ("suite", "test", "P", "outcome", "points", "diagnostic"):
-        table.add_column(column, overflow="fold")
-    for test in report["tests"]:
-        style = OUTCOME_STYLE.get(test["outcome"], "")
-        # An extra or a test of an uncounted suite shows its points, marked, so 0/1 is not read as a point lost.
-        counted = "" if test.get("counts_toward_grade", True) else " (not counted)"
-        table.add_row(test["suite"], test["name"], str(test["priority"] or ""), f"[{style}]{test['outcome']}[/{style}]",
-                      f"{test['points']:g}/{test['max_points']:g}{counted}", _diagnostic_cell(test))
-    console.print(table)
-    for group in report["priorities"]:
-        label = f"P{group['priority']} {group['name']}" if group["priority"] else group["name"]
-        console.print(f"  {label}: {group['score']:g} / {group['max_score']:g}")
-    sandbox = report["sandbox"].get("kind", "?")
-    console.print(f"seed {report['seed']}, suites {report['suite_version']}, sandbox {sandbox}")
-
-
-EXAMPLE_INPUTS, EXAMPLE_WIDTH = 3, 110
-
-
-def _diagnostic_cell(test: dict) -> Text:  # type: ignore[type-arg]
-    """The diagnostic, and under it the failure's worked example (example.py), a short line per part: the input is
-    what a student needs to reproduce the failure, so it shows by default, not behind a flag. At most
-    EXAMPLE_INPUTS inputs and EXAMPLE_WIDTH characters a line keep a table of many failures readable; --json has
-    the whole example."""
-    from capstone_tests.checks.example import example_lines
-
-    # Plain text, never markup: a diagnostic quotes the student's own error messages, which may hold brackets.
-    diagnostic = Text(test["diagnostic"] or "")
-    lines = example_lines((test.get("evidence") or {}).get("example"), EXAMPLE_WIDTH)
-    if not lines:
-        return diagnostic
-    inputs = [line for line in lines if line.startswith("input ")]
-    if len(inputs) > EXAMPLE_INPUTS:
-        lines = [*inputs[:EXAMPLE_INPUTS], f"input … {len(inputs) - EXAMPLE_INPUTS} more (--json shows them)",
-                 *lines[len(inputs):]]
-    cell = diagnostic
-    # Plain text too: the values come from the student's package.
-    cell.append("\n" + "\n".join(f"  {line}" for line in lines), style="dim")
-    return cell
+    console, pipe = report_console()
+    print_report(report, console, verbose=verbose, pipe=pipe)
 
 
 @app.command("serve")

@@ -1,4 +1,5 @@
-"""What the CLI's service commands share: one stderr console, and GraderError turned into a message + exit 1."""
+"""What the CLI's commands share: one stderr console, the console a report prints on, and GraderError turned into a
+message + exit 1."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ from rich.console import Console
 from .errors import GraderError
 
 stderr = Console(stderr=True)
+# Wide enough for any report's table: past it rich would shrink columns and wrap. Lines end where their text does.
+PIPE_WIDTH = 512
+
+
+def report_console() -> tuple[Console, bool]:
+    """A console on stdout, and whether it is a pipe or a file (not a terminal).
+
+    In a terminal rich fits the table to the window. Into a pipe or a file (`| less`, `> out.txt`, a CI log) it
+    would wrap at 80 columns (or $COLUMNS) and cut test names mid-word, which grep then misses: there the table
+    takes the width it needs."""
+    console = Console()
+    if console.is_terminal:
+        return console, False
+    return Console(width=PIPE_WIDTH), True
 
 
 @contextmanager

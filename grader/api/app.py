@@ -16,6 +16,7 @@ from ..submissions.routes import router as submissions_router
 from ..submissions.sweeper import PeriodicSweeper
 from . import health
 from .error_responses import install_error_handlers
+from .openapi import DESCRIPTION, install_contract
 
 log = logging.getLogger(__name__)
 OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes")
@@ -50,7 +51,9 @@ def _freeze_startup_objects() -> None:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="TinyTorch grader", version="1", lifespan=_lifespan)
+    # /docs and /redoc are served by install_contract, from this machine's files (no CDN).
+    app = FastAPI(title="TinyTorch grader", version="1", description=DESCRIPTION, lifespan=_lifespan, docs_url=None,
+                  redoc_url=None)
 
     install_error_handlers(app)
     app.include_router(submissions_router)
@@ -64,4 +67,5 @@ def create_app() -> FastAPI:
             log.info("not serving %s: %s", name, error)
             continue
         app.include_router(module.router)
+    install_contract(app)
     return app

@@ -58,7 +58,8 @@ async def _grader_error(request: Request, error: GraderError) -> Response:
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    # One {"detail": "<text>"} shape for every 4xx, naming what is missing (e.g. the file field).
+    # One {"detail": "<text>"} shape for every 4xx, naming what is missing (e.g. the file field); /openapi.json
+    # declares this body for 422 (grader.api.openapi), not FastAPI's list of validation errors.
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
     return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
 

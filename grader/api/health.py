@@ -87,9 +87,16 @@ def _check_sandbox() -> str:
         return f"error: {error}"
 
 
-@router.get("/metrics")
-def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+class PrometheusText(Response):
+    """Prometheus's text exposition format: declared so in /openapi.json, and sent so."""
+
+    media_type = CONTENT_TYPE_LATEST
+
+
+@router.get("/metrics", response_class=PrometheusText,
+            responses={200: {"description": "Every series, in Prometheus's text format (docs/operations.md)"}})
+def metrics() -> PrometheusText:
+    return PrometheusText(generate_latest(REGISTRY))
 
 
 class GradingCollector(Collector):

@@ -25,8 +25,9 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return compile_errors.build(tmp_path_factory.mktemp("packages"))
 
 
-def grade(path: Path, *extra: str, merged: bool = False) -> subprocess.CompletedProcess[str]:
-    """`grader grade` in a process of its own; `merged`: stderr into stdout, in the order it was written."""
+def grade(path: Path, *extra: str, merged: bool = False, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """`grader grade` in a process of its own; `merged`: stderr into stdout, in the order it was written; `expect`:
+    its exit code (0 full marks, 1 graded below them)."""
     argv = [sys.executable, "-m", "grader", "grade", str(path), "--seed", SEED, "--sandbox", "bwrap", *extra]
     streams = {"stderr": subprocess.STDOUT} if merged else {"stderr": subprocess.PIPE}
     for _ in range(2):
@@ -36,7 +37,7 @@ def grade(path: Path, *extra: str, merged: bool = False) -> subprocess.Completed
         # test_serve_e2e.py.
         if done.returncode != 3:
             break
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.returncode == expect, (done.stdout, done.stderr)
     return done
 
 
@@ -46,7 +47,7 @@ def shown(problem: dict[str, object]) -> list[str]:
 
 
 def test_the_problems_come_before_the_table_and_the_package_is_graded(broken: Path, sandbox_ready: None) -> None:
-    out = grade(broken, merged=True).stdout
+    out = grade(broken, merged=True, expect=1).stdout
     lines = out.splitlines()
     first = lines.index(shown(PROBLEMS[0])[0])
     # Both problems, each with its line ("[red]" printed as typed), then the note, then the table.
@@ -62,7 +63,7 @@ def test_the_problems_come_before_the_table_and_the_package_is_graded(broken: Pa
 
 
 def test_json_carries_the_problems(broken: Path, sandbox_ready: None) -> None:
-    done = grade(broken, "--json")
+    done = grade(broken, "--json", expect=1)
     report = json.loads(done.stdout)
     assert report["compile_errors"] == PROBLEMS
     assert 50 < report["score"] < report["max_score"] == 100

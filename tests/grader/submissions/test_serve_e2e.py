@@ -48,7 +48,7 @@ def offline(path: Path) -> dict[str, Any]:
         # Exit 3 is "sandbox unavailable" (bwrap itself failing to start, seen rarely under load), not a
         # grade: the service's worker retries such faults too, so the offline side gets one retry as well.
         done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode in (0, 1), done.stderr  # 1: graded below full marks (the broken packages)
     return json.loads(done.stdout)
 
 
