@@ -156,9 +156,9 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[st
 
     400 when it takes input (parameters or a body), 401 and 403 when it is authenticated (`security` non-empty) or
     signs in (under /auth/: a bad token is a 401, a cookie's change without its CSRF token a 403),
-    404 when its path names something, 409 on POST/PUT/PATCH, 413 for an upload (a multipart body), 422 when it
-    takes input, 429 on POST (uploads and sign-in attempts are rate-limited), 503 unless it touches nothing that can
-    be out."""
+    404 when its path names something, 409 on POST/PUT/PATCH, 413 when it takes a body (every body has a size
+    cap), 422 when it takes input, 429 on POST (uploads and sign-in attempts are rate-limited), 503 unless it
+    touches nothing that can be out."""
     parameters = operation.get("parameters", [])
     body = operation.get("requestBody")
     takes_input = bool(parameters or body)
@@ -171,7 +171,7 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[st
         statuses.append("404")
     if method in ("post", "put", "patch"):
         statuses.append("409")
-    if body and "multipart/form-data" in body.get("content", {}):
+    if body:  # an upload over its limit, or a sign-in or roster body over its cap
         statuses.append("413")
     if takes_input:
         statuses.append("422")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from ..api.deps import CSRF_HEADER, CurrentCaller, CurrentUser, DbSession
 from ..db.models import User
@@ -28,6 +29,18 @@ ASK_STAFF = "This grader does not send email: ask your course staff for a sign-i
 _SHOWN_ON_PAGE = (BadRequest, Unauthorized, Forbidden, TooManyRequests)
 
 router = APIRouter(tags=["sign-in"])
+
+
+def _documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI entry of a body these routes read themselves (JSON from scripts, a form from the pages), so the
+    schema shows it and the errors a body can cause (400, 413, 422) are listed."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": schema}}}}
+
+
+# A redirect has no body: declared so, not as the JSON FastAPI assumes.
+_SIGNED_IN = {303: {"description": "signed in: the session cookie is set; to the page for the user's role"}}
 router.include_router(pages.router)
 
 
@@ -65,7 +78,7 @@ def _signed_in(request: Request, session: DbSession, user: User) -> RedirectResp
     return response
 
 
-@router.post("/auth/link", status_code=202, response_model=Detail)
+@router.post("/auth/link", status_code=202, response_model=Detail, openapi_extra=_documented_body(EmailIn))
 def ask_for_link(request: Request, session: DbSession, body: Annotated[EmailIn, Depends(_email_body)],
                  background: BackgroundTasks) -> Response:
     settings = get_settings()
@@ -90,7 +103,8 @@ def ask_for_link(request: Request, session: DbSession, body: Annotated[EmailIn, 
     return JSONResponse({"detail": detail}, status_code=202)
 
 
-@router.post("/auth/link/redeem", status_code=303)
+@router.post("/auth/link/redeem", status_code=303, response_class=RedirectResponse, responses=_SIGNED_IN,
+             openapi_extra=_documented_body(TokenIn))
 def redeem_link(request: Request, session: DbSession, body: Annotated[TokenIn, Depends(_token_body)]) -> Response:
     try:
         _same_site(request)
@@ -102,7 +116,8 @@ def redeem_link(request: Request, session: DbSession, body: Annotated[TokenIn, D
     return _signed_in(request, session, user)
 
 
-@router.post("/auth/token", status_code=303)
+@router.post("/auth/token", status_code=303, response_class=RedirectResponse, responses=_SIGNED_IN,
+             openapi_extra=_documented_body(TokenIn))
 def sign_in_with_token(request: Request, session: DbSession,
                        body: Annotated[TokenIn, Depends(_token_body)]) -> Response:
     try:
@@ -115,7 +130,8 @@ def sign_in_with_token(request: Request, session: DbSession,
     return _signed_in(request, session, user)
 
 
-@router.post("/auth/sign-out", status_code=303)
+@router.post("/auth/sign-out", status_code=303, response_class=RedirectResponse,
+             responses={303: {"description": "signed out; to /sign-in"}}, openapi_extra=_documented_body(SignOutIn))
 def sign_out(request: Request, session: DbSession, body: Annotated[SignOutIn, Depends(_sign_out_body)]) -> Response:
     _same_site(request)
     secret = request.cookies.get(sessions.COOKIE_NAME)

@@ -71,7 +71,9 @@ def schemathesis_run(url: str, token: str | None, folder: Path) -> subprocess.Co
                "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1",
                "--request-timeout", "20", "--no-shrink", "--suppress-health-check", "all"]
     if token is not None:
-        command += ["--header", f"Authorization: Bearer {token}"]
+        # Rotating the token revokes the one this run uses, and every later request would only meet a 401
+        # (tests/grader/auth covers rotation).
+        command += ["--header", f"Authorization: Bearer {token}", "--exclude-path", "/api/v1/me/token"]
     # One worker: with two threads, Python 3.11's ast.parse (hypothesis describing its strategies) now and then
     # fails with "SystemError: AST constructor recursion depth mismatch", an error of the tool, not the API.
     # No colours and a wide terminal: the output is read in a failure message.
@@ -88,7 +90,7 @@ def test_every_answer_is_documented(server: GraderProcess, tokens: dict[str, str
                                  f"{done.stdout[-20000:]}\n{done.stderr[-3000:]}"
     # It ran: every operation was tested, none skipped because the schema failed to load.
     selected = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", done.stdout)
-    assert selected is not None and int(selected[3]) == int(selected[2]) > 0, done.stdout
+    assert selected is not None and int(selected[3]) == int(selected[1]) > 0, done.stdout
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -116,8 +118,9 @@ def test_a_422_body_is_the_declared_one(server: GraderProcess, tokens: dict[str,
     schema = json.loads(fetch(f"{server.url}/openapi.json")[2])
     boundary = "contract-boundary"
     body = f'--{boundary}\r\nContent-Disposition: form-data; name="assignment"\r\n\r\ncapstone\r\n--{boundary}--\r\n'
+    token = server.add_user("malformed@contract.example.org", "student")  # a schemathesis run may have used up others
     status, _, answer = fetch(f"{server.url}/api/v1/submissions", data=body.encode(), headers={
-        "Authorization": f"Bearer {tokens['student']}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        "Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert status == 422, answer
     detail = json.loads(answer)
     jsonschema_rs.validate(declared(schema, "/api/v1/submissions", "post", "422"), detail)
