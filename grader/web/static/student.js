@@ -95,7 +95,7 @@
   function showProgress(state) {
     $("progress-box").hidden = false;
     const bar = $("progress");
-    const total = state.total || 0;
+    const total = state.status === "queued" ? 0 : state.total || 0; // a count only once tests run
     if (total) { bar.max = total; bar.value = state.done || 0; } else { bar.removeAttribute("value"); }
     $("progress-label").textContent = state.status + (total ? " — " + (state.done || 0) + " of " + total + " tests" : "");
     $("delayed").textContent = state.delayed || "";

@@ -105,3 +105,14 @@ def axe_script() -> str:
         if done.returncode != 0 or not script.exists():
             pytest.fail(f"npm install axe-core@{AXE_VERSION} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
     return script.read_text()
+
+
+@pytest.fixture
+def contract(threaded_server: type) -> Iterator[tuple[str, object]]:
+    """The pages served with the contract app (tests/grader/web/contract_app.py): its URL and its Term (state
+    and the requests the page sent)."""
+    from tests.grader.web.contract_app import Term, contract_app
+
+    term = Term()
+    with threaded_server(contract_app(term)) as server:
+        yield server.url, term
