@@ -61,7 +61,7 @@ const Dash = (() => {
     const names = new Set();
     for (const row of state.grades.rows) for (const g of Object.values(row.grades || {})) for (const t of (g && g.failed_tests) || []) names.add(t);
     const chosen = $("f-test").value;
-    $("f-test").replaceChildren(el("option", { value: "" }, "any"), [...names].sort().map((n) => el("option", { value: n }, n)));
+    $("f-test").replaceChildren(el("option", { value: "" }, "any"), ...[...names].sort().map((n) => el("option", { value: n }, n)));
     if (names.has(chosen)) $("f-test").value = chosen;
   }
 

@@ -173,7 +173,7 @@
     try { result = await api(Dash.base() + "/roster/import", { method: "POST", body: form }); } catch (error) { say(error.message, true); return; }
     const skipped = result.skipped || [];
     $("import-result").replaceChildren(el("p", {}, result.added + " added, " + result.updated + " updated, " + skipped.length + " skipped."),
-      skipped.length ? el("ul", { class: "skipped" }, skipped.map((s) => el("li", {}, "line " + s.line + ": " + s.reason))) : null);
+      skipped.length ? el("ul", { class: "skipped" }, skipped.map((s) => el("li", {}, "line " + s.line + ": " + s.reason))) : "");
     loadRoster();
     Dash.refresh();
   });
