@@ -175,8 +175,8 @@ const Grader = (() => {
       if (rows.length) parts.push(el("dl", { class: "diag" }, rows));
       if (test.evidence && test.evidence.example) parts.push(example(test.evidence.example));
       const evidence = otherEvidence(test.evidence);
-      if (Object.keys(evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("div", { class: "pre-box" }, el("pre", {}, JSON.stringify(evidence, null, 2)))));
-      if (test.output) parts.push(el("details", {}, el("summary", {}, "Output"), el("div", { class: "pre-box" }, el("pre", {}, test.output.slice(-2000)))));
+      if (Object.keys(evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("div", { class: "pre-box", tabindex: "0", role: "region", "aria-label": "Evidence of " + test.name }, el("pre", {}, JSON.stringify(evidence, null, 2)))));
+      if (test.output) parts.push(el("details", {}, el("summary", {}, "Output"), el("div", { class: "pre-box", tabindex: "0", role: "region", "aria-label": "Output of " + test.name }, el("pre", {}, test.output.slice(-2000)))));
     }
     return el("li", { class: "test " + (failed ? "failure" : "test-" + test.outcome) }, parts);
   }

@@ -54,7 +54,7 @@
 
   function drawAssignments() {
     const list = Dash.assignments();
-    $("assignment-list").replaceChildren(list.length ? el("div", { class: "scroll" }, el("table", { class: "grid", id: "assignment-table" },
+    $("assignment-list").replaceChildren(list.length ? el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Assignments (scrolls sideways)" }, el("table", { class: "grid", id: "assignment-table" },
       el("thead", {}, el("tr", {}, ["Assignment", "Suites", "Due", "Late work", "Counts", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, list.map((a) => el("tr", {}, el("th", { scope: "row" }, a.title, el("span", { class: "muted small block" }, a.slug + (a.archived ? " (archived)" : ""))),
         el("td", {}, (a.suites || []).join(", ")), el("td", {}, G.dueText(a.due_at, a.due_time_zone)),

@@ -14,7 +14,7 @@
     const subs = listing.submissions || [];
     const head = ["Handed in", "Assignment", "File", "Status", "Score", "Counts for", ""].map((h) => el("th", { scope: "col" }, h));
     $("student-title").textContent = (row.name ? row.name + " (" + row.email + ")" : row.email) + ": " + subs.length + " submission(s)";
-    $("student-body").replaceChildren(el("div", { class: "scroll" }, el("table", { class: "grid", id: "student-submissions" }, el("thead", {}, el("tr", {}, head)),
+    $("student-body").replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Submissions (scrolls sideways)" }, el("table", { class: "grid", id: "student-submissions" }, el("thead", {}, el("tr", {}, head)),
       el("tbody", {}, subs.map((s) => el("tr", {},
         el("td", {}, when(s.created_at)), el("td", {}, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
         el("td", { class: "filename" }, s.filename || "–"), el("td", {}, s.status),
@@ -92,7 +92,7 @@
       try { b = await api("/api/v1/instructor/regrades/" + encodeURIComponent(batch)); } catch (error) { say(error.message, true); return; }
       $("regrades").hidden = false;
       $("regrade-body").replaceChildren(el("p", {}, b.finished + " of " + b.total + " regraded; " + b.changed + " score(s) changed."),
-        el("div", { class: "scroll" }, el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ["Student", "Submission", "Before", "After", "Change", "Suite", "Sandbox image"].map((h) => el("th", { scope: "col" }, h)))),
+        el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Regrades (scrolls sideways)" }, el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ["Student", "Submission", "Before", "After", "Change", "Suite", "Sandbox image"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, b.regrades.map(regradeRow)))));
       if (b.finished === b.total) { Dash.refresh(); return; }
       await new Promise((r) => setTimeout(r, 2000));

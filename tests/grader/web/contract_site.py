@@ -47,3 +47,10 @@ def axe_violations(page: Page, axe_script: str) -> list[dict[str, Any]]:
 def shoot(page: Page, folder: Path, name: str) -> None:
     """A full-page screenshot at the page's own viewport."""
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page: Page, axe_script: str) -> None:
+    """No serious or critical axe-core violation; the failure message lists each with its elements."""
+    violations = axe_violations(page, axe_script)
+    assert not violations, "\n".join(f"{v['id']} ({v['impact']}): {v['help']}\n  " + "\n  ".join(v["nodes"])
+                                     for v in violations)
