@@ -44,7 +44,8 @@ def assignments() -> list[dict[str, Any]]:
     ]
 
 
-def test(name: str, priority: int | None, outcome: str, points: float, max_points: float, **extra: Any) -> dict[str, Any]:
+def test(name: str, priority: int | None, outcome: str, points: float, max_points: float,
+         **extra: Any) -> dict[str, Any]:
     row = {"name": name, "suite": "capstone", "priority": priority, "outcome": outcome, "points": points,
            "max_points": max_points, "module": None, "diagnostic": None, "evidence": {}, "output": "",
            "counts_toward_grade": True, "where": None, "what": None, "hint": None}
@@ -124,8 +125,10 @@ def roster() -> list[dict[str, Any]]:
 
 
 MODULES = {"students": 3, "modules": [
-    {"module": "05_autograd", "students_failing": 2, "share": 2 / 3, "tests_failing": ["capstone::test_autograd_chain_rule"]},
-    {"module": "09_spatial", "students_failing": 1, "share": 1 / 3, "tests_failing": ["capstone::test_cnn_architecture"]},
+    {"module": "05_autograd", "students_failing": 2, "share": 2 / 3,
+     "tests_failing": ["capstone::test_autograd_chain_rule"]},
+    {"module": "09_spatial", "students_failing": 1, "share": 1 / 3,
+     "tests_failing": ["capstone::test_cnn_architecture"]},
 ], "priorities": [{"priority": 1, "name": "pipeline", "mean_score": 30.0, "max_score": 30.0},
                   {"priority": 2, "name": "autograd", "mean_score": 5.0, "max_score": 15.0},
                   {"priority": 3, "name": "models", "mean_score": 21.67, "max_score": 35.0}]}

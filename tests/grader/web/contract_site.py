@@ -16,7 +16,8 @@ ADA = "tt_ada_secret"
 TEACHER = "tt_teach_secret"
 
 
-def open_page(browser: Browser, url: str, token: str | None, viewport: dict[str, int] = DESKTOP) -> tuple[Page, list[str]]:
+def open_page(browser: Browser, url: str, token: str | None,
+              viewport: dict[str, int] = DESKTOP) -> tuple[Page, list[str]]:
     """A new browser context (its own cookie jar) signed in with `token` (None: signed out), at `url`."""
     context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
     page = context.new_page()
@@ -37,7 +38,8 @@ def axe_violations(page: Page, axe_script: str) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations of the page as it is now (WCAG 2.x A and AA rules)."""
     page.add_script_tag(content=axe_script)
     result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]}});
+        const tags = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"];
+        const r = await axe.run(document, {runOnly: {type: "tag", values: tags}});
         return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary)}));
     }""")

@@ -16,8 +16,8 @@ from tests.grader.web.contract_site import (
     DESKTOP,
     PHONE,
     TEACHER,
-    assert_no_horizontal_scroll,
     assert_accessible,
+    assert_no_horizontal_scroll,
     open_page,
     shoot,
 )
