@@ -62,6 +62,7 @@
       e.preventDefault();
       try { await api(url, { method: "PUT", json: { score: Number(score.value), comment: comment.value } }); } catch (error) { say(error.message, true); return; }
       say("Score set to " + score.value + " (the automatic " + fmt(r.score) + " is kept).");
+      G.announce("Score set to " + score.value + ".");
       await Dash.refresh();
       Dash.showReport(r.id);
     } },
@@ -94,7 +95,7 @@
       $("regrade-body").replaceChildren(el("p", {}, b.finished + " of " + b.total + " regraded; " + b.changed + " score(s) changed."),
         el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Regrades (scrolls sideways)" }, el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ["Student", "Submission", "Before", "After", "Change", "Suite", "Sandbox image"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, b.regrades.map(regradeRow)))));
-      if (b.finished === b.total) { Dash.refresh(); return; }
+      if (b.finished === b.total) { G.announce("Regrade finished: " + b.finished + " regraded, " + b.changed + " score(s) changed."); Dash.refresh(); return; }
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

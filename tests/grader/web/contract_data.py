@@ -18,6 +18,8 @@ LONG_DIAGNOSTIC = ("Module 05 autograd: Tensor.backward() left x.grad at None af
 X = np.linspace(-3.123456, 3.987654, 32 * 32).reshape(32, 32)
 EXAMPLE = make_example({"x": X, "w": np.ones((32, 32))}, X * 2, X * 2 + (X > 3) * 1000.5, (31, 30))
 
+# A file name is the student's own text: the page shows it as text, never as markup.
+HOSTILE_NAME = 'ada-second<img src=x onerror="window.pwned=1">.zip'
 TOKENS = {"tt_ada_secret": "ada@example.edu", "tt_teach_secret": "teach@example.edu", "tt_ta_secret": "ta@example.edu"}
 
 
@@ -92,7 +94,7 @@ def submissions() -> dict[str, dict[str, Any]]:
         submission("sub-ada-1", "ada@example.edu", "capstone", "graded", "2027-01-13T10:00:00+00:00", score=50.0,
                    tests=copy.deepcopy(FAILING_TESTS), priorities=PRIORITIES, filename="ada-first.zip"),
         submission("sub-ada-2", "ada@example.edu", "capstone", "failed", "2027-01-14T10:00:00+00:00",
-                   error="the sandbox could not start", filename="ada-second.zip"),
+                   error="the sandbox could not start", filename=HOSTILE_NAME),
         submission("sub-ada-3", "ada@example.edu", "capstone", "queued", "2027-01-14T11:00:00+00:00",
                    delayed=DELAYED, filename="ada-third.tar.gz"),
         submission("sub-ada-4", "ada@example.edu", "autograd", "graded", "2027-01-09T10:00:00+00:00", score=15.0,

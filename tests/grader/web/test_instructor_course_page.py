@@ -153,6 +153,7 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
         subs = page.locator("#student-submissions tbody tr")
         expect(subs).to_have_count(4)
         expect(subs.filter(has_text="ada-first.zip")).to_contain_text("counts")
+        assert page.locator("#student-submissions img").count() == 0  # a hostile file name stays text
         expect(subs.filter(has_text="ada-first.zip").get_by_role("link", name="Download")).to_have_attribute(
             "href", "/api/v1/submissions/sub-ada-1/upload")
         subs.filter(has_text="ada-first.zip").get_by_role("button", name="Report").click()
@@ -177,6 +178,7 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
         expect(regrades).to_have_class("changed")
         expect(regrades.locator("td").nth(0)).to_have_text("cy@example.edu")
         expect(regrades.locator("td").nth(5)).to_have_text("suite-7 → suite-8")
+        expect(page.locator("#announce")).to_have_text("Regrade finished: 1 regraded, 1 score(s) changed.")
 
         chart = page.locator("#modules-chart figure")
         expect(chart.locator("figcaption")).to_contain_text("Share of 3 student(s)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from tests.grader.web.contract_data import DELAYED, LONG_DIAGNOSTIC
+from tests.grader.web.contract_data import DELAYED, HOSTILE_NAME, LONG_DIAGNOSTIC
 from tests.grader.web.contract_site import ADA, DESKTOP, PHONE, assert_no_horizontal_scroll, open_page, shoot
 
 
@@ -47,7 +47,9 @@ def test_assignments_say_when_how_late_and_what_counts(browser: Browser, contrac
     history = page.locator("#history tbody tr")
     expect(history).to_have_count(4)
     expect(history.filter(has_text="ada-first.zip")).to_contain_text("counts")
-    expect(history.filter(has_text="ada-second.zip")).not_to_contain_text("counts")
+    expect(history.filter(has_text="ada-second")).not_to_contain_text("counts")
+    expect(history.filter(has_text="ada-second").locator(".filename")).to_have_text(HOSTILE_NAME)
+    assert page.locator("#history img").count() == 0 and page.evaluate("window.pwned") is None
     shoot(page, shots, "student-assignments-1280")
     assert errors == []
 
@@ -117,12 +119,14 @@ def test_the_report_by_priority_failures_first_with_where_what_hint(browser: Bro
 def test_a_failed_and_a_delayed_grading_are_said_honestly(browser: Browser, contract: tuple, shots: Path) -> None:
     url, _term = contract
     page, errors = open_page(browser, url + "/", ADA, PHONE)
-    page.locator("#history tbody tr", has_text="ada-second.zip").get_by_role("button", name="Show").click()
+    page.locator("#history tbody tr", has_text="ada-second").get_by_role("button", name="Show").click()
     expect(page.locator("#verdict")).to_have_text(
         "Grading failed: the sandbox could not start. This is not your fault; resubmitting is safe.")
     expect(page.locator("#score")).to_have_text("not graded")
     expect(page.locator("#result")).not_to_contain_text("Every test passed")
     assert "submission=sub-ada-2" in page.url
+    expect(page.locator("#result-meta")).to_contain_text(HOSTILE_NAME)
+    assert page.evaluate("window.pwned") is None
     page.locator("#history tbody tr", has_text="ada-third.tar.gz").get_by_role("button", name="Show").click()
     expect(page.locator("#delayed")).to_have_text(DELAYED)
     expect(page.locator("#progress-label")).to_have_text("queued")
