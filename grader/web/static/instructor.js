@@ -130,7 +130,7 @@ const Dash = (() => {
     return el("td", { class: "num" }, el("button", {
       type: "button", class: "cell-button", "aria-label": email + ", " + a.title + ": " + label + (late ? ", " + late : "") + (overridden ? ", set by staff" : "") + ", open the report",
       onclick: () => Dash.showReport(grade.submission_id),
-    }, label), overridden ? el("span", { class: "override-tag", title: "automatic " + fmt(grade.raw_score) }, " ✎ set") : null,
+    }, label), overridden ? el("span", { class: "override-tag" }, " set by staff; automatic " + fmt(grade.raw_score)) : null,
     grade.late ? el("span", { class: "late-tag", title: late }, " " + grade.late.days_late + "d late") : null,
     grade.status === "failed" ? el("span", { class: "bad small" }, " grading failed") : null,
     grade.submissions > 1 ? el("span", { class: "muted" }, " (" + grade.submissions + ")") : null);

@@ -195,7 +195,17 @@
     let list;
     try { list = await api(Dash.base() + "/assignments/" + encodeURIComponent(slug) + "/extensions"); } catch { $("extensions").replaceChildren(); return; }
     $("extensions").replaceChildren(list.length ? el("ul", { class: "extension-list", "aria-label": "Extensions" }, list.map((x) => el("li", {},
-      x.email + ": due " + G.dueText(x.due_at, null) + (x.reason ? " (" + x.reason + ")" : "")))) : el("p", { class: "muted" }, "No extension for this assignment."));
+      x.email + ": due " + G.dueText(x.due_at, null) + (x.reason ? " (" + x.reason + ")" : "") + " ",
+      el("button", { type: "button", class: "secondary", "aria-label": "Remove the extension of " + x.email, onclick: () => removeExtension(slug, x) }, "Remove"))))
+      : el("p", { class: "muted" }, "No extension for this assignment."));
+  }
+
+  async function removeExtension(slug, x) {
+    const url = Dash.base() + "/assignments/" + encodeURIComponent(slug) + "/extensions/" + encodeURIComponent(x.user_id);
+    try { await api(url, { method: "DELETE" }); } catch (error) { say(error.message, true); return; }
+    say("Extension of " + x.email + " removed: the assignment's due date applies again.");
+    loadExtensions();
+    Dash.refresh();
   }
 
   $("ext-assignment").addEventListener("change", loadExtensions);

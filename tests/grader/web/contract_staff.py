@@ -114,6 +114,12 @@ def staff_routes(r: APIRouter, term: Any, who: Callable, staff: Callable, own: C
         term.extensions.setdefault(slug, []).append(row)
         return row
 
+    @r.delete(BASE + "/courses/{course}/assignments/{slug}/extensions/{user_id}")
+    async def unextend(course: str, slug: str, user_id: int, request: Request) -> dict[str, str]:
+        await teacher(request)
+        term.extensions[slug] = [x for x in term.extensions.get(slug, []) if x["user_id"] != user_id]
+        return {"detail": "removed"}
+
     def grade(s: dict[str, Any] | None) -> dict[str, Any] | None:
         if s is None:
             return None

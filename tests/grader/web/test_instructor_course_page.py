@@ -98,6 +98,9 @@ def test_roster_import_add_drop_link_and_extension(browser: Browser, contract: t
     expect(page.locator("#extensions")).to_contain_text("bob@example.edu: due")
     assert body_of(term, "PUT", "/api/v1/instructor/courses/cs1/assignments/capstone/extensions/12") == {
         "due_at": "2027-01-20T23:59:00+01:00", "reason": "flu"}
+    page.get_by_role("button", name="Remove the extension of bob@example.edu").click()
+    expect(page.locator("#extensions")).to_have_text("No extension for this assignment.")
+    assert ("DELETE", "/api/v1/instructor/courses/cs1/assignments/capstone/extensions/12", None) in term.requests
     assert_no_horizontal_scroll(page)
     shoot(page, shots, "instructor-roster-390")
     assert errors == []
@@ -170,7 +173,8 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
         expect(report.locator(".override-score")).to_have_text("65")
         expect(report.locator(".auto-score")).to_have_text("50 / 80")  # both shown
         expect(report.locator(".override-note")).to_contain_text("partial credit for the chain rule")
-        expect(page.locator("#grades tbody tr", has_text="ada@example.edu")).to_contain_text("65 / 80")
+        ada_row = page.locator("#grades tbody tr", has_text="ada@example.edu")
+        expect(ada_row).to_contain_text("65 / 80 set by staff; automatic 50")  # both, in the table too
         page.get_by_role("button", name="Remove override").click()
         expect(report.locator(".override-score")).to_have_count(0)
         report.get_by_role("button", name="Regrade this submission").click()

@@ -113,7 +113,7 @@ def test_students_hand_in_and_the_instructor_sees_both(browser: Browser, service
 
     bob = hand_in(browser, service, "bob", archives[BROKEN], shots, drop=True)
     expect(bob.locator("#score")).to_have_text(f"{fmt(broken_score)} / {fmt(full)}")
-    failure = bob.locator("#failures article")
+    failure = bob.locator("#failures li.failure")
     expect(failure).to_have_count(1)
     expect(failure).to_contain_text(BROKEN_TEST)
     expect(failure.locator(".diagnostic")).to_contain_text(BROKEN_DIAGNOSTIC)
