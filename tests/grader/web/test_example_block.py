@@ -120,7 +120,7 @@ def test_instructor_sees_the_example_in_the_report(browser: Browser, site: Site,
     assert_example_block(cell.get_by_role("group", name="Example: input, expected, got"), page.locator("#report"))
     tests = page.locator("#report .test-groups").evaluate("t => t.getBoundingClientRect().right")
     assert tests <= page.locator("#report").evaluate("r => r.getBoundingClientRect().right")  # nothing wider
-    expect(cell.locator("pre")).not_to_contain_text('"example"')
+    expect(cell.locator(".pre-box pre")).not_to_contain_text('"example"')
     page.screenshot(path=str(shots / "instructor-example.png"), full_page=True)
     assert errors == []
     print(f"screenshots: {shots}")
