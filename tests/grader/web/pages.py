@@ -3,6 +3,9 @@ sign-in routes and every API they call, errors mapped as in the service) and a s
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page
 
@@ -10,9 +13,17 @@ from grader.api.app import create_app
 from tests.grader.web.contract_app import sign_in_cookie
 
 
+@asynccontextmanager
+async def _no_background(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
 def pages_app() -> FastAPI:
-    """The whole API app, as `grader serve` runs it (the pages need /api/v1/me and the session routes)."""
-    return create_app()
+    """The whole API app, as `grader serve` runs it (the pages need /api/v1/me and the session routes), without
+    its background sweeper (the regrade tests decide themselves when a grading finishes)."""
+    app = create_app()
+    app.router.lifespan_context = _no_background
+    return app
 
 
 def sign_in(browser: Browser, url: str, token: str, width: int = 1200) -> tuple[Page, list[str]]:
