@@ -195,3 +195,12 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
         shoot(page, shots, f"instructor-report-{name}")
         assert errors == []
     assert ("DELETE", "/api/v1/instructor/submissions/sub-ada-1/override", None) in term.requests
+
+
+def test_signed_out_instructor_page_links_to_sign_in(browser: Browser, contract: tuple) -> None:
+    url, _term = contract
+    page, errors = open_page(browser, url + "/instructor", None, PHONE)
+    expect(page.locator("#whoami").get_by_role("link", name="Sign in")).to_have_attribute("href", "/sign-in")
+    expect(page.locator("#dash")).to_be_hidden()
+    assert_no_horizontal_scroll(page)
+    assert errors == []

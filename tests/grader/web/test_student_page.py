@@ -151,7 +151,10 @@ def test_the_own_api_token_is_rotated_and_shown_once(browser: Browser, contract:
     page, errors = open_page(browser, url + "/", ADA, PHONE)
     expect(page.locator("#token-now")).to_contain_text("Your token starts tt_ada_…")
     page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Make a new token").click()
+    with page.expect_request("**/api/v1/me/token") as sent:
+        page.get_by_role("button", name="Make a new token").click()
+    csrf = page.evaluate("fetch('/api/v1/me').then(r => r.json()).then(me => me.csrf_token)")
+    assert sent.value.headers.get("x-csrf-token") == csrf and "authorization" not in sent.value.headers
     token = page.get_by_label("Your new API token")
     expect(token).to_have_value(__import__("re").compile(r"^tt_[0-9a-f]{32}$"))
     expect(page.locator("#new-token")).to_contain_text("shown only once")
