@@ -68,7 +68,8 @@ const Grader = (() => {
   function dueText(iso, zone) {
     if (!iso) return "no due date";
     const local = new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-    const given = iso.slice(0, 10) + " " + iso.slice(11, 16) + " " + (zone || iso.slice(19) || "UTC");
+    const offset = (iso.match(/([+-]\d\d:\d\d|Z)$/) || ["UTC"])[0];
+    const given = iso.slice(0, 10) + " " + iso.slice(11, 16) + " " + (zone || (offset === "Z" ? "UTC" : offset));
     return local + " your time (" + given + ")";
   }
 

@@ -86,6 +86,11 @@
     followBatch(result.batch);
   }
   Dash.regrade = regrade;
+  $("regrade-all").addEventListener("click", () => {
+    const slug = Dash.assignment();
+    if (slug && confirm("Regrade every graded submission of " + slug + "?"))
+      regrade(Dash.base() + "/assignments/" + encodeURIComponent(slug) + "/regrade");
+  });
 
   async function followBatch(batch) {
     for (let i = 0; i < 600; i++) {

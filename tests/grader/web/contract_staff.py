@@ -191,6 +191,11 @@ def staff_routes(r: APIRouter, term: Any, who: Callable, staff: Callable, own: C
         await teacher(request)
         return {"batch": "batch-1", "regrades": [{"submission_id": sid}]}
 
+    @r.post(BASE + "/courses/{course}/assignments/{slug}/regrade", status_code=202)
+    async def regrade_all(course: str, slug: str, request: Request) -> dict[str, Any]:
+        await teacher(request)
+        return {"batch": "batch-1", "regrades": [{"submission_id": "sub-cy-1"}]}
+
     @r.get(BASE + "/regrades/{batch}")
     async def batch(batch: str, request: Request) -> dict[str, Any]:
         await teacher(request)

@@ -197,6 +197,18 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
     assert ("DELETE", "/api/v1/instructor/submissions/sub-ada-1/override", None) in term.requests
 
 
+def test_regrade_a_whole_assignment(browser: Browser, contract: tuple) -> None:
+    url, term = contract
+    page, errors = open_page(browser, url + "/instructor", TEACHER, PHONE)
+    page.locator("#assignment").select_option("capstone")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Regrade the assignment").click()
+    expect(page.locator("#regrades")).to_contain_text("1 of 1 regraded; 1 score(s) changed.")
+    assert ("POST", "/api/v1/instructor/courses/cs1/assignments/capstone/regrade", None) in term.requests
+    assert_no_horizontal_scroll(page)
+    assert errors == []
+
+
 def test_signed_out_instructor_page_links_to_sign_in(browser: Browser, contract: tuple) -> None:
     url, _term = contract
     page, errors = open_page(browser, url + "/instructor", None, PHONE)
