@@ -18,7 +18,9 @@ const Dash = (() => {
     const chosen = keep || course() || new URLSearchParams(location.search).get("course");
     $("course").replaceChildren(...state.courses.map((c) => el("option", { value: c.slug },
       c.name + " (" + c.slug + ")" + (c.archived ? " — archived" : ""))));
-    if (!state.courses.length) { say("You teach no course yet: create one below."); $("new-course").open = true; }
+    const me = Grader.me() || {};
+    $("new-course").hidden = !(me.role === "instructor" || me.role === "admin"); // a TA cannot make courses
+    if (!state.courses.length) { say("You teach no course yet" + ($("new-course").hidden ? "." : ": create one below.")); $("new-course").open = true; }
     if (chosen && state.courses.some((c) => c.slug === chosen)) $("course").value = chosen;
     fillAssignments();
     refresh();
