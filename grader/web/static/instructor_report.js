@@ -14,13 +14,14 @@
     const subs = listing.submissions || [];
     const head = ["Handed in", "Assignment", "File", "Status", "Score", "Counts for", ""].map((h) => el("th", { scope: "col" }, h));
     $("student-title").textContent = (row.name ? row.name + " (" + row.email + ")" : row.email) + ": " + subs.length + " submission(s)";
-    $("student-body").replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Submissions (scrolls sideways)" }, el("table", { class: "grid", id: "student-submissions" }, el("thead", {}, el("tr", {}, head)),
+    $("student-body").replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Submissions (scrolls sideways)" }, el("table", { class: "grid stack", id: "student-submissions" }, el("thead", {}, el("tr", {}, head)),
       el("tbody", {}, subs.map((s) => el("tr", {},
-        el("td", {}, when(s.created_at)), el("td", {}, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
-        el("td", { class: "filename" }, s.filename || "–"), el("td", {}, s.status),
-        el("td", { class: "num" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
-        el("td", { class: "num" }, s.override_score !== null && s.override_score !== undefined ? fmt(s.override_score) + " (set)" : fmt(s.counted_score), s.late ? el("span", { class: "late-tag" }, " late") : null),
-        el("td", {}, el("button", { type: "button", class: "cell-button", onclick: () => Dash.showReport(s.id) }, "Report"), " ",
+        el("td", { "data-label": "Handed in" }, when(s.created_at)),
+        el("td", { "data-label": "Assignment" }, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
+        el("td", { class: "filename", "data-label": "File" }, s.filename || "–"), el("td", { "data-label": "Status" }, s.status),
+        el("td", { class: "num", "data-label": "Score" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
+        el("td", { class: "num", "data-label": "Counts for" }, s.override_score !== null && s.override_score !== undefined ? fmt(s.override_score) + " (set)" : fmt(s.counted_score), s.late ? el("span", { class: "late-tag" }, " late") : null),
+        el("td", { "data-label": "" }, el("button", { type: "button", class: "cell-button", onclick: () => Dash.showReport(s.id) }, "Report"), " ",
           el("a", { href: uploadUrl(s.id), download: s.filename || "upload" }, "Download"))))))));
     $("student").hidden = false;
     $("student").scrollIntoView({ block: "start" });

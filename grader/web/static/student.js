@@ -205,10 +205,11 @@
     try { listing = await api("/api/v1/submissions"); } catch (error) { say(error.message, true); return; }
     const items = Array.isArray(listing) ? listing : listing.submissions || [];
     const rows = items.map((s) => el("tr", {},
-      el("td", {}, when(s.created_at)), el("td", {}, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
-      el("td", { class: "filename" }, s.filename || "–"), el("td", {}, s.status),
-      el("td", { class: "num" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
-      el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": "Show the submission of " + when(s.created_at), onclick: () => open(s.id) }, "Show"))));
+      el("td", { "data-label": "Handed in" }, when(s.created_at)),
+      el("td", { "data-label": "Assignment" }, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
+      el("td", { class: "filename", "data-label": "File" }, s.filename || "–"), el("td", { "data-label": "Status" }, s.status),
+      el("td", { class: "num", "data-label": "Score" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
+      el("td", { "data-label": "" }, el("button", { type: "button", class: "secondary", "aria-label": "Show the submission of " + when(s.created_at), onclick: () => open(s.id) }, "Show"))));
     $("history").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "Nothing handed in yet."))]));
   }
 
