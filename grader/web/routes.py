@@ -26,6 +26,12 @@ def _asset_version() -> str:
     return str(max(int(path.stat().st_mtime) for path in _STATIC_FILES.values()))
 
 
+def _suites() -> list[str]:
+    from capstone_tests.registry import SUITES  # the graded suites: the only names an assignment may use
+
+    return list(SUITES)
+
+
 @router.get("/", response_class=HTMLResponse)
 def student_page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "student.html", {"version": _asset_version()})
@@ -33,7 +39,8 @@ def student_page(request: Request) -> HTMLResponse:
 
 @router.get("/instructor", response_class=HTMLResponse)
 def instructor_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "instructor.html", {"version": _asset_version()})
+    # The suite names are the product's, not course data: the assignment form offers them as its choices.
+    return templates.TemplateResponse(request, "instructor.html", {"version": _asset_version(), "suites": _suites()})
 
 
 @router.get("/static/{name}")

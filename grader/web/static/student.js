@@ -1,23 +1,66 @@
-// Student page: upload, live progress, the result, earlier submissions.
+// Student page: assignments, upload, live progress (resumed from the URL), the report, history, own API token.
 "use strict";
 (() => {
-  const { api, headers, say, el, fmt, when, lateText, compileErrors, example, otherEvidence, signedIn } = Grader;
+  const G = Grader;
+  const { api, say, el, fmt, when } = G;
   const $ = (id) => document.getElementById(id);
   const FINAL = new Set(["graded", "failed"]);
-  let watching = null; // the submission id whose progress is shown
+  let assignments = [];
+  let watching = null; // the submission id whose progress or report is shown (also ?submission= in the URL)
+
+  // --- assignments ----------------------------------------------------------------------------------------
+  async function loadAssignments() {
+    let listing;
+    try { listing = await api("/api/v1/assignments"); } catch (error) { say(error.message, true); return; }
+    assignments = listing.assignments || [];
+    if (!assignments.length) {
+      $("assignments").replaceChildren(el("p", {}, "You have no assignments yet."));
+    } else {
+      $("assignments").replaceChildren(el("ul", { class: "assignments" }, assignments.map(assignmentCard)));
+    }
+    const chosen = $("assignment").value;
+    $("assignment").replaceChildren(...assignments.map((a) => el("option", { value: a.course + "/" + a.slug },
+      a.title + " (" + (a.course_name || a.course) + ")")));
+    if (chosen) $("assignment").value = chosen;
+  }
+
+  function assignmentCard(a) {
+    const c = a.counting;
+    const due = a.your_due_at ? [el("span", { class: "extension" }, "Extended to "), G.dueText(a.your_due_at, a.due_time_zone),
+      el("span", { class: "muted" }, " (was " + G.dueText(a.due_at, a.due_time_zone) + ")")] : G.dueText(a.due_at, a.due_time_zone);
+    let standing = el("span", { class: "muted" }, "Nothing handed in yet.");
+    if (c) {
+      const late = c.late ? " " + G.lateText(c.late, c.max_score) : "";
+      const override = c.override_score === null || c.override_score === undefined ? "" : " (set by course staff; tests gave " + fmt(c.raw_score) + ")";
+      standing = el("span", {}, el("strong", { class: "counts-tag" }, "counts"), " ",
+        c.status === "graded" ? fmt(c.score) + " / " + fmt(c.max_score) + override + late : c.status,
+        " ", el("button", { type: "button", class: "link-button", onclick: () => open(c.submission_id) }, "Show"));
+    }
+    return el("li", { class: "assignment card-inner" },
+      el("h3", {}, a.title, " ", el("span", { class: "muted" }, a.course_name || a.course)),
+      el("dl", { class: "facts" },
+        el("dt", {}, "Due"), el("dd", { class: "due" }, due),
+        el("dt", {}, "Late work"), el("dd", { class: "late-policy" }, G.latePolicyText(a.late_policy)),
+        el("dt", {}, "Grade"), el("dd", { class: "score-policy" }, G.scorePolicyText(a.score_policy) +
+          (a.max_submissions_per_hour ? "; at most " + a.max_submissions_per_hour + " submissions an hour" : "")),
+        el("dt", {}, "Standing"), el("dd", { class: "standing" }, standing, " ", el("span", { class: "muted" }, "(" + a.submissions + " handed in)"))));
+  }
 
   // --- upload ---------------------------------------------------------------------------------------------
   async function upload(file) {
-    if (!Grader.token()) { say("Sign in with your token first.", true); return; }
+    const choice = $("assignment").value;
+    if (!choice) { say("Choose an assignment first.", true); return; }
+    const [course, slug] = choice.split("/");
     const form = new FormData();
     form.append("file", file);
-    const assignment = $("assignment").value.trim();
-    if (assignment) form.append("assignment", assignment);
+    form.append("assignment", slug);
+    form.append("course", course);
     say("Uploading " + file.name + "…");
     try {
       const accepted = await api("/api/v1/submissions", { method: "POST", body: form });
       say("Accepted " + file.name + "; grading…");
       showCompileErrors(accepted.compile_errors); // at once, long before the first test has run
+      $("result").hidden = true;
       watch(accepted.id);
       loadHistory();
     } catch (error) {
@@ -34,29 +77,40 @@
     if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
   });
   $("file").addEventListener("change", () => { if ($("file").files.length) upload($("file").files[0]); $("file").value = ""; });
+  $("upload-form").addEventListener("submit", (e) => e.preventDefault());
 
   function showCompileErrors(problems) {
-    const box = $("compile-errors");
-    const shown = compileErrors(problems);
-    box.replaceChildren(...(shown ? [shown] : []));
-    box.hidden = !shown;
+    const shown = G.compileErrors(problems);
+    $("compile-errors").replaceChildren(...(shown ? [shown] : []));
+    $("compile-errors").hidden = !shown;
   }
 
   // --- progress -------------------------------------------------------------------------------------------
-  function showProgress(status, done, total) {
-    $("progress-box").hidden = false;
-    const bar = $("progress");
-    if (total) { bar.max = total; bar.value = done || 0; } else { bar.removeAttribute("value"); }
-    $("progress-label").textContent = status + (total ? " — " + (done || 0) + " of " + total + " tests" : "");
+  function remember(id) {
+    const url = new URL(location.href);
+    url.searchParams.set("submission", id);
+    history.replaceState(null, "", url);
   }
 
-  // Progress as Server-Sent Events read through fetch (EventSource cannot send the Authorization header);
-  // polling GET /api/v1/submissions/{id} when the stream is unavailable or breaks.
+  function showProgress(state) {
+    $("progress-box").hidden = false;
+    const bar = $("progress");
+    const total = state.status === "queued" ? 0 : state.total || 0; // a count only once tests run
+    if (total) { bar.max = total; bar.value = state.done || 0; } else { bar.removeAttribute("value"); }
+    $("progress-label").textContent = state.status + (total ? " — " + (state.done || 0) + " of " + total + " tests" : "");
+    $("delayed").textContent = state.delayed || "";
+    $("delayed").hidden = !state.delayed;
+  }
+
+  // Progress as Server-Sent Events read through fetch (the session cookie goes along); polling the report
+  // when the stream is unavailable or breaks. The id is in the URL, so a reload picks the stream up again.
   async function watch(id) {
     watching = id;
-    showProgress("queued");
+    remember(id);
+    showProgress({ status: "queued" });
     try {
-      const response = await fetch("/api/v1/submissions/" + id + "/events", { headers: headers({ Accept: "text/event-stream" }) });
+      const response = await fetch("/api/v1/submissions/" + encodeURIComponent(id) + "/events",
+        { credentials: "same-origin", headers: { Accept: "text/event-stream" } });
       if (!response.ok || !response.body) throw new Error("no event stream");
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -74,7 +128,7 @@
           let event;
           try { event = JSON.parse(data); } catch { continue; }
           if (id !== watching) { reader.cancel(); return; }
-          onEvent(event);
+          showProgress(event);
           if (FINAL.has(event.status)) { reader.cancel(); return showResult(id); }
         }
       }
@@ -84,66 +138,114 @@
     if (id === watching) poll(id);
   }
 
-  function onEvent(event) {
-    const total = event.total ?? event.total_tests ?? null;
-    const done = event.done ?? event.completed ?? event.finished ?? (event.tests ? event.tests.length : null);
-    showProgress(event.delayed || event.status || "running", done, total);
-  }
-
   async function poll(id) {
     while (id === watching) {
       let report;
-      try { report = await api("/api/v1/submissions/" + id); } catch (error) { say(error.message, true); return; }
+      try { report = await api("/api/v1/submissions/" + encodeURIComponent(id)); } catch (error) { say(error.message, true); return; }
       if (FINAL.has(report.status)) return showResult(id, report);
-      showProgress(report.delayed || report.status, null, null);
+      showProgress(report);
       await new Promise((r) => setTimeout(r, 1500));
     }
   }
 
+  // Open a submission: its report when done, else its live progress.
+  async function open(id) {
+    watching = id;
+    remember(id);
+    let report;
+    try { report = await api("/api/v1/submissions/" + encodeURIComponent(id)); } catch (error) { say(error.message, true); return; }
+    showCompileErrors(report.compile_errors);
+    if (FINAL.has(report.status)) { showResult(id, report); return; }
+    $("result").hidden = true;
+    showProgress(report);
+    watch(id);
+    $("progress-box").scrollIntoView({ block: "nearest" });
+  }
+
   // --- the result -----------------------------------------------------------------------------------------
   async function showResult(id, report) {
-    report = report || (await api("/api/v1/submissions/" + id));
+    try { report = report || (await api("/api/v1/submissions/" + encodeURIComponent(id))); } catch (error) { say(error.message, true); return; }
+    if (id !== watching) return;
+    $("progress-box").hidden = false;
     const bar = $("progress");
     bar.max = 1; bar.value = 1;
     $("progress-label").textContent = report.status;
+    $("delayed").hidden = true;
     showCompileErrors(report.compile_errors);
     $("result").hidden = false;
-    $("score").textContent = report.status === "graded" ? fmt(report.score) + " / " + fmt(report.max_score) : "not graded";
-    $("score-status").textContent = report.status === "failed" ? "(grading failed: " + (report.error || "please resubmit") + ")" : "";
-    // The score above is the raw one (what the tests earned); this says what it counts for after the due date.
-    $("late").textContent = lateText(report.late, report.max_score);
+    $("result-meta").textContent = report.assignment + " · " + (report.filename || "upload") + " · handed in " + when(report.created_at);
+    const graded = report.status === "graded";
+    $("score").textContent = graded ? fmt(report.score) + " / " + fmt(report.max_score) : "not graded";
+    $("score-status").textContent = "";
+    const verdict = G.verdict(report);
+    $("verdict").textContent = verdict.text;
+    $("verdict").className = verdict.bad ? "verdict bad" : "verdict";
+    $("late").textContent = G.lateText(report.late, report.max_score);
     $("late").hidden = !report.late;
-    const body = $("priorities").tBodies[0];
-    body.replaceChildren(...(report.priorities || []).map((p) =>
-      // Module suites have no priority; an uncounted suite's name says so (grader/scoring.py).
-      el("tr", {}, el("td", {}, p.priority === null || p.priority === undefined ? "" : "P" + p.priority), el("td", {}, p.name), el("td", { class: "num" }, fmt(p.score) + " / " + fmt(p.max_score)))));
-    const failed = (report.tests || []).filter((t) => t.outcome !== "passed");
-    $("failures").replaceChildren(...(failed.length ? failed.map(failure) : [el("p", {}, "None: every test passed.")]));
+    const o = report.override;
+    $("override").textContent = o ? "Course staff set this grade to " + fmt(o.score) + " (tests gave " + fmt(report.score) + ")" + (o.comment ? ": " + o.comment : "") : "";
+    $("override").hidden = !o;
+    $("reproduce").replaceChildren(...[G.reproduceLine(report.reproduce)].filter(Boolean));
+    $("download").replaceChildren(el("a", { href: "/api/v1/submissions/" + encodeURIComponent(report.id) + "/upload", download: report.filename || "upload" },
+      "Download what you handed in" + (report.filename ? " (" + report.filename + ")" : "")));
+    $("priorities").tBodies[0].replaceChildren(...(report.priorities || []).map((p) =>
+      el("tr", {}, el("td", {}, p.priority === null || p.priority === undefined ? "" : "P" + p.priority), el("td", {}, p.name),
+        el("td", { class: "num" }, fmt(p.score) + " / " + fmt(p.max_score)))));
+    const tests = report.tests || [];
+    $("failures").replaceChildren(tests.length ? G.testGroups(tests) : el("p", { class: "muted" }, "No test results."));
     say("");
+    G.announce(graded ? "Graded: " + fmt(report.score) + " of " + fmt(report.max_score) + ". " + verdict.text : verdict.text);
     loadHistory();
-  }
-
-  function failure(test) {
-    const parts = [el("h4", {}, test.name, " ", el("span", { class: "outcome-" + test.outcome }, "(" + test.outcome + ")"),
-      " ", el("span", { class: "muted" }, fmt(test.points) + " / " + fmt(test.max_points) + (test.counts_toward_grade === false ? " (not counted toward the grade)" : "")))];
-    if (test.diagnostic) parts.push(el("pre", { class: "diagnostic" }, test.diagnostic));
-    if (test.evidence && test.evidence.example) parts.push(example(test.evidence.example));
-    const evidence = otherEvidence(test.evidence);
-    if (Object.keys(evidence).length) parts.push(el("details", {}, el("summary", {}, "Evidence"), el("pre", {}, JSON.stringify(evidence, null, 2))));
-    if (test.output) parts.push(el("details", {}, el("summary", {}, "Output"), el("pre", {}, test.output.slice(-2000))));
-    return el("article", { class: "failure" }, parts);
+    loadAssignments();
   }
 
   // --- earlier submissions --------------------------------------------------------------------------------
   async function loadHistory() {
     let listing;
     try { listing = await api("/api/v1/submissions"); } catch (error) { say(error.message, true); return; }
-    const items = Array.isArray(listing) ? listing : listing.submissions || listing.items || [];
-    $("history").tBodies[0].replaceChildren(...items.map((s) => el("tr", {},
-      el("td", {}, when(s.created_at)), el("td", {}, s.status),
-      el("td", { class: "num" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
-      el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => { watching = s.id; showResult(s.id); } }, "Show")))));
+    const items = Array.isArray(listing) ? listing : listing.submissions || [];
+    const rows = items.map((s) => el("tr", {},
+      el("td", { "data-label": "Handed in" }, when(s.created_at)),
+      el("td", { "data-label": "Assignment" }, s.assignment, s.counts ? [" ", el("strong", { class: "counts-tag" }, "counts")] : null),
+      el("td", { class: "filename", "data-label": "File" }, s.filename || "–"), el("td", { "data-label": "Status" }, s.status),
+      el("td", { class: "num", "data-label": "Score" }, s.score === null || s.score === undefined ? "–" : fmt(s.score) + " / " + fmt(s.max_score)),
+      el("td", { "data-label": "" }, el("button", { type: "button", class: "secondary", "aria-label": "Show the submission of " + when(s.created_at), onclick: () => open(s.id) }, "Show"))));
+    $("history").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "Nothing handed in yet."))]));
   }
 
-  signedIn(loadHistory);
+  // --- grading status and the API token -------------------------------------------------------------------
+  async function loadStatus() {
+    let status;
+    try { status = await api("/api/v1/status"); } catch { return; }
+    const banner = $("status-banner");
+    banner.textContent = status.grading === "ok" ? "" : (status.grading === "paused" ? "Grading is paused. " : "Grading is delayed. ") + (status.message || "");
+    banner.hidden = status.grading === "ok";
+  }
+
+  function showTokens(me) {
+    const tokens = me.tokens || [];
+    $("token-now").textContent = tokens.length ? "Your token starts " + tokens.map((t) => t.prefix + "…").join(", ") +
+      (tokens[0].last_used_at ? "; last used " + when(tokens[0].last_used_at) : "; never used") + "." : "You have no API token.";
+  }
+
+  $("rotate-token").addEventListener("click", async () => {
+    if (!confirm("Make a new API token? Your older tokens stop working.")) return;
+    let made;
+    try { made = await api("/api/v1/me/token", { method: "POST" }); } catch (error) { say(error.message, true); return; }
+    const field = el("input", { type: "text", readonly: true, value: made.token, id: "token-value", "aria-label": "Your new API token" });
+    $("new-token").replaceChildren(el("p", {}, el("strong", {}, "Copy it now: it is shown only once.")),
+      el("div", { class: "copy-row" }, field, G.copyButton(made.token, "Copy the new token", field)),
+      el("p", { class: "muted" }, "Use it as: curl -H \"Authorization: Bearer " + made.prefix + "…\" " + location.origin + "/api/v1/submissions"));
+    $("new-token").hidden = false;
+    $("token-now").textContent = "Your token starts " + made.prefix + "…; older tokens no longer work.";
+  });
+
+  G.start((me) => {
+    showTokens(me);
+    loadStatus();
+    loadAssignments();
+    loadHistory();
+    const wanted = new URLSearchParams(location.search).get("submission") || location.hash.slice(1);
+    if (wanted) open(wanted);
+  });
 })();

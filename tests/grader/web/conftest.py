@@ -78,3 +78,41 @@ def threaded_server() -> type[ThreadedServer]:
 @pytest.fixture(scope="session")
 def find_free_port() -> Callable[[], int]:
     return free_port
+
+
+AXE_VERSION = "4.10.2"
+AXE_CACHE = Path.home() / ".cache" / "grader-axe"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's axe.min.js, installed once from npm into a cache outside the repo (~/.cache/grader-axe).
+    No npm, or an install that fails: the test fails, loudly (an accessibility scan that silently did not run
+    would pass every page)."""
+    import shutil
+    import subprocess
+
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    installed = AXE_CACHE / "node_modules" / "axe-core" / "package.json"
+    if not (script.exists() and f'"version": "{AXE_VERSION}"' in installed.read_text()):
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is missing: the accessibility scan needs axe-core from npm (apt-get install -y npm)",
+                        pytrace=False)
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(AXE_CACHE),
+                               f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or not script.exists():
+            pytest.fail(f"npm install axe-core@{AXE_VERSION} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return script.read_text()
+
+
+@pytest.fixture
+def contract(threaded_server: type) -> Iterator[tuple[str, object]]:
+    """The pages served with the contract app (tests/grader/web/contract_app.py): its URL and its Term (state
+    and the requests the page sent)."""
+    from tests.grader.web.contract_app import Term, contract_app
+
+    term = Term()
+    with threaded_server(contract_app(term)) as server:
+        yield server.url, term
