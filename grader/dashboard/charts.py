@@ -77,7 +77,7 @@ def failure_rates(session: Session, user: User, course: Course, assignment_slug:
 def module_failures(session: Session, user: User, course: Course, assignment_slug: str) -> dict[str, Any]:
     """What the class got wrong, by the diagnostics' module attribution (TestResult.module of failed, errored
     and timed-out tests): per module how many students' counting submissions fail a test in it, their share,
-    and how many of its tests fail for someone; worst first, tests no diagnostic attributed (module null)
+    and which of its tests fail for someone ("suite::name"); worst first, tests no diagnostic attributed (module null)
     last. Beside it, per priority the students' mean score as graded (before late penalties and overrides,
     which apply to the whole grade, not to a priority)."""
     slug, counted = _graded_counting(session, user, course, assignment_slug, with_results=True)
@@ -89,7 +89,7 @@ def module_failures(session: Session, user: User, course: Course, assignment_slu
             tests.setdefault(result.module, set()).add((result.suite, result.name))
     total = len(counted)
     modules = [{"module": module, "students_failing": len(who), "share": len(who) / total,
-                "tests_failing": len(tests[module])} for module, who in students.items()]
+                "tests_failing": sorted(f"{suite}::{name}" for suite, name in tests[module])} for module, who in students.items()]
     modules.sort(key=lambda m: (m["module"] is None, -m["students_failing"], m["module"] or ""))
     return {"assignment": slug, "students": total, "modules": modules, "priorities": _priority_means(counted)}
 

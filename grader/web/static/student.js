@@ -9,9 +9,13 @@
   let watching = null; // the submission id whose progress or report is shown (also ?submission= in the URL)
 
   // --- assignments ----------------------------------------------------------------------------------------
+  // Settled once the first list has arrived (or failed): a file chosen while the page still loads waits for it.
+  let assignmentsArrived;
+  const assignmentsLoaded = new Promise((resolve) => { assignmentsArrived = resolve; });
+
   async function loadAssignments() {
     let listing;
-    try { listing = await api("/api/v1/assignments"); } catch (error) { say(error.message, true); return; }
+    try { listing = await api("/api/v1/assignments"); } catch (error) { say(error.message, true); assignmentsArrived(); return; }
     assignments = listing.assignments || [];
     if (!assignments.length) {
       $("assignments").replaceChildren(el("p", {}, "You have no assignments yet."));
@@ -22,6 +26,7 @@
     $("assignment").replaceChildren(...assignments.map((a) => el("option", { value: a.course + "/" + a.slug },
       a.title + " (" + (a.course_name || a.course) + ")")));
     if (chosen) $("assignment").value = chosen;
+    assignmentsArrived();
   }
 
   function assignmentCard(a) {
@@ -48,13 +53,12 @@
 
   // --- upload ---------------------------------------------------------------------------------------------
   async function upload(file) {
+    await assignmentsLoaded;
     const choice = $("assignment").value;
     if (!choice) { say("Choose an assignment first.", true); return; }
-    const [course, slug] = choice.split("/");
     const form = new FormData();
     form.append("file", file);
-    form.append("assignment", slug);
-    form.append("course", course);
+    form.append("assignment", choice);  // "course/slug": the same slug may exist in several courses
     say("Uploading " + file.name + "…");
     try {
       const accepted = await api("/api/v1/submissions", { method: "POST", body: form });
