@@ -156,6 +156,8 @@ class Monitor:
             if problem is None:
                 self._resume()
                 resumed_at = time.monotonic()
+            else:
+                self._note_waiting()
 
     def _check(self) -> str | None:
         try:
@@ -170,6 +172,16 @@ class Monitor:
         self.consumer.call_soon(self.consumer.cancel_task_queue, self.queue)
         self.paused = True
         self._mark(WorkerState.sandbox_unhealthy, problem)
+        self._note_waiting()
+
+    def _note_waiting(self) -> None:
+        # Submissions queued while nothing grades say so to their students (their messages wait unconsumed).
+        from .submissions.status import note_delayed_while_nothing_grades
+
+        try:
+            note_delayed_while_nothing_grades()
+        except Exception:
+            log.exception("could not mark the waiting submissions delayed")
 
     def _resume(self) -> None:
         log.warning("sandbox healthy again: this worker takes work again")

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..intake.detect import ArchiveFormat
 
@@ -44,6 +45,16 @@ def clean_filename(name: str | None) -> str | None:
         keep = suffix if dot and len(suffix) <= 10 else ""
         name = name[: MAX_LENGTH - len(keep) - 1].rstrip() + "." + keep if keep else name[:MAX_LENGTH]
     return name or None
+
+
+def content_disposition(name: str) -> str:
+    """`attachment` with the name as a quoted ASCII fallback (clean_filename left no quote, backslash or control
+    in it) and, for a name beyond ASCII, RFC 5987's filename* as well."""
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        header += f"; filename*=utf-8''{quote(name, safe='')}"
+    return header
 
 
 def download_name(stored: str | None, kind: ArchiveFormat, submission_id: str) -> str:

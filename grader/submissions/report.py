@@ -21,13 +21,14 @@ DELAYED_NOTE = ("Grading is delayed: the grading machine has a problem that is n
 STAFF = (CourseRole.ta.value, CourseRole.instructor.value)
 
 
-def submission_report(submission: Submission, *, viewer: CourseRole | str, now: datetime | None = None
-                      ) -> dict[str, Any]:
+def submission_report(submission: Submission, *, viewer: CourseRole | str, now: datetime | None = None,
+                      grading_paused: bool = False) -> dict[str, Any]:
     """The report's public shape (docs/architecture.md "Public interface", docs/course-api.md "Submissions and
     reports"). `viewer`: the reader's role in the submission's course. A student does not see what tests they may
     not see yet checked (outcome `hidden`; their points still add up to the score); course staff see every test
     and, beside the public fields, who handed it in, the seed, the sandbox image, attempts and tracebacks (the
-    dashboard's detail). `late` is None for work on time."""
+    dashboard's detail). `late` is None for work on time. `grading_paused`: no worker takes work now
+    (grader.submissions.grading_status), so a queued submission is delayed even before a worker marked it."""
     now = now or datetime.now(UTC)
     staff = str(viewer) in STAFF
     tests = []
@@ -65,7 +66,7 @@ def submission_report(submission: Submission, *, viewer: CourseRole | str, now: 
         "error": submission.error,
         # Waiting longer than usual for a reason that is never the student's (the grading machine's sandbox is
         # down, say): said in words; what exactly is wrong is the operator's (log, workers table), never here.
-        "delayed": delayed_note(submission),
+        "delayed": delayed_note(submission, grading_paused),
         "created_at": _iso(submission.created_at),
         "graded_at": _iso(submission.graded_at),
     }
@@ -82,8 +83,8 @@ def override_of(submission: Submission) -> dict[str, Any] | None:
             "by": submission.override_by, "at": _iso(submission.override_at)}
 
 
-def delayed_note(submission: Submission) -> str | None:
-    if submission.status != SubmissionStatus.queued.value or not submission.delayed_reason:
+def delayed_note(submission: Submission, grading_paused: bool = False) -> str | None:
+    if submission.status != SubmissionStatus.queued.value or not (submission.delayed_reason or grading_paused):
         return None
     return DELAYED_NOTE
 

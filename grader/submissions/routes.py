@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ..api.deps import CurrentUser, DbSession
 from ..db.session import get_sessionmaker
 from . import service
+from .filenames import content_disposition
 from .grading_status import grading_status
 from .schemas import Accepted, GradingStatus, Report, SubmissionSummary
 
@@ -50,9 +51,9 @@ def get_submission(submission_id: str, session: DbSession, user: CurrentUser) ->
                              "description": "the archive as it was uploaded"}})
 def download_upload(submission_id: str, session: DbSession, user: CurrentUser) -> FileResponse:
     upload = service.upload_of(session, user, submission_id)
-    # FileResponse's filename gives `attachment` with an RFC 5987 filename* for names beyond ASCII.
-    return FileResponse(upload.path, media_type=upload.media_type, filename=upload.filename,
-                        content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(upload.path, media_type=upload.media_type,
+                        headers={"Content-Disposition": content_disposition(upload.filename),
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/submissions/{submission_id}/events")

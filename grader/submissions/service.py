@@ -29,6 +29,7 @@ from ..intake.diskspace import ensure_free_space, state_paths
 from ..settings import get_settings
 from . import dispatch, status
 from .filenames import MEDIA_TYPES, StoredUpload, clean_filename, download_name
+from .grading_status import grading_status
 from .report import delayed_note, submission_report
 
 RATE_WINDOW = timedelta(hours=1)
@@ -123,7 +124,14 @@ def get_submission(session: Session, user: User, submission_id: uuid.UUID | str)
 def get_report(session: Session, user: User, submission_id: uuid.UUID | str,
                *, now: datetime | None = None) -> dict[str, Any]:
     submission, role = get_submission(session, user, submission_id)
-    return submission_report(submission, viewer=role, now=now)
+    return submission_report(submission, viewer=role, now=now, grading_paused=_paused_for(session, submission))
+
+
+def _paused_for(session: Session, submission: Submission) -> bool:
+    """Whether a queued submission waits because nothing grades now (asked only for queued ones)."""
+    if submission.status != SubmissionStatus.queued.value or submission.delayed_reason:
+        return False
+    return bool(grading_status(session)["grading"] == "paused")
 
 
 def list_submissions(session: Session, user: User, limit: int = 100) -> list[dict[str, Any]]:
@@ -242,7 +250,7 @@ def progress_of(session: Session, user: User, submission_id: uuid.UUID | str) ->
     from . import progress
 
     submission, _ = get_submission(session, user, submission_id)
-    return {"status": submission.status, "delayed": delayed_note(submission),
+    return {"status": submission.status, "delayed": delayed_note(submission, _paused_for(session, submission)),
             **(progress.read(str(submission.id)) or {"done": 0, "total": 0})}
 
 

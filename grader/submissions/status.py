@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
@@ -107,6 +107,25 @@ def note_delayed(submission_id: uuid.UUID, reason: str = DELAYED_REASON) -> None
         session.execute(update(Submission).where(Submission.id == submission_id, Submission.status == QUEUED,
                                                  Submission.delayed_reason.is_(None))
                         .values(delayed_reason=reason))
+
+
+def note_delayed_while_nothing_grades(now: datetime | None = None) -> int:
+    """While no live worker takes work (every sandbox sick, as on a machine whose sandbox is not set up yet), every
+    queued submission is delayed by the grading machine: its student reads so, even though no message of it has
+    reached a worker yet (a sick worker stops consuming). How many were marked."""
+    from ..db.models import Worker, WorkerState
+    from ..settings import get_settings
+
+    now = now or datetime.now(UTC)
+    since = now - timedelta(seconds=get_settings().lease_timeout_s)
+    with session_scope(write=True) as session:
+        ready = session.scalar(select(Worker.id).where(Worker.state == WorkerState.ready.value,
+                                                       Worker.heartbeat_at >= since).limit(1))
+        if ready is not None:
+            return 0
+        return int(session.execute(update(Submission).where(Submission.status == QUEUED,
+                                                            Submission.delayed_reason.is_(None))
+                                   .values(delayed_reason=DELAYED_REASON)).rowcount)  # type: ignore[attr-defined]
 
 
 def clear_delay(submission_id: uuid.UUID) -> None:
