@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from ..db.models import Submission, SubmissionStatus
+from ..db.models import Submission, SubmissionStatus, Worker, WorkerState
 from ..db.session import session_scope
+from ..settings import get_settings
 from ..workers import current_worker_id
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,6 @@ def note_delayed_while_nothing_grades(now: datetime | None = None) -> int:
     """While no live worker takes work (every sandbox sick, as on a machine whose sandbox is not set up yet), every
     queued submission is delayed by the grading machine: its student reads so, even though no message of it has
     reached a worker yet (a sick worker stops consuming). How many were marked."""
-    from ..db.models import Worker, WorkerState
-    from ..settings import get_settings
-
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=get_settings().lease_timeout_s)
     with session_scope(write=True) as session:
