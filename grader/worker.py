@@ -8,6 +8,7 @@ but the worker's entry point (`grader worker`, `celery -A grader.worker`) import
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import uuid
 
@@ -33,6 +34,8 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, Interface
 DATABASE_RETRY_S = 10
 # Faults of the grading machine, not of the package: the submission waits in the queue instead of being scored.
 INFRASTRUCTURE_FAULTS: tuple[type[Exception], ...] = (SandboxError, ArchiveUnavailable)
+# OSErrors that say the machine cannot go on (no space, no quota, a read-only or failing disk), not the package.
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 @signals.worker_process_init.connect
@@ -124,6 +127,16 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
     except SoftTimeLimitExceeded:
         status.mark_failed(key, "grading took longer than the worker's time limit")
         return "failed"
+    except OSError as error:
+        if error.errno not in MACHINE_ERRNOS:
+            log.exception("grading %s failed", submission_id)
+            status.mark_failed(key, f"grading failed: {type(error).__name__}: {error}")
+            return "failed"
+        # The machine's disk is full or broken under the grading (scratch, the sandbox's run folders): the
+        # grader's problem, so back to the queue, delayed, like a sick sandbox.
+        sandbox_health.report_fault(error)
+        status.requeue_delayed(key, error)
+        return _deliver_delayed(key)
     except Exception as error:
         log.exception("grading %s failed", submission_id)
         status.mark_failed(key, f"grading failed: {type(error).__name__}: {error}")
