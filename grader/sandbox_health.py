@@ -5,7 +5,8 @@ fault. So:
 - Before a grading, `require_healthy()` raises SandboxUnhealthy if this worker's last canary failed, and runs the
   canary (grader.sandboxes.canary: `python3 -c "import numpy"` in the sandbox) when the last pass is older than
   Settings.sandbox_check_interval_s.
-- A grading that ends in an infrastructure fault goes back to `queued` with `delayed_reason` set (`requeue_delayed`),
+- A grading that ends in an infrastructure fault goes back to `queued` with `delayed_reason` set
+  (grader.submissions.status.requeue_delayed),
   the task's message back to the broker, and the worker is marked sick (`report_fault`).
 - In the worker's main process, a monitor thread (started on Celery's worker_ready) runs the canary at start; while
   the sandbox is sick it cancels the worker's queue consumer (it takes no work, so healthy workers take the queue),
@@ -24,7 +25,6 @@ import logging
 import multiprocessing
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -33,17 +33,14 @@ from sqlalchemy import update
 
 from sandbox import SandboxError
 
-from .db.models import Submission, SubmissionStatus, Worker, WorkerState
+from .db.models import Worker, WorkerState
 from .db.session import session_scope
-from .sandboxes import canary, make_sandbox
+from .sandboxes import sandbox_problem
 from .settings import get_settings
 from .workers import beat, current_worker_id, live_workers
 
 log = logging.getLogger(__name__)
 
-# What the student reads (report_of): no host paths, no operator instructions; those go to the log and the
-# worker's row.
-DELAYED_REASON = "the grading machine's sandbox is not working right now"
 DETAIL_BYTES = 2000
 POLL_S = 0.5  # how soon the monitor sees a child's fault
 FLAP_WINDOW_S = 60.0  # a fault this soon after the canary passed again does not reset the back-off
@@ -76,7 +73,7 @@ def detail() -> str:
 
 def check_now() -> str | None:
     """Run the canary here and record the outcome; None if it passed, else the operator's detail."""
-    problem = canary(make_sandbox(get_settings()))
+    problem = sandbox_problem(get_settings())
     if problem is None:
         _set(HEALTHY, "")
     else:
@@ -104,34 +101,6 @@ def report_fault(error: BaseException) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ database
-def requeue_delayed(submission_id: uuid.UUID, error: BaseException) -> None:
-    """Back to `queued` with delayed_reason set: the student reads that grading is delayed (never `failed`, never a
-    score); the operator reads `error` in the log and in the worker's row."""
-    log.warning("submission %s back to the queue after an infrastructure fault: %s", submission_id, error)
-    with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id,
-                                                 Submission.status == SubmissionStatus.running.value)
-                        .values(status=SubmissionStatus.queued.value, delayed_reason=DELAYED_REASON, error=None,
-                                claimed_by=None, heartbeat_at=None))
-
-
-def note_delayed(submission_id: uuid.UUID) -> None:
-    """A queued submission whose message met a sick sandbox: the student reads that grading is delayed."""
-    with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id,
-                                                 Submission.status == SubmissionStatus.queued.value,
-                                                 Submission.delayed_reason.is_(None))
-                        .values(delayed_reason=DELAYED_REASON))
-
-
-def clear_delay(submission_id: uuid.UUID) -> None:
-    """Grading (re)started on a healthy sandbox: the delay note no longer applies."""
-    with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id,
-                                                 Submission.delayed_reason.is_not(None))
-                        .values(delayed_reason=None))
-
-
 def mark_worker(state: WorkerState, what: str | None) -> None:
     """Write this worker's state and detail (its row made first if nothing made it yet)."""
     key = current_worker_id()
@@ -187,6 +156,8 @@ class Monitor:
             if problem is None:
                 self._resume()
                 resumed_at = time.monotonic()
+            else:
+                self._note_waiting()
 
     def _check(self) -> str | None:
         try:
@@ -201,6 +172,16 @@ class Monitor:
         self.consumer.call_soon(self.consumer.cancel_task_queue, self.queue)
         self.paused = True
         self._mark(WorkerState.sandbox_unhealthy, problem)
+        self._note_waiting()
+
+    def _note_waiting(self) -> None:
+        # Submissions queued while nothing grades say so to their students (their messages wait unconsumed).
+        from .submissions.status import note_delayed_while_nothing_grades
+
+        try:
+            note_delayed_while_nothing_grades()
+        except Exception:
+            log.exception("could not mark the waiting submissions delayed")
 
     def _resume(self) -> None:
         log.warning("sandbox healthy again: this worker takes work again")

@@ -2,12 +2,17 @@
 
     sandbox = make_sandbox(get_settings())            # GRADER_SANDBOX, _IMAGE, _ROOTFS, _WORKDIR, _CGROUP_ROOT
     problem = canary(sandbox)                          # None when `python3 -c "import numpy"` ran fine inside
+    problem = sandbox_problem(get_settings())          # the same for the settings' sandbox, None if usable
+
+    python -m grader.sandboxes                         # exit 0 when the settings' sandbox passes the canary,
+                                                       # else 1 with the reason on stderr (scripts/serve asks)
 
 The sandbox library reads no environment: every knob reaches it here, as an argument.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +34,16 @@ def make_sandbox(settings: Settings, kind: Literal["docker", "bwrap"] | None = N
                        workdir=settings.sandbox_workdir, cgroup_root=settings.sandbox_cgroup_root)
 
 
+def sandbox_problem(settings: Settings) -> str | None:
+    """The canary for the settings' sandbox, including making it (no docker nor bwrap usable here is a problem
+    too, not an exception); None when it is usable. Operator's words: may name host paths."""
+    try:
+        sandbox = make_sandbox(settings)
+    except SandboxError as error:
+        return f"no sandbox could be made: {error}"
+    return canary(sandbox)
+
+
 def canary(sandbox: Sandbox, limits: Limits = CANARY_LIMITS) -> str | None:
     """Run `python3 -c "import numpy"` in `sandbox` through the same run() a grading's sandboxes use; None when it
     exits 0, else what went wrong, for the operator (it may name host paths: never show it to a student)."""
@@ -46,3 +61,18 @@ def canary(sandbox: Sandbox, limits: Limits = CANARY_LIMITS) -> str | None:
         stderr = result.stderr[-1500:].decode(errors="replace").strip()
         return f"`{' '.join(CANARY_ARGV)}` exited {result.exit_code} in the {sandbox.name} sandbox: {stderr}"
     return None
+
+
+def main() -> int:
+    from .settings import get_settings
+
+    problem = sandbox_problem(get_settings())
+    if problem is None:
+        print("sandbox: usable (the canary ran)", flush=True)
+        return 0
+    print(f"sandbox: not usable: {problem}", file=sys.stderr, flush=True)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,11 +14,13 @@ from .bootstrap import prepare_database
 from .courses.service import enroll, ensure_default_course
 from .db.models import Role, User
 from .db.session import session_scope
-from .settings import get_settings
+from .sandboxes import sandbox_problem
+from .settings import Settings, get_settings
 from .submissions.sweeper import take_back_orphans
 from .users.service import create_user
 
 FIRST_INSTRUCTOR = "instructor@localhost"
+SETUP_COMMAND = "sudo bash sandbox/setup.sh"
 EMBEDDED_WORKER_NICENESS = 10
 RESTART_MAX_S = 60.0
 RESTART_RESET_S = 120.0
@@ -52,6 +54,7 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
         print(f"first instructor {FIRST_INSTRUCTOR}, API token: {token}", flush=True)
     print("more users: grader users add EMAIL --role student|instructor|admin  (prints the token)", flush=True)
     if grading_workers:
+        _say_whether_grading_runs(settings)
         # What this data dir's previous embedded worker was grading when it was killed: the embedded broker
         # never redelivers its message, so it goes back on the queue now.
         taken = take_back_orphans()
@@ -68,6 +71,21 @@ def serve(host: str, port: int, *, grading_workers: int = 1) -> None:
     finally:
         if supervisor is not None:
             supervisor.stop()
+
+
+def _say_whether_grading_runs(settings: Settings) -> None:
+    """The sandbox's canary, once, to say at start whether uploads will be graded: a machine without a usable
+    sandbox serves all the same with grading paused (uploads kept, /api/v1/status "paused", /healthz "degraded"),
+    and its worker grades them by itself once the sandbox passes the canary."""
+    problem = sandbox_problem(settings)
+    if problem is None:
+        print("sandbox ready: uploads are graded", flush=True)
+        return
+    print(f"GRADING PAUSED: no usable sandbox here ({problem})", flush=True)
+    print(f"  uploads are accepted and wait in the queue; to grade them, prepare the sandbox: {SETUP_COMMAND}",
+          flush=True)
+    print("  (grading starts by itself once the sandbox passes its check; /api/v1/status says paused until then)",
+          flush=True)
 
 
 class WorkerSupervisor:

@@ -1,4 +1,6 @@
-"""The Celery app and its one task. Grading logic lives in grader.submissions.tasks; this is delivery only.
+"""The grading worker's entry point: the task and the worker's signals. The Celery app and sending tasks live in
+grader.queue; the grading logic in grader.submissions.tasks; status changes in grader.submissions.status. Nothing
+but the worker's entry point (`grader worker`, `celery -A grader.worker`) imports this module.
 
     celery -A grader.worker worker      (or `grader worker`; `grader serve` starts one alongside the API)
 """
@@ -6,11 +8,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import uuid
-from functools import lru_cache
 
-from celery import Celery, signals
+from celery import signals
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLTimeoutError
@@ -18,12 +20,12 @@ from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from sandbox import SandboxError
 
 from . import sandbox_health
-from .db.models import SubmissionStatus
-from .settings import get_settings
-from .submissions import tasks
-from .submissions.dispatch import BROKER_ERRORS
+from .queue import BROKER_ERRORS, TASK_NAME, broker_app, celery_app, enqueue
+from .submissions import status, tasks
 from .submissions.tasks import ArchiveUnavailable
 from .workers import WorkerRegistration
+
+__all__ = ["broker_app", "celery_app", "grade_submission"]  # broker_app: for callers not yet moved to grader.queue
 
 log = logging.getLogger(__name__)
 # What a claim raises when the database cannot be reached (a restart, a network cut): the message must not be
@@ -32,29 +34,8 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, Interface
 DATABASE_RETRY_S = 10
 # Faults of the grading machine, not of the package: the submission waits in the queue instead of being scored.
 INFRASTRUCTURE_FAULTS: tuple[type[Exception], ...] = (SandboxError, ArchiveUnavailable)
-
-
-def make_celery() -> Celery:
-    settings = get_settings()
-    app = Celery("grader", broker=settings.broker_url, backend=settings.result_backend)
-    limit = settings.grading_time_limit_s
-    app.conf.update(
-        # Acknowledge after the task ran, one task at a time per process: a worker that dies mid-grading
-        # leaves the message to be redelivered instead of lost, and never hoards queued submissions.
-        task_default_queue=settings.task_queue,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_time_limit=limit,
-        task_soft_time_limit=limit - 30,
-        task_ignore_result=settings.result_backend is None,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
-    return app
-
-
-celery_app = make_celery()
+# OSErrors that say the machine cannot go on (no space, no quota, a read-only or failing disk), not the package.
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 @signals.worker_process_init.connect
@@ -95,7 +76,7 @@ def _unregister(**_: object) -> None:
         _registration.stop()
 
 
-@celery_app.task(name="grader.grade_submission", bind=True)
+@celery_app.task(name=TASK_NAME, bind=True)
 def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
     """Grade one queued submission: the fairest one, or this message's own if its holder died (tasks.claim).
     Idempotent: a delivery with nothing to claim returns "skipped"."""
@@ -104,7 +85,7 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         sandbox_health.require_healthy()  # a sick sandbox takes no grading: nothing is claimed, the message waits
     except SandboxError as error:
         with contextlib.suppress(*DATABASE_UNREACHABLE):
-            sandbox_health.note_delayed(token)  # the student reads that grading is delayed, not just "queued"
+            status.note_delayed(token)  # the student reads that grading is delayed, not just "queued"
         log.warning("sandbox unhealthy, %s waits for a healthy worker: %s", submission_id, error)
         return _deliver_delayed(token)
     try:
@@ -123,7 +104,7 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         return "skipped"
     key = claimed.lease.submission_id  # the row graded, which may not be the message's own (fairness)
     try:
-        sandbox_health.clear_delay(key)
+        status.clear_delay(key)
         if not tasks.grade_stored(claimed.lease):
             return "superseded"
     except INFRASTRUCTURE_FAULTS as error:
@@ -132,7 +113,7 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         # a message for it is sent again (for a healthy worker: this one stops consuming until its sandbox passes
         # the canary) however often it happens.
         sandbox_health.report_fault(error)
-        sandbox_health.requeue_delayed(key, error)
+        status.requeue_delayed(key, error)
         return _deliver_delayed(key)
     except DATABASE_UNREACHABLE as error:
         # The database went away mid-grading: the result cannot be recorded, and it is not the student's fault.
@@ -140,15 +121,25 @@ def grade_submission(self, submission_id: str) -> str:  # type: ignore[no-untype
         # (or the sweeper) takes it over. Never `failed`.
         log.warning("database unreachable while grading %s; it will be graded again: %s", key, error)
         with contextlib.suppress(*DATABASE_UNREACHABLE):
-            tasks.set_status(key, SubmissionStatus.queued)
+            status.give_back(key)
         _deliver_again(str(key), DATABASE_RETRY_S)
         return "deferred"
     except SoftTimeLimitExceeded:
-        tasks.set_status(key, SubmissionStatus.failed, "grading took longer than the worker's time limit")
+        status.mark_failed(key, "grading took longer than the worker's time limit")
         return "failed"
+    except OSError as error:
+        if error.errno not in MACHINE_ERRNOS:
+            log.exception("grading %s failed", submission_id)
+            status.mark_failed(key, f"grading failed: {type(error).__name__}: {error}")
+            return "failed"
+        # The machine's disk is full or broken under the grading (scratch, the sandbox's run folders): the
+        # grader's problem, so back to the queue, delayed, like a sick sandbox.
+        sandbox_health.report_fault(error)
+        status.requeue_delayed(key, error)
+        return _deliver_delayed(key)
     except Exception as error:
         log.exception("grading %s failed", submission_id)
-        tasks.set_status(key, SubmissionStatus.failed, f"grading failed: {type(error).__name__}: {error}")
+        status.mark_failed(key, f"grading failed: {type(error).__name__}: {error}")
         return "failed"
     return "graded"
 
@@ -167,28 +158,10 @@ def _deliver_delayed(key: uuid.UUID) -> str:
 
 def _deliver_again(submission_id: str, countdown: float) -> None:
     """A fresh message for this token, `countdown` seconds from now, sent before this one is acked (a crash in
-    between leaves a duplicate, which is harmless). A fresh message rather than self.retry(): waiting for a lease
-    or a database is not a failed try, and must not use up the retries an infrastructure fault gets. If the
-    broker cannot take it either, the message is rejected back to the queue: never acked, never lost."""
+    between leaves a duplicate, which is harmless). A fresh message rather than self.retry(): waiting for a lease,
+    a database or a sandbox is not a failed try, and must never use up retries and end `failed`. If the broker
+    cannot take it either, the message is rejected back to the queue: never acked, never lost."""
     try:
-        broker_app().send_task("grader.grade_submission", args=[submission_id], countdown=countdown,
-                               queue=get_settings().task_queue)
+        enqueue(submission_id, countdown=countdown)
     except BROKER_ERRORS as error:
         raise Reject(f"could not defer {submission_id}: {error}", requeue=True) from error
-
-
-def broker_app() -> Celery:
-    """The app for the current settings' broker (the module's app, unless the settings changed since import,
-    as they do between tests)."""
-    url = get_settings().broker_url
-    return celery_app if celery_app.conf.broker_url == url else _client_for(url)
-
-
-@lru_cache(maxsize=4)
-def _client_for(url: str) -> Celery:
-    return Celery("grader", broker=url)
-
-
-def enqueue(submission_id: uuid.UUID | str) -> None:
-    """Send the grading task; call after the submission's row is committed, so the worker finds it."""
-    broker_app().send_task("grader.grade_submission", args=[str(submission_id)], queue=get_settings().task_queue)

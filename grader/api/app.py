@@ -44,7 +44,7 @@ def _freeze_startup_objects() -> None:
     A full collection walks every tracked object while holding the GIL; with these libraries loaded that is
     ~100 ms during which no request moves (measured: the p99 of upload acceptance was exactly those pauses).
     They live as long as the process anyway. The modules requests import on first use are imported first."""
-    from .. import worker  # noqa: F401  (the broker client, imported by the first upload otherwise)
+    from .. import queue  # noqa: F401  (the broker client, imported by the first upload otherwise)
 
     gc.collect()
     gc.freeze()

@@ -49,7 +49,7 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from ..worker import broker_app
+    from ..queue import broker_app
 
     try:
         with broker_app().connection_for_write() as connection:

@@ -14,7 +14,6 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from kombu.exceptions import OperationalError as BrokerUnavailable
 from prometheus_client import Counter
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,11 +23,6 @@ from ..db.models import Submission
 
 log = logging.getLogger(__name__)
 
-# What a send raises when the broker cannot take it (tried against a closed port, an unknown host, a missing
-# Redis database and an unopenable SQLite broker: Celery's publish retries, then kombu re-raises the transport's
-# connection and channel errors as its OperationalError). OSError is for a socket error that escapes that
-# wrapping. Anything else (say, an unserialisable argument) is a bug and should be a 500.
-BROKER_ERRORS: tuple[type[Exception], ...] = (BrokerUnavailable, OSError)
 
 SEND_FAILURES = Counter("grader_enqueue_failures", "Grading tasks the broker refused, left for the sweeper",
                         ["source"])
@@ -36,7 +30,7 @@ SEND_FAILURES = Counter("grader_enqueue_failures", "Grading tasks the broker ref
 
 def send(submission_id: uuid.UUID, *, source: str) -> bool:
     """Send the grading task; False, logged and counted under `source`, when the broker is unreachable."""
-    from ..worker import enqueue  # imported on use: the Celery app is only needed by whoever sends
+    from ..queue import BROKER_ERRORS, enqueue  # imported on use: the Celery app is only needed by whoever sends
 
     try:
         enqueue(submission_id)
@@ -71,8 +65,8 @@ def waiting_messages() -> int | None:
     """Messages waiting on the grading queue in the broker (not those a worker holds), or None if the broker
     cannot say. Any message grades any queued submission (grader.submissions.fairness), so the sweeper re-sends
     only what the queue lacks."""
+    from ..queue import broker_app
     from ..settings import get_settings
-    from ..worker import broker_app
 
     try:
         with broker_app().connection_for_write() as connection:

@@ -19,16 +19,20 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ..courses.late import late_report
+from ..courses.counting import counting_submission
+from ..courses.extensions import extension_due
 from ..courses.rubric import apply_points
 from ..courses.service import check_accepts_submissions, course_role, get_assignment
-from ..db.models import Assignment, CourseRole, Regrade, Submission, SubmissionStatus, TestResult, User
+from ..db.models import Assignment, CourseRole, Extension, Regrade, Submission, SubmissionStatus, TestResult, User
 from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
+from ..intake.detect import detect_format
 from ..intake.diskspace import ensure_free_space, state_paths
 from ..settings import get_settings
-from . import dispatch
-from .visibility import visible_to_student
+from . import dispatch, status
+from .filenames import MEDIA_TYPES, StoredUpload, clean_filename, download_name
+from .grading_status import grading_status
+from .report import delayed_note, submission_report
 
 RATE_WINDOW = timedelta(hours=1)
 
@@ -37,10 +41,15 @@ def accept_submission(session: Session, user: User, upload_path: Path, filename:
                       assignment_slug: str = "capstone", *, now: datetime | None = None) -> Submission:
     """Validate, store (content-addressed, durable) and record one upload; the row is queued, not yet committed.
 
-    `filename` is only kept for messages: intake reads the format from the bytes, never from the name. A package
-    with files that do not compile is accepted (its other modules still earn points); the row names them."""
+    `filename` is kept (cleaned: grader.submissions.filenames) for the student's history and the download, and for
+    messages: intake reads the format from the bytes, never from the name. A package with files that do not
+    compile is accepted (its other modules still earn points); the row names them."""
     sha256, listing = store_upload(upload_path, filename)
-    return record_submission(session, user, sha256, assignment_slug, now=now, compile_errors=listing.compile_errors)
+    submission = record_submission(session, user, sha256, assignment_slug, now=now,
+                                   compile_errors=listing.compile_errors)
+    submission.filename = clean_filename(filename)
+    session.flush()
+    return submission
 
 
 def store_upload(upload_path: Path, filename: str) -> tuple[str, Listing]:
@@ -73,9 +82,9 @@ def record_submission(session: Session, user: User, sha256: str, assignment_slug
     assignment = get_assignment(session, assignment_slug, user=user)
     check_accepts_submissions(session, assignment, user, now)
     _check_rate(session, user, assignment, now)
-    submission = Submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id, archive_sha256=sha256,
-                            status=SubmissionStatus.queued.value, created_at=now,
-                            compile_errors=[problem.as_dict() for problem in compile_errors])
+    submission = status.new_submission(id=uuid.uuid4(), assignment_id=assignment.id, user_id=user.id,
+                                       archive_sha256=sha256, created_at=now,
+                                       compile_errors=[problem.as_dict() for problem in compile_errors])
     session.add(submission)
     session.flush()
     return submission
@@ -118,62 +127,48 @@ def get_submission(session: Session, user: User, submission_id: uuid.UUID | str)
 def get_report(session: Session, user: User, submission_id: uuid.UUID | str,
                *, now: datetime | None = None) -> dict[str, Any]:
     submission, role = get_submission(session, user, submission_id)
-    return report_of(submission, instructor=role == CourseRole.instructor, now=now)
+    return submission_report(submission, viewer=role, now=now, grading_paused=_paused_for(session, submission),
+                             due_at=extension_due(session, submission.assignment, submission.user))
 
 
-def report_of(submission: Submission, *, instructor: bool, now: datetime | None = None) -> dict[str, Any]:
-    """The public report shape (docs/architecture.md); tests a student may not see yet have their outcome withheld.
-    `late` is None for work on time, else how late it was and what the (unchanged) raw score counts for."""
-    now = now or datetime.now(UTC)
-    tests = []
-    for result in submission.results:
-        test: dict[str, Any] = {
-            "name": result.name, "suite": result.suite, "priority": result.priority, "outcome": result.outcome,
-            "points": result.points, "max_points": result.max_points, "module": result.module,
-            "diagnostic": result.diagnostic, "evidence": result.evidence, "output": result.output,
-            # An extra or a test of an uncounted suite: the page marks its points as not counted.
-            "counts_toward_grade": result.counts_toward_grade,
-        }
-        if not instructor and not visible_to_student(submission.assignment, result.suite, result.name, now):
-            # The points still add up to the score; what the hidden test checked and how it went does not show.
-            test.update(outcome="hidden", points=None, diagnostic=None, evidence={}, output="", module=None)
-        tests.append(test)
-    return {
-        "id": str(submission.id),
-        "status": submission.status,
-        "assignment": submission.assignment.slug,
-        "score": submission.score,
-        "max_score": submission.max_score,
-        "late": late_report(submission.assignment, submission.created_at, submission.score),
-        "priorities": list(submission.priorities or []),
-        # Whose module numbers and names the diagnostics speak (the assignment's stated edition, or the package's).
-        "edition": submission.edition,
-        # The student's own code, so never withheld; known from the upload on, before any test has run.
-        "compile_errors": list(submission.compile_errors or []),
-        "tests": tests,
-        "error": submission.error,
-        # Waiting longer than usual for a reason that is never the student's (the grading machine's sandbox is
-        # down, say): said in words; what exactly is wrong is the operator's (log, workers table), never shown here.
-        "delayed": delayed_note(submission),
-        "created_at": submission.created_at.isoformat(),
-        "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
-    }
-
-
-def delayed_note(submission: Submission) -> str | None:
-    if submission.status != SubmissionStatus.queued.value or not submission.delayed_reason:
-        return None
-    return ("Grading is delayed: the grading machine has a problem that is not yours, and it is being fixed. "
-            "Your submission is safe in the queue and will be graded as soon as it is; there is nothing to do.")
+def _paused_for(session: Session, submission: Submission) -> bool:
+    """Whether a queued submission waits because nothing grades now (asked only for queued ones)."""
+    if submission.status != SubmissionStatus.queued.value or submission.delayed_reason:
+        return False
+    return bool(grading_status(session)["grading"] == "paused")
 
 
 def list_submissions(session: Session, user: User, limit: int = 100) -> list[dict[str, Any]]:
     """The user's own submissions, newest first (an instructor's own list, too: their courses' work is the
-    dashboard's job)."""
+    dashboard's job), each saying whether it is the one that counts for its assignment (courses.counting)."""
     rows = session.scalars(select(Submission).where(Submission.user_id == user.id)
                            .order_by(Submission.created_at.desc()).limit(limit)).all()
-    return [{"id": str(s.id), "status": s.status, "assignment": s.assignment.slug, "score": s.score,
-             "max_score": s.max_score, "created_at": s.created_at.isoformat()} for s in rows]
+    counting = _counting_ids(session, user, {row.assignment_id for row in rows})
+    return [{"id": str(s.id), "status": s.status, "course": s.assignment.course.slug, "assignment": s.assignment.slug,
+             "score": s.score, "max_score": s.max_score, "filename": s.filename,
+             "created_at": _iso(s.created_at), "graded_at": _iso(s.graded_at), "counts": s.id in counting}
+            for s in rows]
+
+
+def _counting_ids(session: Session, user: User, assignment_ids: set[int]) -> set[uuid.UUID]:
+    """The submission that counts in each of these assignments, by the assignment's score policy and the
+    student's extension, if any."""
+    counting = set()
+    for assignment_id in assignment_ids:
+        assignment = session.get(Assignment, assignment_id)
+        assert assignment is not None
+        extended = session.scalar(select(Extension.due_at).where(Extension.assignment_id == assignment_id,
+                                                                  Extension.user_id == user.id))
+        mine = session.scalars(select(Submission).where(Submission.assignment_id == assignment_id,
+                                                        Submission.user_id == user.id)).all()
+        chosen = counting_submission(mine, assignment.score_policy, extended)
+        if chosen is not None and chosen.status == SubmissionStatus.graded.value:
+            counting.add(chosen.id)
+    return counting
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
@@ -203,9 +198,7 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
     submission.suite_version = report.suite_version
     submission.edition = report.edition
     submission.sandbox_image = str(report.runtime.get("image_id") or report.runtime.get("image") or "")[:200]
-    submission.status = SubmissionStatus.graded.value
-    submission.error = None
-    submission.graded_at = datetime.now(UTC)
+    status.mark_graded(submission)
     # A pending regrade (the dashboard's bookkeeping) learns the new score in the same transaction.
     session.execute(update(Regrade).where(Regrade.submission_id == submission_id, Regrade.finished_at.is_(None))
                     .values(new_score=submission.score, new_max_score=submission.max_score,
@@ -261,5 +254,17 @@ def progress_of(session: Session, user: User, submission_id: uuid.UUID | str) ->
     from . import progress
 
     submission, _ = get_submission(session, user, submission_id)
-    return {"status": submission.status, "delayed": delayed_note(submission),
+    return {"status": submission.status, "delayed": delayed_note(submission, _paused_for(session, submission)),
             **(progress.read(str(submission.id)) or {"done": 0, "total": 0})}
+
+
+def upload_of(session: Session, user: User, submission_id: uuid.UUID | str) -> StoredUpload:
+    """The archive as it was uploaded, for its owner or the staff of its course (NotFound for anyone else, as
+    for the report)."""
+    submission, _ = get_submission(session, user, submission_id)
+    path = ArchiveStore(get_settings().archives).path_of(submission.archive_sha256)
+    if not path.is_file():
+        raise NotFound(f"the upload of submission {submission.id} is no longer stored")
+    with path.open("rb") as archive:
+        kind = detect_format(archive.read(512))
+    return StoredUpload(path, download_name(submission.filename, kind, str(submission.id)), MEDIA_TYPES[kind])

@@ -37,6 +37,7 @@ from ..db.models import Submission, SubmissionStatus
 from ..db.session import get_sessionmaker, session_scope
 from ..settings import get_settings
 from ..workers import forget_dead_on_this_host, holder_is_gone, hostname
+from . import status
 from .dispatch import enqueue_or_leave, send, waiting_messages
 from .lease import expired
 
@@ -69,17 +70,13 @@ def sweep(session_or_url: Session | str | None, now: datetime) -> SweepResult:
     stale = ((Submission.status == SubmissionStatus.queued.value)
              & (Submission.enqueued_at < now - timedelta(seconds=settings.resend_queued_after_s)))
     sent = requeued = 0
-    for reason, condition, values in (
-        ("abandoned", running, {"status": SubmissionStatus.queued.value, "claimed_by": None, "heartbeat_at": None}),
-        ("unsent", unsent, {}),
-        ("stale", stale, {}),
-    ):
+    for reason, condition in (("abandoned", running), ("unsent", unsent), ("stale", stale)):
         with _transaction(session_or_url) as session:
             limit = BATCH if reason != "stale" else _stale_to_resend(session)
             ids = session.scalars(select(Submission.id).where(condition)
                                   .order_by(Submission.created_at).limit(limit)).all() if limit else []
         for submission_id in ids:
-            if not _claim(session_or_url, submission_id, condition, {**values, "enqueued_at": now}):
+            if not _claim(session_or_url, submission_id, condition, now, abandoned=reason == "abandoned"):
                 continue  # another sweeper (or the worker) got there first
             if reason == "abandoned":
                 requeued += 1
@@ -119,9 +116,7 @@ def take_back_orphans(url: str | None = None) -> int:
         condition = ((Submission.status == SubmissionStatus.running.value) & (Submission.claimed_by == holder)
                      & (Submission.attempt == attempt))
         with session_scope(url, write=True) as session:
-            moved = session.execute(update(Submission).where(Submission.id == submission_id, condition)
-                                    .values(status=SubmissionStatus.queued.value, claimed_by=None,
-                                            heartbeat_at=None, enqueued_at=None)).rowcount  # type: ignore[attr-defined]
+            moved = status.take_back(session, submission_id, condition, enqueued_at=None)
         if moved:
             taken += 1
             log.warning("submission %s was being graded by %s, which is gone; grading it again", submission_id,
@@ -131,12 +126,15 @@ def take_back_orphans(url: str | None = None) -> int:
     return taken
 
 
-def _claim(target: Session | str | None, submission_id: uuid.UUID, condition: ColumnElement[bool],
-           values: dict[str, object]) -> bool:
+def _claim(target: Session | str | None, submission_id: uuid.UUID, condition: ColumnElement[bool], now: datetime,
+           *, abandoned: bool) -> bool:
     # The candidate query's condition again, in the UPDATE: of two sweepers that both listed the row, one wins.
+    # An abandoned row also goes back to queued (grader.submissions.status, the one place statuses change).
     with _transaction(target) as session:
+        if abandoned:
+            return status.take_back(session, submission_id, condition, enqueued_at=now)
         result = session.execute(update(Submission).where(Submission.id == submission_id, condition)
-                                 .values(**values).execution_options(synchronize_session=False))
+                                 .values(enqueued_at=now).execution_options(synchronize_session=False))
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 

@@ -26,7 +26,7 @@ from ..grading.grade import GradeOptions, grade
 from ..intake import ArchiveStore, unpack_submission
 from ..settings import get_settings
 from ..workers import current_worker_id, holder_is_gone
-from . import progress
+from . import progress, status
 from .dispatch import enqueue_or_leave
 from .fairness import fairest_queued
 from .lease import Lease, LeaseKeeper, expired, still_held
@@ -91,14 +91,8 @@ def claim(token_id: uuid.UUID, now: datetime | None = None) -> Claim:
 def _take(session: Session, submission_id: uuid.UUID, condition: ColumnElement[bool], me: str,
           now: datetime) -> Lease | None:
     """Take the row if `condition` still holds (one conditional UPDATE: of two claimers, one wins)."""
-    taken = session.execute(update(Submission).where(Submission.id == submission_id, condition)
-                            .values(status=SubmissionStatus.running.value, started_at=now, heartbeat_at=now,
-                                    claimed_by=me, attempt=Submission.attempt + 1)
-                            .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
-    if not taken:
-        return None
-    attempt = session.scalar(select(Submission.attempt).where(Submission.id == submission_id))
-    return Lease(submission_id, me, int(attempt or 0))
+    attempt = status.mark_running(session, submission_id, condition, me, now)
+    return None if attempt is None else Lease(submission_id, me, attempt)
 
 
 def _lease_left(heartbeat_at: datetime | None, started_at: datetime | None, now: datetime) -> float:
@@ -120,15 +114,12 @@ def requeue(submission_id: uuid.UUID) -> bool:
     """Put a graded or failed submission back on the queue (a regrade); False, and nothing sent, if it is
     queued or running already (it is about to be graded anyway). A broker that is down leaves it to the sweeper
     (enqueued_at is cleared with the move), like an upload."""
-    done = (SubmissionStatus.graded.value, SubmissionStatus.failed.value)
     with session_scope(write=True) as session:
-        moved = session.execute(update(Submission).where(Submission.id == submission_id, Submission.status.in_(done))
-                                .values(status=SubmissionStatus.queued.value, error=None, enqueued_at=None)
-                                ).rowcount  # type: ignore[attr-defined]
+        moved = status.requeue(session, submission_id)
     if moved:
         with get_sessionmaker(write=True)() as session:  # after the commit above, so the worker finds it queued
             enqueue_or_leave(session, submission_id, source="regrade")
-    return bool(moved)
+    return moved
 
 
 def mark_unsent(submission_id: uuid.UUID) -> None:
@@ -137,19 +128,6 @@ def mark_unsent(submission_id: uuid.UUID) -> None:
         session.execute(update(Submission).where(Submission.id == submission_id,
                                                  Submission.status == SubmissionStatus.queued.value)
                         .values(enqueued_at=None))
-
-
-def set_status(submission_id: uuid.UUID, status: SubmissionStatus, error: str | None = None) -> None:
-    """End or give back this worker's grading of `submission_id`: only while this worker holds it, so a worker
-    whose grading was taken over cannot undo the new holder's (or mark a graded submission failed)."""
-    values: dict[str, object] = {"status": status.value, "error": error}
-    if status == SubmissionStatus.queued:
-        values.update(claimed_by=None, heartbeat_at=None)
-    with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id,
-                                                 Submission.status == SubmissionStatus.running.value,
-                                                 Submission.claimed_by == current_worker_id())
-                        .values(**values))
 
 
 def grade_stored(lease: Lease) -> bool:

@@ -12,8 +12,9 @@ from submission_helpers import new_user
 from grader.bootstrap import prepare_database
 from grader.db.models import Submission
 from grader.db.session import session_scope
-from grader.sandbox_health import DELAYED_REASON, clear_delay, requeue_delayed
 from grader.submissions import service
+from grader.submissions.report import submission_report
+from grader.submissions.status import DELAYED_REASON, clear_delay, requeue_delayed
 
 
 def test_a_delayed_submission_reads_as_delayed_to_its_student(isolated_env: Path, isolated_url: str,
@@ -27,12 +28,12 @@ def test_a_delayed_submission_reads_as_delayed_to_its_student(isolated_env: Path
     with session_scope(isolated_url) as session:
         row = session.get(Submission, key)
         assert row is not None and row.status == "queued" and row.delayed_reason == DELAYED_REASON
-        report = service.report_of(row, instructor=False)
+        report = submission_report(row, viewer="student")
         assert report["delayed"] is not None and report["delayed"].startswith("Grading is delayed")
         assert "/" not in report["delayed"] and "build" not in report["delayed"]
         assert report["error"] is None and report["score"] is None
         row.status = "graded"  # only a queued submission is "delayed"
-        assert service.report_of(row, instructor=False)["delayed"] is None
+        assert submission_report(row, viewer="student")["delayed"] is None
     clear_delay(key)  # grading starts again on a healthy sandbox
     with session_scope(isolated_url) as session:
         row = session.get(Submission, key)

@@ -12,6 +12,7 @@ from submission_helpers import new_user
 from grader.courses.service import create_assignment, create_course, enroll
 from grader.db.models import Submission, User
 from grader.submissions import service
+from grader.submissions.report import submission_report
 from grader.submissions.schemas import Report
 
 DUE = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
@@ -52,7 +53,7 @@ def test_past_the_limit_it_is_graded_but_counts_nothing(db_session: Session) -> 
 def test_on_time_and_not_yet_graded(db_session: Session) -> None:
     on_time, student = _submission(db_session, timedelta(0))
     assert service.get_report(db_session, student, on_time.id)["late"] is None
-    assert Report.model_validate(service.report_of(on_time, instructor=True)).late is None
+    assert Report.model_validate(submission_report(on_time, viewer="instructor")).late is None
 
 
 def test_a_queued_late_submission_has_no_adjusted_score_yet(db_session: Session) -> None:

@@ -25,6 +25,7 @@ from grader.db.models import Submission, Worker, WorkerState
 from grader.db.session import session_scope
 from grader.sandbox_health import healthz_entry, workers_by_state
 from grader.submissions import service
+from grader.submissions.report import submission_report
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 QUEUE = f"grader-test-faults-{secrets.token_hex(6)}"
@@ -101,7 +102,7 @@ def test_an_unusable_sandbox_delays_gradings_and_never_fails_them(worker_log: Pa
     assert healthz_entry().startswith("error: 1 of 1 workers")
     assert workers_by_state()[WorkerState.sandbox_unhealthy.value] == 1
     with session_scope(isolated_url) as session:
-        report = service.report_of(session.get(Submission, delayed[0].id), instructor=False)  # type: ignore[arg-type]
+        report = submission_report(session.get(Submission, delayed[0].id), viewer="student")  # type: ignore[arg-type]
     assert report["status"] == "queued" and "Grading is delayed" in report["delayed"]
     assert "/" not in report["delayed"] and "rootfs" not in report["delayed"]  # no host paths, no operator notes
 
