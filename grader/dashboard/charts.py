@@ -89,7 +89,8 @@ def module_failures(session: Session, user: User, course: Course, assignment_slu
             tests.setdefault(result.module, set()).add((result.suite, result.name))
     total = len(counted)
     modules = [{"module": module, "students_failing": len(who), "share": len(who) / total,
-                "tests_failing": sorted(f"{suite}::{name}" for suite, name in tests[module])} for module, who in students.items()]
+                "tests_failing": sorted(f"{suite}::{name}" for suite, name in tests[module])}
+               for module, who in students.items()]
     modules.sort(key=lambda m: (m["module"] is None, -m["students_failing"], m["module"] or ""))
     return {"assignment": slug, "students": total, "modules": modules, "priorities": _priority_means(counted)}
 
