@@ -158,9 +158,9 @@ def _router(term: Term) -> APIRouter:
         form = await request.form()
         upload = form["file"]
         sid = "sub-new-" + secrets.token_hex(4)
-        term.requests.append(("POST", "/api/v1/submissions", {"assignment": form.get("assignment"),
-                                                             "course": form.get("course")}))
-        term.submissions[sid] = data.submission(sid, email, str(form.get("assignment")), "queued",
+        term.requests.append(("POST", "/api/v1/submissions", {"assignment": form.get("assignment")}))
+        slug = str(form.get("assignment")).rpartition("/")[2]  # "course/slug", as the real route takes it
+        term.submissions[sid] = data.submission(sid, email, slug, "queued",
                                                 "2027-01-14T12:00:00+00:00", filename=upload.filename)  # type: ignore[union-attr]
         term.submissions[sid]["upload"] = await upload.read()  # type: ignore[union-attr]
         term.started[sid] = time.monotonic()

@@ -68,7 +68,7 @@ def test_a_course_term_through_both_pages(browser: Browser, service: dict[str, s
     expect(teacher.locator("#course")).to_have_value("cs1")
     teacher.get_by_text("Create an assignment").click()
     teacher.locator("#a-slug").fill("capstone")
-    teacher.locator("#a-title").fill("Capstone")
+    teacher.locator("#a-title").fill("Final capstone")
     teacher.locator("#a-suites").select_option(["capstone"])
     teacher.locator("#a-due").fill("2099-01-15T23:59")
     teacher.locator("#a-zone").select_option("Europe/Zurich")
@@ -93,7 +93,7 @@ def test_a_course_term_through_both_pages(browser: Browser, service: dict[str, s
     ada.get_by_role("button", name=re.compile("Sign in as ada@example.edu")).click()
     ada.wait_for_url(url + "/")
     expect(ada.locator("#whoami")).to_contain_text("ada@example.edu")
-    card = ada.locator("li.assignment", has_text="Capstone")
+    card = ada.locator("li.assignment", has_text="Final capstone")
     expect(card.locator(".due")).to_contain_text("(2099-01-15 23:59 Europe/Zurich)")
     expect(card.locator(".late-policy")).to_have_text(
         "Late work loses 10% per day late, up to 7 days; after that it counts 0.")

@@ -66,7 +66,7 @@ def test_upload_progress_resumes_after_a_reload(browser: Browser, contract: tupl
     expect(page.locator("#progress-box")).to_be_visible()
     page.wait_for_url("**/?submission=sub-new-*")
     sent = next(body for method, path, body in term.requests if path == "/api/v1/submissions" and body)
-    assert sent == {"assignment": "capstone", "course": "cs1"}  # the select's choice, with the CSRF header
+    assert sent == {"assignment": "cs1/capstone"}  # the select's choice, with the CSRF header
     expect(page.locator("#progress-label")).to_contain_text("running")  # live, from the event stream
     page.reload()  # the watched id is in the URL: the page follows the same grading again
     expect(page.locator("#progress-label")).to_have_text("graded", timeout=15_000)
