@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Course, User
 from ..errors import BadRequest
+from ..grading.report import module_label_of
 from .access import course_assignment, require_teaches
 from .coursework import Counted, failing, load_coursework, load_results
 
@@ -83,12 +84,14 @@ def module_failures(session: Session, user: User, course: Course, assignment_slu
     slug, counted = _graded_counting(session, user, course, assignment_slug, with_results=True)
     students: dict[str | None, set[int]] = {}
     tests: dict[str | None, set[tuple[str, str]]] = {}
+    labels: dict[str | None, str | None] = {}
     for entry in counted:
         for result in failing(entry.submission.results):
             students.setdefault(result.module, set()).add(entry.submission.user_id)
             tests.setdefault(result.module, set()).add((result.suite, result.name))
+            labels[result.module] = labels.get(result.module) or module_label_of(result.diagnostic)
     total = len(counted)
-    modules = [{"module": module, "students_failing": len(who), "share": len(who) / total,
+    modules = [{"module": module, "label": labels.get(module), "students_failing": len(who), "share": len(who) / total,
                 "tests_failing": sorted(f"{suite}::{name}" for suite, name in tests[module])}
                for module, who in students.items()]
     modules.sort(key=lambda m: (m["module"] is None, -m["students_failing"], m["module"] or ""))

@@ -23,6 +23,8 @@ OUTPUT_LIMIT = 4000
 FAILING = ("failed", "error", "timeout")
 # Diagnostic.text(): "<Module NN name>: <cause> Hint: <hint>." (label and hint each optional).
 MODULE_LABEL = re.compile(r"^Module \d+ [A-Za-z_]\w*: ")
+# The same label, captured: "Module 06 optimizers" -> "06 optimizers".
+_LABEL_PARTS = re.compile(r"^Module (\d+ [A-Za-z_]\w*): ")
 HINT_MARK = " Hint: "
 
 
@@ -72,8 +74,8 @@ def shape_test(*, name: str, suite: str, priority: int | None, outcome: str, poi
         what, hint = split_diagnostic(diagnostic)
     return {
         "name": name, "suite": suite, "priority": priority, "outcome": outcome, "points": points,
-        "max_points": max_points, "module": module, "diagnostic": diagnostic,
-        "where": where_of(traceback, evidence), "what": what, "hint": hint,
+        "max_points": max_points, "module": module, "module_label": module_label_of(diagnostic),
+        "diagnostic": diagnostic, "where": where_of(traceback, evidence), "what": what, "hint": hint,
         "evidence": evidence or {}, "traceback": list(traceback or []), "output": output,
         # An extra or a test of an uncounted suite: the page marks its points as not counted.
         "counts_toward_grade": counts_toward_grade,
@@ -83,6 +85,13 @@ def shape_test(*, name: str, suite: str, priority: int | None, outcome: str, poi
 def shape_priorities(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"priority": g.get("priority"), "name": g.get("name"), "score": g.get("score"),
              "max_score": g.get("max_score")} for g in groups]
+
+
+def module_label_of(diagnostic: str | None) -> str | None:
+    """The course module a diagnostic names, in the student's edition ("06 optimizers"), or None: `module`
+    alone is a number, and people read the module's name."""
+    found = _LABEL_PARTS.match(diagnostic or "")
+    return found[1] if found else None
 
 
 def split_diagnostic(text: str) -> tuple[str, str | None]:

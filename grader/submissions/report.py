@@ -43,7 +43,7 @@ def submission_report(submission: Submission, *, viewer: CourseRole | str, now: 
             test.pop("traceback")
             if not visible_to_student(submission.assignment, result.suite, result.name, now):
                 test.update(outcome="hidden", points=None, diagnostic=None, evidence={}, output="", module=None,
-                            where=None, what=None, hint=None)
+                            module_label=None, where=None, what=None, hint=None)
         tests.append(test)
     graded = submission.status == SubmissionStatus.graded.value
     report: dict[str, Any] = {

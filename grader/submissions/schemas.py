@@ -51,6 +51,8 @@ class TestReport(BaseModel):
     points: float | None
     max_points: float
     module: str | None = None
+    # The module's number and name in the student's edition ("06 optimizers"), when a diagnostic named it.
+    module_label: str | None = None
     # The whole diagnostic, and its parts: where in the student's code, what went wrong, how to fix it.
     diagnostic: str | None
     where: Where | None = None

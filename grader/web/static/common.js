@@ -153,16 +153,17 @@ const Grader = (() => {
   const FAILED = new Set(["failed", "error", "timeout"]);
   const groupName = (t) => (t.priority === null || t.priority === undefined ? (t.suite || "tests") : "P" + t.priority);
 
+  // The course's module first (what to go back to: "06_optimizers"), then the place in the student's own code.
   function whereText(where, module) {
     if (!where) return module ? "module " + module : null;
-    const parts = [where.module ? "module " + where.module : null, where.file || null,
+    const parts = [module ? "module " + module : null, where.file || null,
       where.function ? where.function + "()" : null, where.line ? "line " + where.line : null].filter(Boolean);
     return parts.length ? parts.join(" · ") : null;
   }
 
   function testItem(test) {
     const failed = FAILED.has(test.outcome);
-    const where = whereText(test.where, test.module);
+    const where = whereText(test.where, test.module_label || test.module);
     const what = test.what || (test.diagnostic ? test.diagnostic : null);
     const parts = [el("h5", {}, el("span", { class: "test-name" }, test.name), " ",
       el("span", { class: "outcome outcome-" + test.outcome }, test.outcome), " ",

@@ -132,16 +132,18 @@
     let m;
     try { m = await api(Dash.base() + "/assignments/" + encodeURIComponent(slug) + "/modules"); } catch (error) { $("modules-chart").replaceChildren(el("p", { class: "bad" }, error.message)); return; }
     const modules = [...(m.modules || [])].sort((a, b) => b.share - a.share);
+    // "06 optimizers" when a diagnostic named it; a bare number otherwise; tests no diagnostic attributed: said so.
+    const moduleName = (x) => x.label || (x.module === null || x.module === undefined ? "no module named" : "module " + x.module);
     const chart = modules.length ? el("figure", { class: "bars", "aria-labelledby": "modules-caption" },
       el("figcaption", { id: "modules-caption" }, "Share of " + m.students + " student(s) failing a test attributed to each module"),
       el("ul", { class: "bar-list", "aria-hidden": "true" }, modules.map((x) => el("li", { class: "bar-row" },
-        el("span", { class: "bar-label" }, x.module),
+        el("span", { class: "bar-label" }, moduleName(x)),
         el("span", { class: "bar-track" }, el("span", { class: "bar", style: "width:" + Math.max(0, Math.min(100, x.share * 100)) + "%" })),
         el("span", { class: "bar-value" }, G.pct(x.share)))))) : el("p", { class: "muted" }, "No failing test in the counted submissions.");
     const table = el("details", { class: "table-alt" }, el("summary", {}, "The same as a table"),
       el("table", { class: "grid", id: "modules-table" }, el("caption", {}, "Failures by module"),
         el("thead", {}, el("tr", {}, ["Module", "Students failing", "Share", "Tests failing"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, modules.map((x) => el("tr", {}, el("th", { scope: "row" }, x.module), el("td", { class: "num" }, x.students_failing),
+        el("tbody", {}, modules.map((x) => el("tr", {}, el("th", { scope: "row" }, moduleName(x)), el("td", { class: "num" }, x.students_failing),
           el("td", { class: "num" }, G.pct(x.share)), el("td", { class: "wrap" }, (x.tests_failing || []).join(", ")))))));
     $("modules-chart").replaceChildren(chart, table);
     const priorities = m.priorities || [];

@@ -110,10 +110,11 @@ def test_the_modules_chart_says_what_the_class_got_wrong(campus: Campus) -> None
     chart = charts.module_failures(campus.session, campus.teacher, campus.cs1, "hw1")
     assert chart["students"] == 2
     assert chart["modules"] == [
-        {"module": "05_autograd", "students_failing": 2, "share": 1.0,
+        {"module": "05_autograd", "label": None, "students_failing": 2, "share": 1.0,
          "tests_failing": ["capstone::test_back", "capstone::test_grad"]},
-        {"module": "01_tensor", "students_failing": 1, "share": 0.5, "tests_failing": ["capstone::test_add"]},
-        {"module": None, "students_failing": 1, "share": 0.5, "tests_failing": ["capstone::test_odd"]},
+        {"module": "01_tensor", "label": None, "students_failing": 1, "share": 0.5,
+         "tests_failing": ["capstone::test_add"]},
+        {"module": None, "label": None, "students_failing": 1, "share": 0.5, "tests_failing": ["capstone::test_odd"]},
     ]
     assert chart["priorities"] == [
         {"priority": 1, "name": "Tensors", "mean_score": 3.0, "max_score": 4.0},
