@@ -36,7 +36,7 @@ def list_own(session: DbSession, user: CurrentUser) -> list[dict]:  # type: igno
     return service.list_submissions(session, user)
 
 
-@router.get("/status", response_model=GradingStatus)
+@router.get("/status", response_model=GradingStatus, openapi_extra={"security": []})  # the banner: no sign-in
 def status(session: DbSession) -> dict:  # type: ignore[type-arg]
     return grading_status(session)
 
@@ -56,7 +56,8 @@ def download_upload(submission_id: str, session: DbSession, user: CurrentUser) -
                                  "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/submissions/{submission_id}/events")
+@router.get("/submissions/{submission_id}/events", response_class=StreamingResponse, responses={200: {
+    "description": "progress as server-sent events (`progress`, then `done`)", "content": {"text/event-stream": {}}}})
 def events(submission_id: str, session: DbSession, user: CurrentUser) -> StreamingResponse:
     service.progress_of(session, user, submission_id)  # access check (404) before the stream starts
     session.commit()  # end this request's transaction now: on SQLite an open one would hold off the worker's writes
