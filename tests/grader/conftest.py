@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import running_server
@@ -204,3 +205,26 @@ def image_without_numpy(sandbox_ready: None) -> Iterator[str]:
         yield tag
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+@pytest.fixture
+def grader(empty_database_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`grader ARGS...` through the real typer app on a fresh database: each call a new "process" with its own
+    settings (they are read once per process), as an operator would type it. Returns click's Result."""
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+    from grader.settings import get_settings
+
+    env = {"GRADER_DATABASE_URL": empty_database_url, "GRADER_DATA_DIR": str(tmp_path / "data")}
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        get_settings.cache_clear()
+        try:
+            return runner.invoke(app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+
+    yield invoke
+    dispose_engines()

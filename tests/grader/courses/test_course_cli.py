@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from typer.testing import CliRunner
 
-from grader.cli import app
 from grader.courses.extensions import extension_due
 from grader.courses.service import course_role, get_assignment, get_course
-from grader.db.session import dispose_engines, session_scope
-from grader.settings import get_settings
+from grader.db.session import session_scope
 from grader.users.service import get_user_by_email
 
 Invoke = Callable[..., Result]
 
 
-@pytest.fixture
-def grader(empty_database_url: str, tmp_path: Path) -> Iterator[Invoke]:
-    env = {"GRADER_DATABASE_URL": empty_database_url, "GRADER_DATA_DIR": str(tmp_path / "data")}
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return runner.invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield invoke
-    dispose_engines()
+# `grader`: the CLI on a fresh database (tests/grader/conftest.py).
 
 
 def _ok(result: Result) -> str:

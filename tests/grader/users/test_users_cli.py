@@ -3,40 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from click.testing import Result
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from grader.cli import app
 from grader.courses.service import DEFAULT_COURSE_SLUG, course_role, get_course
 from grader.db.migrate import head_revision
-from grader.db.session import dispose_engines, session_scope
+from grader.db.session import session_scope
 from grader.errors import Unauthorized
-from grader.settings import get_settings
 from grader.users.service import authenticate, get_user_by_email
 
 Invoke = Callable[..., Result]
 
 
-@pytest.fixture
-def grader(empty_database_url: str, tmp_path: Path) -> Iterator[Invoke]:
-    env = {"GRADER_DATABASE_URL": empty_database_url, "GRADER_DATA_DIR": str(tmp_path / "data")}
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        # Settings are read once per process; each command here is a new "process" with this environment.
-        get_settings.cache_clear()
-        try:
-            return runner.invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield invoke
-    dispose_engines()
+# `grader`: the CLI on a fresh database (tests/grader/conftest.py).
 
 
 def _last_line(result: Result) -> str:
