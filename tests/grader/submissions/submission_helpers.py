@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import zipfile
 from pathlib import Path
@@ -14,6 +15,16 @@ from grader.users.service import create_user
 
 REPO = Path(__file__).resolve().parents[3]
 REFERENCE = REPO / "tinytorch_reference"
+# The bubblewrap rootfs sandbox/setup.sh installed: tests point a symlink of their own at it, or away from it.
+REAL_ROOTFS = Path("/var/lib/tinytorch-grader/rootfs").resolve()
+
+
+def point_symlink(link: Path, target: Path) -> None:
+    """Swap the symlink atomically, as an operator's `ln -sfn` of a rebuilt rootfs would."""
+    temp = link.with_name(f".{link.name}.new")
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(target)
+    os.replace(temp, link)
 
 
 def zip_package(folder: Path, dest: Path) -> Path:

@@ -7,7 +7,6 @@ queued with the honest delayed note (never failed, never scored), however long; 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -17,16 +16,7 @@ from typing import Any
 
 import pytest
 from running_server import GraderProcess, grader_env, grader_serve
-from submission_helpers import wait_until
-
-REAL_ROOTFS = Path("/var/lib/tinytorch-grader/rootfs").resolve()
-
-
-def _point(link: Path, target: Path) -> None:
-    temp = link.with_name(f".{link.name}.new")
-    temp.unlink(missing_ok=True)
-    temp.symlink_to(target)
-    os.replace(temp, link)
+from submission_helpers import REAL_ROOTFS, point_symlink, wait_until
 
 
 @pytest.fixture
@@ -82,7 +72,7 @@ def test_no_sandbox_pauses_grading_and_the_upload_is_graded_once_it_is_back(
         time.sleep(1)
     assert report["filename"] == "my work (final).zip" and report["reproduce"] is None
 
-    _point(rootfs_link, REAL_ROOTFS)  # the sandbox is usable again: nobody touches the service
+    point_symlink(rootfs_link, REAL_ROOTFS)  # the sandbox is usable again: nobody touches the service
     graded = wait_until(lambda: (r := _get(report_url, student))["status"] != "queued" and
                         r["status"] != "running" and r, 600, interval=2, what="the upload to be graded")
     assert graded["status"] == "graded", graded

@@ -18,7 +18,7 @@ import pytest
 from celery import Celery
 from running_server import grader_process
 from sqlalchemy import select
-from submission_helpers import new_user, wait_until
+from submission_helpers import REAL_ROOTFS, new_user, point_symlink, wait_until
 
 from grader.bootstrap import prepare_database
 from grader.db.models import Submission, Worker, WorkerState
@@ -29,15 +29,7 @@ from grader.submissions.report import submission_report
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 QUEUE = f"grader-test-faults-{secrets.token_hex(6)}"
-REAL_ROOTFS = Path("/var/lib/tinytorch-grader/rootfs").resolve()
 
-
-def _point(link: Path, target: Path) -> None:
-    """Swap the symlink atomically, as an operator's `ln -sfn` of a rebuilt rootfs would."""
-    temp = link.with_name(f".{link.name}.new")
-    temp.unlink(missing_ok=True)
-    temp.symlink_to(target)
-    os.replace(temp, link)
 
 
 @pytest.fixture
@@ -85,7 +77,7 @@ def test_an_unusable_sandbox_delays_gradings_and_never_fails_them(worker_log: Pa
                                                                   rootfs_link: Path, tmp_path: Path,
                                                                   reference_zip: Path, broker_url: str) -> None:
     time.sleep(2)  # the worker's start-up canary has passed (it runs as the worker comes up)
-    _point(rootfs_link, tmp_path / "no-rootfs-here")  # the sandbox breaks while the worker runs
+    point_symlink(rootfs_link, tmp_path / "no-rootfs-here")  # the sandbox breaks while the worker runs
     with session_scope(isolated_url, write=True) as session:
         student, _ = new_user(session, "student")
         ids = [service.accept_submission(session, student, reference_zip, f"r{i}.zip").id for i in range(2)]
@@ -113,7 +105,7 @@ def test_an_unusable_sandbox_delays_gradings_and_never_fails_them(worker_log: Pa
         time.sleep(0.5)
     assert "Canceling queue" in worker_log.read_text()  # it stopped taking work
 
-    _point(rootfs_link, REAL_ROOTFS)  # the operator fixes it
+    point_symlink(rootfs_link, REAL_ROOTFS)  # the operator fixes it
     graded = wait_until(lambda: (rows := _rows(isolated_url, ids)) and all(r.status == "graded" for r in rows)
                         and rows, 300, what="both submissions graded once the sandbox works again")
     assert all(r.score == r.max_score == 100.0 and r.delayed_reason is None for r in graded)  # as `grader grade`
