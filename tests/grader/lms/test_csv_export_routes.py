@@ -83,6 +83,9 @@ def test_one_assignment_in_the_moodle_layout(client: TestClient, tokens: dict[st
     ("teacher", {"format": "excel"}, 400, "unknown format 'excel'"),
     ("teacher", {"format": "canvas", "assignment": "hw9"}, 404, "no assignment 'hw9'"),
     ("student", {"format": "excel"}, 403, "course staff"),  # a student learns nothing from a bad format
+    ("teacher", {"format": "canvas\r\nX-Evil: 1"}, 400, "unknown format"),
+    ("teacher", {"format": "CANVAS"}, 400, "unknown format 'CANVAS'"),
+    ("teacher", {"format": "plain", "assignment": '../hw1"; filename=x'}, 404, "no assignment"),
 ])
 def test_refusals(client: TestClient, tokens: dict[str, str], who: str, params: dict[str, str], status: int,
                   detail: str) -> None:
