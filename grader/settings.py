@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # How often each API process looks for submissions that never reached the broker or were abandoned by a
     # dead worker (grader.submissions.sweeper); 0 turns that off, e.g. when `grader sweep` runs from cron.
     sweep_interval_s: float = Field(default=30.0, ge=0)
+    # The instructor's dashboard counts a submission queued longer than this as stuck (grader.dashboard.status):
+    # longer than a busy deadline's queue should ever make anyone wait.
+    stuck_queued_s: float = Field(default=600.0, gt=0)
     # Leases on running gradings (grader.submissions.lease): the grading process renews its lease every
     # lease_heartbeat_s; a running grading whose lease is older than lease_timeout_s lost its holder (a killed
     # worker) and is taken over, by a redelivery of its message or by the sweeper. The worker's row in the

@@ -3,7 +3,7 @@
     grading_status(session, user)
     # {"stuck_gradings": 2, "oldest_queued_s": 840.5, "grading": "delayed", "detail": "1 of 2 workers' ..."}
 
-- stuck: a submission of a course the user teaches (admins: every course) queued longer than STUCK_QUEUED_S,
+- stuck: a submission of a course the user teaches (admins: every course) queued longer than the stuck_queued_s setting,
   queued with a delayed_reason (it met a sick sandbox), or running with a lease heartbeat older than the
   lease timeout (its worker died; the sweeper will hand it on).
 - grading: `paused` when no live worker takes work (none alive, or every live one's sandbox fails its canary),
@@ -24,8 +24,6 @@ from ..db.models import Assignment, Role, Submission, SubmissionStatus, User, Wo
 from ..settings import get_settings
 from .access import require_staff, staff_courses
 
-# Longer than a busy deadline's queue should ever make anyone wait: past this a queued submission is worth a look.
-STUCK_QUEUED_S = 600.0
 DETAIL_CHARS = 2000
 
 
@@ -62,7 +60,8 @@ def _grading(workers: list[Worker], stuck: int, lease_s: float) -> tuple[str, st
         return "delayed", (f"{len(sick)} of {len(workers)} workers' sandboxes fail their canary, the others "
                            f"grade ({sick_words})")[:DETAIL_CHARS]
     if stuck:
-        return "delayed", (f"{stuck} grading(s) stuck (queued over {STUCK_QUEUED_S:g} s, delayed, or running "
+        over = get_settings().stuck_queued_s
+        return "delayed", (f"{stuck} grading(s) stuck (queued over {over:g} s, delayed, or running "
                            "without a heartbeat) although the workers report healthy")
     return "ok", None
 
@@ -75,7 +74,7 @@ def grading_status(session: Session, user: User, now: datetime | None = None) ->
     queued = Submission.status == SubmissionStatus.queued.value
     stale = now - timedelta(seconds=lease_s)
     stuck_clause = or_(
-        and_(queued, or_(Submission.created_at < now - timedelta(seconds=STUCK_QUEUED_S),
+        and_(queued, or_(Submission.created_at < now - timedelta(seconds=get_settings().stuck_queued_s),
                          Submission.delayed_reason.is_not(None))),
         and_(Submission.status == SubmissionStatus.running.value,
              or_(Submission.heartbeat_at < stale,

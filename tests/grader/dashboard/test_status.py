@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy.orm import Session
 
-from grader.dashboard.status import STUCK_QUEUED_S, grading_status
+from grader.dashboard.status import grading_status
 from grader.db.models import Submission, Worker
 from grader.errors import Forbidden
-from grader.settings import get_settings
+from grader.settings import Settings, get_settings
 from grader.users.service import create_user
+
+STUCK_QUEUED_S = Settings().stuck_queued_s
 
 if TYPE_CHECKING:
     from conftest import Campus
