@@ -19,7 +19,8 @@ from .error_responses import install_error_handlers
 from .openapi import DESCRIPTION, install_contract
 
 log = logging.getLogger(__name__)
-OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes")
+OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes",
+                    "grader.lms.webhooks.routes")
 
 
 @asynccontextmanager
