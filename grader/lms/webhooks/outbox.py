@@ -112,6 +112,10 @@ def sweep_deliveries(now: datetime | None = None, url: str | None = None) -> int
         if not claimed:
             continue
         if not send_task(delivery_id):
+            with session_scope(url, write=True) as session:  # hand the claim back: the next sweep sends it
+                session.execute(update(WebhookDelivery)
+                                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.enqueued_at == now)
+                                .values(enqueued_at=None).execution_options(synchronize_session=False))
             break
         sent += 1
     return sent
