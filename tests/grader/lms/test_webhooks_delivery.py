@@ -18,6 +18,7 @@ from grader.courses.service import get_course
 from grader.db import migrate
 from grader.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from grader.db.session import dispose_engines, session_scope
+from grader.errors import Conflict
 from grader.lms.webhooks.delivery import EXCERPT_BYTES, deliver
 from grader.lms.webhooks.endpoints import add_endpoint, endpoint_json, get_delivery, new_secret, redeliver
 from grader.settings import get_settings
@@ -138,7 +139,16 @@ def test_410_gone_disables_the_endpoint(env: str) -> None:
             assert len(session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
                        .all()) == 1
             assert get_delivery(session, delivery_id).state == "failed"
+        with pytest.raises(Conflict, match="disabled"), session_scope(write=True) as session:
+            redeliver(session, get_delivery(session, delivery_id))
     assert len(receiver.requests) == 1
+
+
+def test_the_task_is_the_workers_acked_late() -> None:
+    from grader.worker import celery_app
+
+    task = celery_app.tasks["grader.deliver_webhook"]
+    assert task.acks_late and task.name == "grader.deliver_webhook"
 
 
 def test_gives_up_after_the_last_try(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
