@@ -51,8 +51,8 @@ def event_payload(session: Session, kind: str, submission: Submission) -> dict[s
     course = assignment.course
     student = submission.user
     due = extension_due(session, assignment, student)
-    counted = counted_score(submission, due) if submission.score is not None or submission.override_score is not None \
-        else None
+    graded = submission.score is not None or submission.override_score is not None
+    counted = counted_score(submission, due) if graded else None
     return {
         "type": kind,
         "timestamp": datetime.now(UTC).isoformat(),
@@ -65,7 +65,7 @@ def event_payload(session: Session, kind: str, submission: Submission) -> dict[s
             "score": submission.score,
             "max_score": submission.max_score,
             "counted_score": counted,
-            "counts": counts(submission, due) if submission.score is not None else False,
+            "counts": counts(submission, due) if graded else False,
             "override": None if submission.override_score is None else {
                 "score": submission.override_score, "comment": submission.override_comment,
                 "by": submission.override_by, "at": _iso(submission.override_at)},
