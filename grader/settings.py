@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     # A slow mail server holds one background sender this long at most, never the request that asked.
     smtp_timeout_s: float = Field(default=10.0, gt=0)
 
+    # --- Webhooks to the LMS (docs/lms.md) ---
+    # The waits between a delivery's tries (8 tries over about 24 h by default); tests shrink them.
+    webhook_retry_s: list[float] = Field(default=[30.0, 120.0, 600.0, 1800.0, 7200.0, 21600.0, 54000.0])
+    # One try's whole HTTP request (connect, send, answer) at most this long: a hung receiver costs one try.
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()

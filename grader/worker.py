@@ -11,6 +11,7 @@ import contextlib
 import errno
 import logging
 import uuid
+from typing import Any
 
 from celery import signals
 from celery.exceptions import Reject, SoftTimeLimitExceeded
@@ -20,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from sandbox import SandboxError
 
 from . import sandbox_health
+from .lms.webhooks import task as webhook_task  # noqa: F401  (registers grader.deliver_webhook)
 from .queue import BROKER_ERRORS, TASK_NAME, broker_app, celery_app, enqueue
 from .submissions import status, tasks
 from .submissions.tasks import ArchiveUnavailable
@@ -36,6 +38,15 @@ DATABASE_RETRY_S = 10
 INFRASTRUCTURE_FAULTS: tuple[type[Exception], ...] = (SandboxError, ArchiveUnavailable)
 # OSErrors that say the machine cannot go on (no space, no quota, a read-only or failing disk), not the package.
 MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+@signals.celeryd_after_setup.connect
+def _deliver_webhooks(instance: Any, **_: object) -> None:
+    # Webhook deliveries (grader.deliver_webhook) have their own queue; every worker consumes it as well, and
+    # keeps doing so while its sandbox is sick (only the grading queue's consumer is paused).
+    from .lms.webhooks.outbox import webhook_queue
+
+    instance.app.amqp.queues.select_add(webhook_queue())
 
 
 @signals.worker_process_init.connect

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus, User
 from ..errors import BadRequest
+from ..lms.events import GRADE_CHANGED, record_event
 from .access import staff_submission
 from .reports import report_json
 
@@ -62,6 +63,7 @@ def set_override(session: Session, user: User, submission_id: uuid.UUID | str, *
     submission.override_by = user.email
     submission.override_at = datetime.now(UTC)
     session.flush()
+    record_event(session, GRADE_CHANGED, submission)
     return report_json(session, submission)
 
 
@@ -73,4 +75,5 @@ def clear_override(session: Session, user: User, submission_id: uuid.UUID | str)
     submission.override_by = None
     submission.override_at = None
     session.flush()
+    record_event(session, GRADE_CHANGED, submission)
     return report_json(session, submission)

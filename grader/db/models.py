@@ -369,3 +369,79 @@ class Worker(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# ------------------------------------------------------------------------------------ the LMS: signed webhooks
+class WebhookState(StrEnum):
+    pending = "pending"  # to be sent at next_attempt_at (again, after a failed try)
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"  # gave up: out of tries, or the endpoint is gone (410) or disabled
+
+
+class WebhookEndpoint(Base):
+    """A URL of a course's LMS (or anything) that receives its grade events, signed with its own secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # "whsec_" + base64 (Standard Webhooks): the receiver needs it as is to verify, so it is kept, not hashed.
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the receiver answered 410 Gone (or staff removed it): nothing more is sent there.
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LmsEvent(Base):
+    """One change of a counting score (graded, failed, override): its payload as of the change; its id is the
+    webhook-id every delivery of it carries, so a receiver de-duplicates on it."""
+
+    __tablename__ = "lms_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32))
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, sent (and retried) by the grader.deliver_webhook task."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        CheckConstraint(_one_of("state", WebhookState), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lms_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=WebhookState.pending.value)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    # When the next try is due (a claimed try pushes it past its own time limit, so a duplicate message skips).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When its task was last handed to the broker (None: not known to be out; the sweeper sends it).
+    enqueued_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[LmsEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(Base):
+    """One HTTP try of a delivery, as the receiver answered it (or why it could not)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)  # at most 1 KB of the body
+    error: Mapped[str | None] = mapped_column(Text)

@@ -12,11 +12,15 @@ def sweep_command() -> None:
 
     from ..bootstrap import prepare_database
     from ..console import exit_on_grader_error
+    from ..lms.webhooks.outbox import sweep_deliveries
     from .sweeper import sweep
 
     with exit_on_grader_error():
         prepare_database()
         result = sweep(None, datetime.now(UTC))
+        deliveries = sweep_deliveries()  # the LMS's webhook deliveries that are due and whose message is lost
     typer.echo(f"sent {result.sent}, requeued {result.requeued} abandoned, broker refused {result.failed}")
+    if deliveries:
+        typer.echo(f"webhook deliveries sent again: {deliveries}")
     if result.failed:
         raise typer.Exit(1)

@@ -28,6 +28,7 @@ from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
 from ..intake.detect import detect_format
 from ..intake.diskspace import ensure_free_space, state_paths
+from ..lms.events import GRADED, record_event
 from ..settings import get_settings
 from . import dispatch, status
 from .filenames import MEDIA_TYPES, StoredUpload, clean_filename, download_name
@@ -204,6 +205,7 @@ def record_grade(session: Session, submission_id: uuid.UUID, report: Any,
                     .values(new_score=submission.score, new_max_score=submission.max_score,
                             finished_at=submission.graded_at))
     session.flush()
+    record_event(session, GRADED, submission)  # the LMS's channels learn it once this transaction commits
     session.expire(submission, ["results"])
     return submission
 

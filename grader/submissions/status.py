@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus, Worker, WorkerState
 from ..db.session import session_scope
+from ..lms import events as lms_events
 from ..settings import get_settings
 from ..workers import current_worker_id
 
@@ -65,7 +66,9 @@ def mark_graded(submission: Submission, now: datetime | None = None) -> None:
 def mark_failed(submission_id: uuid.UUID, error: str) -> None:
     """This worker's grading ended in a fault of the grading itself (its time limit, a bug): only while this
     worker holds it, so a worker whose grading was taken over cannot mark the new holder's result failed."""
-    _from_held(submission_id, status=FAILED, error=error)
+    with session_scope(write=True) as session:
+        if _from_held_in(session, submission_id, status=FAILED, error=error):
+            lms_events.record_event(session, lms_events.FAILED, submission_id)  # in the same transaction as the status
 
 
 def give_back(submission_id: uuid.UUID) -> None:
@@ -136,6 +139,12 @@ def clear_delay(submission_id: uuid.UUID) -> None:
 
 def _from_held(submission_id: uuid.UUID, **values: Any) -> None:
     with session_scope(write=True) as session:
-        session.execute(update(Submission).where(Submission.id == submission_id, Submission.status == RUNNING,
-                                                 Submission.claimed_by == current_worker_id())
-                        .values(**values))
+        _from_held_in(session, submission_id, **values)
+
+
+def _from_held_in(session: Session, submission_id: uuid.UUID, **values: Any) -> bool:
+    """True if this worker still held the row, which now has `values`."""
+    moved = session.execute(update(Submission).where(Submission.id == submission_id, Submission.status == RUNNING,
+                                                     Submission.claimed_by == current_worker_id())
+                            .values(**values).execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+    return bool(moved)

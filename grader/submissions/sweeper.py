@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus
 from ..db.session import get_sessionmaker, session_scope
+from ..lms.webhooks.outbox import sweep_deliveries
 from ..settings import get_settings
 from ..workers import forget_dead_on_this_host, holder_is_gone, hostname
 from . import status
@@ -189,3 +190,7 @@ class PeriodicSweeper:
                 continue
             if result.sent or result.failed:
                 log.info("sweep: %s", result)
+            try:
+                sweep_deliveries(url=self.url)  # the LMS's webhook deliveries whose message was lost
+            except Exception:
+                log.exception("webhook delivery sweep failed; next try in %g s", self.interval_s)

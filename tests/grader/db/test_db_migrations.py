@@ -15,7 +15,8 @@ from grader.db.models import Base, Submission
 from grader.db.session import make_engine
 
 TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades",
-          "workers", "extensions", "sign_in_links", "web_sessions"}
+          "workers", "extensions", "sign_in_links", "web_sessions",
+          "webhook_endpoints", "lms_events", "webhook_deliveries", "webhook_attempts"}  # 0007: webhooks to the LMS
 
 
 def _tables(url: str) -> set[str]:

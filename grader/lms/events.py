@@ -1,0 +1,86 @@
+"""A change of a counting score, as one event written in the grade's own transaction, then fanned out to the
+course's channels (for now: its webhook endpoints, one outbox row each). Grading calls record_event and knows
+nothing else; a rolled-back grade leaves no event, and nothing is sent before the grade is committed.
+
+    record_event(session, GRADED, submission)     # in record_grade's transaction; sent after its commit
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..courses.counting import counted_score, counts
+from ..courses.extensions import extension_due
+from ..db.models import LmsEvent, Submission
+from ..settings import get_settings
+
+GRADED, FAILED, GRADE_CHANGED = "submission.graded", "submission.failed", "grade.changed"
+EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)
+
+
+def record_event(session: Session, kind: str, submission: Submission | uuid.UUID) -> LmsEvent | None:
+    """Write the event for `submission`'s new state and its deliveries (flush; the caller commits, and the
+    deliveries are sent once it has). None when no channel of the course wants this kind: nothing is kept."""
+    from .webhooks import outbox  # the channels import this module's names
+
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
+    if not isinstance(submission, Submission):
+        found = session.get(Submission, submission)
+        if found is None:
+            return None
+        submission = found
+    endpoints = outbox.endpoints_for(session, submission.assignment.course_id, kind)
+    if not endpoints:
+        return None
+    event = LmsEvent(id=uuid.uuid4(), kind=kind, submission_id=submission.id,
+                     payload=event_payload(session, kind, submission))
+    session.add(event)
+    session.flush()
+    outbox.add_deliveries(session, event, endpoints)
+    return event
+
+
+def event_payload(session: Session, kind: str, submission: Submission) -> dict[str, Any]:
+    """The body every channel sends (Standard Webhooks' shape: type, timestamp, data)."""
+    assignment = submission.assignment
+    course = assignment.course
+    student = submission.user
+    due = extension_due(session, assignment, student)
+    graded = submission.score is not None or submission.override_score is not None
+    counted = counted_score(submission, due) if graded else None
+    return {
+        "type": kind,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": {
+            "course": {"slug": course.slug, "name": course.name},
+            "assignment": {"slug": assignment.slug, "title": assignment.title},
+            "student": {"id": student.id, "email": student.email, "lms_user_id": None},
+            "submission": {"id": str(submission.id), "url": submission_url(submission.id),
+                           "status": submission.status, "error": submission.error},
+            "score": submission.score,
+            "max_score": submission.max_score,
+            "counted_score": counted,
+            "counts": counts(submission, due) if graded else False,
+            "override": None if submission.override_score is None else {
+                "score": submission.override_score, "comment": submission.override_comment,
+                "by": submission.override_by, "at": _iso(submission.override_at)},
+            "priorities": submission.priorities or [],
+            "graded_at": _iso(submission.graded_at),
+        },
+    }
+
+
+def submission_url(submission_id: uuid.UUID) -> str:
+    """The submission's report in the API: absolute under GRADER_PUBLIC_URL when set, else relative."""
+    path = f"/api/v1/submissions/{submission_id}"
+    base = get_settings().public_url
+    return f"{base.rstrip('/')}{path}" if base else path
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
