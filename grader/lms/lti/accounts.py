@@ -1,0 +1,131 @@
+"""What a verified launch does here: the platform's user becomes (or is linked to) a user of ours, enrolled in
+the course the registration (or the launch's `course` custom parameter) names, with the role the platform
+sends; an AGS line item named for an assignment is remembered for publishing scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...courses.service import enroll, get_assignment, get_course
+from ...db.base import utcnow
+from ...db.models import Course, CourseRole, Enrollment, LtiIdentity, LtiLineItem, LtiPlatform, Role, User
+from ...errors import BadRequest, Forbidden, NotFound
+from ...users.service import create_user, normalize_email
+from .claims import AGS_ENDPOINT, CUSTOM, ROLES
+
+_MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+
+
+@dataclass(frozen=True)
+class Launched:
+    user: User
+    course: Course
+    role: CourseRole
+
+
+def course_role_from(roles: Any) -> CourseRole:
+    """TeachingAssistant -> ta, Instructor (or Administrator) -> instructor, anything else -> student: the
+    least a role we do not know can do."""
+    values = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+    if any(r.endswith("#TeachingAssistant") for r in values):
+        return CourseRole.ta
+    staff = (f"{_MEMBERSHIP}#Instructor", f"{_MEMBERSHIP}#Administrator", "Instructor")
+    if any(r in staff for r in values):
+        return CourseRole.instructor
+    return CourseRole.student
+
+
+def _course(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Course:
+    if platform.course_id is not None:
+        course = session.get(Course, platform.course_id)
+        assert course is not None  # the foreign key cascades
+        return course
+    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    slug = custom.get("course") if isinstance(custom, dict) else None
+    if not isinstance(slug, str) or not slug:
+        raise BadRequest("this LTI registration is for the whole install, so the launch must name our course in "
+                         "the custom parameter course=SLUG (set it on the LMS's tool link)")
+    try:
+        return get_course(session, slug)
+    except NotFound:
+        raise BadRequest(f"the launch's custom parameter course={slug!r} names no course here") from None
+
+
+def _may_link_by_email(session: Session, platform: LtiPlatform, user: User) -> bool:
+    # A per-course registration is set up by that course's instructor, who then controls what its tokens say:
+    # its email claims must not reach site staff or anyone with a role in another course.
+    if platform.course_id is None:
+        return True
+    if user.role != Role.student.value:
+        return False
+    elsewhere = select(Enrollment.id).where(Enrollment.user_id == user.id,
+                                            Enrollment.course_id != platform.course_id)
+    return session.scalar(elsewhere.limit(1)) is None
+
+
+def _user(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> User:
+    sub = claims["sub"]
+    identity = session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
+                                                        LtiIdentity.sub == sub))
+    if identity is not None:
+        user = session.get(User, identity.user_id)
+        assert user is not None
+        return user
+    email = claims.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise BadRequest("the platform sent no email for this user: we need it the first time to create or find "
+                         "the account (turn on sharing the email with the tool in the LMS)")
+    address = normalize_email(email)
+    user = session.scalar(select(User).where(User.email == address))
+    if user is None:
+        user, _ = create_user(session, address, Role.student)
+    elif not _may_link_by_email(session, platform, user):
+        raise Forbidden(f"the account {address} has rights beyond this course, so a course's own LTI registration "
+                        "cannot sign it in: ask the operator to register the LMS for the whole install")
+    name = claims.get("name")
+    if user.name is None and isinstance(name, str) and name.strip():
+        user.name = name.strip()[:200]
+    session.add(LtiIdentity(platform_id=platform.id, sub=sub, user_id=user.id))
+    session.flush()
+    return user
+
+
+def remember_line_item(session: Session, platform: LtiPlatform, course: Course, claims: dict[str, Any]) -> None:
+    """Keep the launch's AGS line item for the assignment its custom parameter `assignment` names."""
+    endpoint = claims.get(AGS_ENDPOINT)
+    custom = claims.get(CUSTOM)
+    if not isinstance(endpoint, dict) or not isinstance(custom, dict):
+        return
+    lineitem, slug = endpoint.get("lineitem"), custom.get("assignment")
+    if not isinstance(lineitem, str) or not isinstance(slug, str) or not lineitem.startswith(("https://", "http://")):
+        return
+    try:
+        assignment = get_assignment(session, slug, course_slug=course.slug)
+    except NotFound:
+        raise BadRequest(f"the launch's custom parameter assignment={slug!r} names no assignment of course "
+                         f"{course.slug!r}") from None
+    scopes = [s for s in endpoint.get("scope", []) if isinstance(s, str)]
+    row = session.scalar(select(LtiLineItem).where(LtiLineItem.platform_id == platform.id,
+                                                   LtiLineItem.assignment_id == assignment.id))
+    if row is None:
+        session.add(LtiLineItem(platform_id=platform.id, assignment_id=assignment.id, lineitem_url=lineitem,
+                                scopes=scopes))
+    else:
+        row.lineitem_url, row.scopes, row.updated_at = lineitem, scopes, utcnow()
+    session.flush()
+
+
+def launch_member(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Launched:
+    """The user this launch signs in, enrolled in its course with the platform's role."""
+    course = _course(session, platform, claims)
+    if course.archived_at is not None:
+        raise Forbidden(f"course {course.slug!r} is archived")
+    user = _user(session, platform, claims)
+    role = course_role_from(claims.get(ROLES))
+    enroll(session, user, course, role)
+    remember_line_item(session, platform, course, claims)
+    return Launched(user=user, course=course, role=role)
