@@ -4,9 +4,9 @@ registrations for admins (whole install) and instructors (their course). One ser
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -45,26 +45,29 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-async def _login(request: Request, session: DbSession) -> Response:
-    params = await _params(request)
+# The form is read by an async dependency, the routes are sync: FastAPI runs them in its thread pool, so the
+# database and the fetch of a platform's keys never block the event loop.
+Params = Annotated[dict[str, str], Depends(_params)]
+
+
+def _login(request: Request, session: DbSession, params: dict[str, str]) -> Response:
     url = start_login(session, params, _base_url(request) + "/lti/launch")
     return RedirectResponse(url, status_code=302)
 
 
 # The platform may start the login with a GET or a form POST (LTI 1.3, 5.1.1): the same parameters either way.
 @router.get("/lti/login", response_class=RedirectResponse, status_code=302)
-async def login_get(request: Request, session: DbSession) -> Response:
-    return await _login(request, session)
+def login_get(request: Request, session: DbSession, params: Params) -> Response:
+    return _login(request, session, params)
 
 
 @router.post("/lti/login", response_class=RedirectResponse, status_code=302)
-async def login_post(request: Request, session: DbSession) -> Response:
-    return await _login(request, session)
+def login_post(request: Request, session: DbSession, params: Params) -> Response:
+    return _login(request, session, params)
 
 
 @router.post("/lti/launch", response_class=RedirectResponse, status_code=303)
-async def launch(request: Request, session: DbSession) -> Response:
-    form = await _params(request)
+def launch(request: Request, session: DbSession, form: Params) -> Response:
     lifetime = timedelta(days=get_settings().session_days)
     signed_in = complete_launch(session, form.get("id_token", ""), form.get("state", ""), lifetime)
     if signed_in.deep_linking:
