@@ -432,6 +432,20 @@ class LtiIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LtiContext(Base):
+    """An LMS course (context) that launched into one of ours, and its Names and Role service URL (NRPS)."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    memberships_url: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LtiLineItem(Base):
     """Where an assignment's scores go on a platform: the AGS line item a launch named for it."""
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from ...courses.service import enroll, get_assignment, get_course
 from ...db.base import utcnow
-from ...db.models import Course, CourseRole, Enrollment, LtiIdentity, LtiLineItem, LtiPlatform, Role, User
+from ...db.models import Course, CourseRole, Enrollment, LtiContext, LtiIdentity, LtiLineItem, LtiPlatform, Role, User
 from ...errors import BadRequest, Forbidden, NotFound
 from ...users.service import create_user, normalize_email
-from .claims import AGS_ENDPOINT, CUSTOM, ROLES
+from .claims import AGS_ENDPOINT, CONTEXT, CUSTOM, NRPS, ROLES
 
 _MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 
@@ -67,15 +67,14 @@ def _may_link_by_email(session: Session, platform: LtiPlatform, user: User) -> b
     return session.scalar(elsewhere.limit(1)) is None
 
 
-def _user(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> User:
-    sub = claims["sub"]
+def user_for(session: Session, platform: LtiPlatform, sub: str, email: Any, name: Any) -> User:
+    """The user the platform calls `sub`: known by it, else linked or created by `email` (then remembered)."""
     identity = session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
                                                         LtiIdentity.sub == sub))
     if identity is not None:
         user = session.get(User, identity.user_id)
         assert user is not None
         return user
-    email = claims.get("email")
     if not isinstance(email, str) or not email.strip():
         raise BadRequest("the platform sent no email for this user: we need it the first time to create or find "
                          "the account (turn on sharing the email with the tool in the LMS)")
@@ -86,12 +85,29 @@ def _user(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Us
     elif not _may_link_by_email(session, platform, user):
         raise Forbidden(f"the account {address} has rights beyond this course, so a course's own LTI registration "
                         "cannot sign it in: ask the operator to register the LMS for the whole install")
-    name = claims.get("name")
     if user.name is None and isinstance(name, str) and name.strip():
         user.name = name.strip()[:200]
     session.add(LtiIdentity(platform_id=platform.id, sub=sub, user_id=user.id))
     session.flush()
     return user
+
+
+def remember_context(session: Session, platform: LtiPlatform, course: Course, claims: dict[str, Any]) -> None:
+    """Keep which LMS course launched into ours, with its roster (NRPS) URL when the launch offers one."""
+    context, nrps = claims.get(CONTEXT), claims.get(NRPS)
+    context_id = context.get("id") if isinstance(context, dict) else None
+    if not isinstance(context_id, str) or not context_id or len(context_id) > 255:
+        return
+    url = nrps.get("context_memberships_url") if isinstance(nrps, dict) else None
+    url = url if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 1000 else None
+    row = session.scalar(select(LtiContext).where(LtiContext.platform_id == platform.id,
+                                                  LtiContext.context_id == context_id))
+    if row is None:
+        session.add(LtiContext(platform_id=platform.id, context_id=context_id, course_id=course.id,
+                               memberships_url=url))
+    else:
+        row.course_id, row.memberships_url, row.updated_at = course.id, url or row.memberships_url, utcnow()
+    session.flush()
 
 
 def remember_line_item(session: Session, platform: LtiPlatform, course: Course, claims: dict[str, Any]) -> None:
@@ -124,8 +140,9 @@ def launch_member(session: Session, platform: LtiPlatform, claims: dict[str, Any
     course = _course(session, platform, claims)
     if course.archived_at is not None:
         raise Forbidden(f"course {course.slug!r} is archived")
-    user = _user(session, platform, claims)
+    user = user_for(session, platform, claims["sub"], claims.get("email"), claims.get("name"))
     role = course_role_from(claims.get(ROLES))
     enroll(session, user, course, role)
     remember_line_item(session, platform, course, claims)
+    remember_context(session, platform, course, claims)
     return Launched(user=user, course=course, role=role)

@@ -14,6 +14,7 @@ from ...db.models import CourseRole, LtiPlatform
 from .accounts import Launched, launch_member
 from .claims import DEEP_LINKING_REQUEST, MESSAGE_TYPE, verified_launch
 from .login import use_state
+from .tasks import schedule_roster_sync
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,7 @@ def complete_launch(session: Session, id_token: str, state: str, lifetime: timed
     launched = launch_member(session, platform, claims)
     _, secret = start_session(session, launched.user, lifetime)
     landing = "/" if launched.role == CourseRole.student else "/instructor"
+    if launched.role != CourseRole.student:
+        # Staff launched: the roster follows the LMS's, fetched by a worker once this launch is committed.
+        schedule_roster_sync(session, launched.course.slug)
     return SignedIn(launched=launched, cookie_secret=secret, landing=landing, platform=platform, claims=claims)

@@ -111,3 +111,10 @@ def course_platforms(course: str, session: DbSession, user: CurrentUser) -> dict
 @router.post("/api/v1/instructor/courses/{course}/lti/platforms", status_code=201)
 def course_add_platform(course: str, body: PlatformIn, session: DbSession, user: CurrentUser) -> dict[str, Any]:
     return registrations.course_add(session, user, course, body.model_dump())
+
+
+@router.post("/api/v1/instructor/courses/{course}/lti/roster-sync")
+def roster_sync(course: str, session: DbSession, user: CurrentUser) -> dict[str, Any]:
+    from .nrps import staff_sync
+
+    return staff_sync(session, user, course)

@@ -17,7 +17,8 @@ from grader.db.session import make_engine
 TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades",
           "workers", "extensions", "sign_in_links", "web_sessions",
           # LTI 1.3 (migration 0007_lti)
-          "lti_platforms", "lti_keys", "lti_login_states", "lti_identities", "lti_line_items", "lti_score_outbox"}
+          "lti_platforms", "lti_keys", "lti_login_states", "lti_identities", "lti_contexts", "lti_line_items",
+          "lti_score_outbox"}
 
 
 def _tables(url: str) -> set[str]:

@@ -33,6 +33,7 @@ LEARNER = f"{MEMBERSHIP}#Learner"
 INSTRUCTOR = f"{MEMBERSHIP}#Instructor"
 TEACHING_ASSISTANT = f"{MEMBERSHIP}/Instructor#TeachingAssistant"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
 def rsa_pem_pair() -> tuple[str, str]:
@@ -93,6 +94,9 @@ class LtiPlatformServer:
     ags: bool = True
     port: int = field(default_factory=free_port)
     scores: list[dict[str, Any]] = field(default_factory=list)
+    # The LMS course's roster, as its NRPS endpoint serves it (IMS NRPS 2.0 membership container).
+    members: list[dict[str, Any]] = field(default_factory=list)
+    nrps: bool = True
     token_requests: int = 0
 
     def __post_init__(self) -> None:
@@ -150,6 +154,8 @@ class LtiPlatformServer:
                 launch.set_custom_parameters_claim(self.custom)
             if self.ags:
                 launch.set_ags(lineitems_url=f"{self.issuer}/lineitems", lineitem_url=self.lineitem_url())
+            if self.nrps:
+                launch.set_nrps(f"{self.issuer}/memberships")
             return launch.lti_launch()  # type: ignore[no-any-return]
 
         @app.post("/token")
@@ -160,6 +166,24 @@ class LtiPlatformServer:
                 return JSONResponse(self.config.get_access_token(form))
             except Exception as error:  # the platform's refusal, as an OAuth2 error
                 return JSONResponse({"error": "invalid_client", "error_description": str(error)}, status_code=400)
+
+        @app.get("/memberships")
+        def memberships(request: Request, page: int = 0) -> Response:
+            bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+            try:
+                allowed = self.config.validate_token(bearer, allowed_scopes=[NRPS_SCOPE])
+            except Exception:
+                allowed = False
+            if not allowed:
+                return JSONResponse({"error": "invalid token or scope"}, status_code=401)
+            # Two members a page, so the tool must follow the Link header's rel="next".
+            chunk = self.members[page * 2:page * 2 + 2]
+            headers = {}
+            if len(self.members) > page * 2 + 2:
+                headers["Link"] = f'<{self.issuer}/memberships?page={page + 1}>; rel="next"'
+            body = {"id": f"{self.issuer}/memberships", "context": {"id": self.context_id}, "members": chunk}
+            return JSONResponse(body, headers=headers,
+                                media_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
 
         @app.post("/lineitems/{item}/lineitem/scores")
         async def scores(item: str, request: Request) -> Response:

@@ -1,5 +1,6 @@
 """LTI 1.3 tool: registered platforms, the tool's own keys, OIDC logins in flight, platform users' `sub`s, the
-AGS line items assignments publish to, and the outbox of scores waiting to be sent.
+LMS courses (contexts) that launched and their roster service, the AGS line items assignments publish to, and the
+outbox of scores waiting to be sent.
 
 Revision ID: 0007
 Revises: 0006
@@ -87,6 +88,20 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_lti_identities_user_id"), "lti_identities", ["user_id"])
     op.create_table(
+        "lti_contexts", _id(),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("context_id", sa.String(255), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        sa.Column("memberships_url", sa.String(1000), nullable=True),
+        _timestamp("updated_at", nullable=False),
+        _platform_fk("lti_contexts"),
+        sa.ForeignKeyConstraint(["course_id"], ["courses.id"], name=op.f("fk_lti_contexts_course_id_courses"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lti_contexts")),
+        sa.UniqueConstraint("platform_id", "context_id", name=op.f("uq_lti_contexts_platform_id_context_id")),
+    )
+    op.create_index(op.f("ix_lti_contexts_course_id"), "lti_contexts", ["course_id"])
+    op.create_table(
         "lti_line_items", _id(),
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("assignment_id", sa.Integer(), nullable=False),
@@ -120,6 +135,8 @@ def downgrade() -> None:
     op.drop_table("lti_score_outbox")
     op.drop_index(op.f("ix_lti_line_items_assignment_id"), table_name="lti_line_items")
     op.drop_table("lti_line_items")
+    op.drop_index(op.f("ix_lti_contexts_course_id"), table_name="lti_contexts")
+    op.drop_table("lti_contexts")
     op.drop_index(op.f("ix_lti_identities_user_id"), table_name="lti_identities")
     op.drop_table("lti_identities")
     op.drop_index(op.f("ix_lti_login_states_platform_id"), table_name="lti_login_states")
