@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ...api.deps import CurrentUser, DbSession
@@ -71,9 +71,10 @@ def launch(request: Request, session: DbSession, form: Params) -> Response:
     lifetime = timedelta(days=get_settings().session_days)
     signed_in = complete_launch(session, form.get("id_token", ""), form.get("state", ""), lifetime)
     if signed_in.deep_linking:
-        from .deep_linking import deep_linking_page
+        from .deep_linking import deep_linking_page, session_csrf
 
-        response: Response = deep_linking_page(session, request, signed_in)
+        csrf = session_csrf(session, signed_in.cookie_secret)
+        response: Response = deep_linking_page(session, request, signed_in, csrf)
     else:
         response = RedirectResponse(signed_in.landing, status_code=303)
     secure = cookie_secure(request)
@@ -118,3 +119,11 @@ def roster_sync(course: str, session: DbSession, user: CurrentUser) -> dict[str,
     from .nrps import staff_sync
 
     return staff_sync(session, user, course)
+
+
+@router.post("/lti/deep-link", response_class=HTMLResponse)
+def deep_link(request: Request, session: DbSession, user: CurrentUser, form: Params) -> Response:
+    from .deep_linking import deep_link_response
+
+    return deep_link_response(session, user, form.get("ticket", ""), form.get("assignment", ""),
+                              _base_url(request) + "/lti/launch")

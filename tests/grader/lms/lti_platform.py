@@ -97,6 +97,10 @@ class LtiPlatformServer:
     # The LMS course's roster, as its NRPS endpoint serves it (IMS NRPS 2.0 membership container).
     members: list[dict[str, Any]] = field(default_factory=list)
     nrps: bool = True
+    # Launch a Deep Linking request instead of a resource link; the items the tool returns are kept here.
+    deep_linking: bool = False
+    content_items: list[dict[str, Any]] = field(default_factory=list)
+    deep_link_jwts: list[str] = field(default_factory=list)
     token_requests: int = 0
 
     def __post_init__(self) -> None:
@@ -106,7 +110,8 @@ class LtiPlatformServer:
                              .set_oidc_login_url(f"{self.tool_base}/lti/login")
                              .set_launch_url(f"{self.tool_base}/lti/launch")
                              .set_platform_public_key(self.public_pem)
-                             .set_platform_private_key(self.private_pem))
+                             .set_platform_private_key(self.private_pem)
+                             .set_deeplink_launch_url(f"{self.tool_base}/lti/launch"))
         self.config = _Config(registration=self.registration)
         self.app = self._app()
 
@@ -154,6 +159,9 @@ class LtiPlatformServer:
                 launch.set_custom_parameters_claim(self.custom)
             if self.ags:
                 launch.set_ags(lineitems_url=f"{self.issuer}/lineitems", lineitem_url=self.lineitem_url())
+            if self.deep_linking:
+                launch.set_dl(f"{self.issuer}/deep-link-return", title="Add an activity",
+                              extra_data={"opaque": "platform-data"})
             if self.nrps:
                 launch.set_nrps(f"{self.issuer}/memberships")
             return launch.lti_launch()  # type: ignore[no-any-return]
@@ -166,6 +174,17 @@ class LtiPlatformServer:
                 return JSONResponse(self.config.get_access_token(form))
             except Exception as error:  # the platform's refusal, as an OAuth2 error
                 return JSONResponse({"error": "invalid_client", "error_description": str(error)}, status_code=400)
+
+        @app.post("/deep-link-return")
+        async def deep_link_return(request: Request) -> Response:
+            form = dict(await request.form())
+            try:
+                items = self.config.validate_deeplinking_resp({"JWT": form["JWT"]})
+            except Exception as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+            self.content_items.extend(items)
+            self.deep_link_jwts.append(str(form["JWT"]))
+            return HTMLResponse("<p>Activity added</p>")
 
         @app.get("/memberships")
         def memberships(request: Request, page: int = 0) -> Response:
