@@ -35,8 +35,9 @@ def _required(params: Mapping[str, str], name: str) -> str:
 
 
 def start_login(session: Session, params: Mapping[str, str], launch_url: str,
-                now: datetime | None = None) -> str:
-    """The URL of the platform's auth endpoint to send the browser to, with a fresh state and nonce."""
+                now: datetime | None = None) -> tuple[str, str]:
+    """The URL of the platform's auth endpoint to send the browser to, with a fresh state and nonce, and the
+    state (for the browser's cookie)."""
     now = now or utcnow()
     platform = platforms_for_issuer(session, _required(params, "iss"), params.get("client_id") or None)
     deployment = params.get("lti_deployment_id")
@@ -57,7 +58,7 @@ def start_login(session: Session, params: Mapping[str, str], launch_url: str,
         query["lti_message_hint"] = params["lti_message_hint"]
     parts = urlsplit(platform.auth_url)
     joined = f"{parts.query}&{urlencode(query)}" if parts.query else urlencode(query)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, joined, ""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, joined, "")), state
 
 
 def use_state(session: Session, state: str, now: datetime | None = None) -> tuple[LtiPlatform, str]:

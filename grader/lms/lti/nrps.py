@@ -44,7 +44,9 @@ def _members(session: Session, platform: LtiPlatform, url: str, http: httpx.Clie
             break
         response = http.get(next_url, headers={"Authorization": f"Bearer {token}", "Accept": MEDIA_TYPE})
         if response.status_code != 200:
-            raise BadRequest(f"the LMS refused the roster ({response.status_code}): {response.text[:300]}")
+            # The status only, never the body: a registration's URLs are an instructor's input, and the answer
+            # of whatever they point at must not come back to them.
+            raise BadRequest(f"the LMS refused the roster (HTTP {response.status_code} from {next_url})")
         body = response.json()
         members.extend(m for m in body.get("members", []) if isinstance(m, dict))
         found = _NEXT.search(response.headers.get("link", ""))
@@ -63,7 +65,7 @@ def sync_context(session: Session, context: LtiContext, http: httpx.Client) -> R
     try:
         members = _members(session, platform, context.memberships_url, http)
     except (httpx.HTTPError, ValueError) as error:
-        raise BadRequest(f"could not fetch the roster from the LMS: {error}") from None
+        raise BadRequest(f"could not fetch the roster from the LMS ({type(error).__name__})") from None
     for member in members:
         sub = member.get("user_id")
         if not isinstance(sub, str) or not sub:

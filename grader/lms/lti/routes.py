@@ -18,6 +18,7 @@ from . import registrations
 from .keys import public_jwks
 from .launch import complete_launch
 from .login import start_login
+from .state_cookie import check_state_cookie, clear_state_cookie, set_state_cookie
 from .tool_config import tool_config
 
 router = APIRouter(tags=["lti"])
@@ -51,8 +52,10 @@ Params = Annotated[dict[str, str], Depends(_params)]
 
 
 def _login(request: Request, session: DbSession, params: dict[str, str]) -> Response:
-    url = start_login(session, params, _base_url(request) + "/lti/launch")
-    return RedirectResponse(url, status_code=302)
+    url, state = start_login(session, params, _base_url(request) + "/lti/launch")
+    response = RedirectResponse(url, status_code=302)
+    set_state_cookie(response, request, state)
+    return response
 
 
 # The platform may start the login with a GET or a form POST (LTI 1.3, 5.1.1): the same parameters either way.
@@ -69,7 +72,9 @@ def login_post(request: Request, session: DbSession, params: Params) -> Response
 @router.post("/lti/launch", response_class=RedirectResponse, status_code=303)
 def launch(request: Request, session: DbSession, form: Params) -> Response:
     lifetime = timedelta(days=get_settings().session_days)
-    signed_in = complete_launch(session, form.get("id_token", ""), form.get("state", ""), lifetime)
+    state = form.get("state", "")
+    check_state_cookie(request, state)
+    signed_in = complete_launch(session, form.get("id_token", ""), state, lifetime)
     if signed_in.deep_linking:
         from .deep_linking import deep_linking_page, session_csrf
 
@@ -82,6 +87,7 @@ def launch(request: Request, session: DbSession, form: Params) -> Response:
     # Secure) is sent there. Over plain http it stays Lax: the tool link must open in a new window.
     response.set_cookie(COOKIE_NAME, signed_in.cookie_secret, max_age=int(lifetime.total_seconds()), path="/",
                         httponly=True, samesite="none" if secure else "lax", secure=secure)
+    clear_state_cookie(response, request, state)
     return response
 
 

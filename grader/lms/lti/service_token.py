@@ -49,8 +49,8 @@ def access_token(session: Session, platform: LtiPlatform, scopes: Sequence[str],
         body = response.json()
         token, expires_in = body["access_token"], float(body.get("expires_in", 3600))
     except (ValueError, KeyError, TypeError):
-        raise TokenRefused(f"the platform's token URL answered {response.status_code} without an access token: "
-                           f"{response.text[:300]}") from None
+        raise TokenRefused(f"the platform's token URL answered {response.status_code} without an access token"
+                           ) from None
     with _lock:
         _cache[cache_key] = (now + max(0.0, expires_in - _MARGIN_SECONDS), token)
     return str(token)

@@ -31,6 +31,7 @@ class Lti:
     course: Course
     assignment: Assignment
     session: Session
+    app: FastAPI
 
     def login(self) -> httpx.Response:
         return self.client.get("/lti/login", params=self.platform.login_params())
@@ -75,6 +76,6 @@ def lti(db_session: Session) -> Iterator[Lti]:
         registration = add_platform(db_session, course=course, **platform.registration_fields())
         with TestClient(app, follow_redirects=False) as client:
             platform.trust_tool_keys(client.get("/lti/jwks").json())
-            yield Lti(client, platform, registration, course, assignment, db_session)
+            yield Lti(client, platform, registration, course, assignment, db_session, app)
     finally:
         platform.stop()

@@ -8,12 +8,14 @@ from typing import Any
 
 import httpx
 import lti_platform_fixtures
-from lti_platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, LtiPlatformServer, Person
+from fastapi.testclient import TestClient
+from lti_platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, LtiPlatformServer, Person, launch_form
 from lti_platform_fixtures import Lti
 from sqlalchemy import select
 
 from grader.courses.service import course_role
 from grader.db.models import CourseRole, LtiIdentity, LtiLoginState, User, WebSession
+from grader.settings import get_settings
 from grader.users.service import create_user
 
 # The shared fixtures (tests/grader/lms has no conftest of LTI's own).
@@ -64,13 +66,36 @@ def test_a_course_registration_cannot_sign_in_site_staff_by_email(lti: Lti) -> N
     assert answer.status_code == 403 and "rights beyond this course" in answer.json()["detail"]
 
 
-def test_over_https_the_cookie_works_inside_the_lms_iframe(lti: Lti, monkeypatch: Any) -> None:
-    monkeypatch.setenv("GRADER_SESSION_COOKIE_SECURE", "true")
-    from grader.settings import get_settings
+def _https_platform_form(lti: Lti, client: TestClient) -> dict[str, str]:
+    answer = client.get("/lti/login", params=lti.platform.login_params())
+    assert answer.status_code == 302
+    _, fields = launch_form(httpx.get(answer.headers["location"], timeout=10).text)
+    return fields
 
+
+def test_over_https_the_cookies_work_inside_the_lms_iframe(lti: Lti, monkeypatch: Any) -> None:
+    monkeypatch.setenv("GRADER_SESSION_COOKIE_SECURE", "true")
     get_settings.cache_clear()
-    cookie = lti.launch().headers["set-cookie"].lower()
-    assert "samesite=none" in cookie and "secure" in cookie
+    with TestClient(lti.app, base_url="https://testserver", follow_redirects=False) as browser:
+        started = browser.get("/lti/login", params=lti.platform.login_params())
+        state_cookie = started.headers["set-cookie"].lower()
+        assert "tt_lti_" in state_cookie and "samesite=none" in state_cookie and "secure" in state_cookie
+        _, fields = launch_form(httpx.get(started.headers["location"], timeout=10).text)
+        answer = browser.post("/lti/launch", data=fields)
+        assert answer.status_code == 303, answer.text
+        session_cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("tt_session="))
+        assert "samesite=none" in session_cookie.lower() and "secure" in session_cookie.lower()
+
+
+def test_over_https_a_launch_from_a_browser_that_did_not_start_the_login_is_refused(
+        lti: Lti, monkeypatch: Any) -> None:
+    # Login CSRF: an attacker's own login and id_token, posted from the victim's browser.
+    monkeypatch.setenv("GRADER_SESSION_COOKIE_SECURE", "true")
+    get_settings.cache_clear()
+    with TestClient(lti.app, base_url="https://testserver", follow_redirects=False) as attacker:
+        fields = _https_platform_form(lti, attacker)
+    with TestClient(lti.app, base_url="https://testserver", follow_redirects=False) as victim:
+        _refused(victim.post("/lti/launch", data=fields), 401, "did not start the LTI login")
 
 
 def test_login_by_post_and_its_redirect_carries_state_and_nonce(lti: Lti) -> None:
