@@ -5,6 +5,7 @@ client assertion signed by the tool's key and posts the score to the real platfo
 from __future__ import annotations
 
 import lti_platform_fixtures
+import pytest
 from lti_platform_fixtures import Lti
 from sqlalchemy import select
 
@@ -110,3 +111,36 @@ def test_the_scores_url_keeps_the_line_items_query() -> None:
     assert scores_url("https://lms.example/api/lti/courses/3/line_items/7?type=x") == \
         "https://lms.example/api/lti/courses/3/line_items/7/scores?type=x"
     assert scores_url("https://lms.example/items/7/") == "https://lms.example/items/7/scores"
+
+
+def test_the_send_is_queued_only_once_the_grade_commits(lti: Lti, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu import Connection
+
+    from grader.lms.lti.tasks import TASK_NAME
+    from grader.settings import get_settings
+
+    monkeypatch.setenv("GRADER_BROKER_URL", "memory://lti-ags-test")
+    get_settings.cache_clear()
+    user = _student_launch(lti)
+
+    def queued() -> list[tuple[str, list[int]]]:
+        found = []
+        with Connection("memory://lti-ags-test") as connection, \
+                connection.SimpleQueue(get_settings().task_queue) as queue:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return found
+                found.append((message.headers["task"], list(message.payload[0])))
+                message.ack()
+
+    publish_score(lti.session, _submission(lti, user, "graded", 30.0))
+    assert queued() == []  # not before the commit
+    lti.session.commit()
+    [row] = _outbox(lti)
+    assert queued() == [(TASK_NAME, [row.id])]
+    publish_score(lti.session, _submission(lti, user, "graded", 31.0))
+    lti.session.rollback()  # a grade that is rolled back sends nothing, and leaves no row
+    lti.session.commit()
+    assert queued() == [] and len(_outbox(lti)) == 1
