@@ -207,3 +207,19 @@ def test_garbage_launches_are_refused(lti: Lti) -> None:
     none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
     _refused(lti.client.post("/lti/launch", data={"id_token": f"{none_header}.{unsigned[1]}.", "state": state}),
              401, "RS256")
+
+
+def test_a_platform_key_rotation_is_picked_up_by_refetching_its_jwks(lti: Lti, monkeypatch: Any) -> None:
+    from lti_platform import rsa_pem_pair
+
+    from grader.lms.lti import platform_keys
+
+    assert lti.launch().status_code == 303  # the platform's key set is now cached
+    private, public = rsa_pem_pair()
+    lti.platform.private_pem, lti.platform.public_pem = private, public
+    lti.platform.registration.set_platform_private_key(private).set_platform_public_key(public)
+    # A kid the cache lacks is fetched again, but not more often than _REFETCH_AFTER (forged kids must not
+    # turn into a flood of requests to the LMS): within it, the stale set refuses the new key.
+    assert lti.launch().status_code == 401
+    monkeypatch.setattr(platform_keys, "_REFETCH_AFTER", 0.0)
+    assert lti.launch().status_code == 303

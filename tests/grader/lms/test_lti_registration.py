@@ -141,3 +141,9 @@ def test_the_registration_api_for_admins_and_course_instructors(api: TestClient,
     empty = {**_platform("6"), "deployment_ids": []}
     assert api.post("/api/v1/admin/lti/platforms", json=empty, headers=as_(admin_token)).status_code in (400, 422)
     assert api.get("/api/v1/admin/lti/platforms").status_code == 401
+
+
+def test_cli_send_scores_with_nothing_to_send(grader: Callable[..., Any]) -> None:
+    answer = grader("lti", "send-scores")
+    assert answer.exit_code == 0, answer.output
+    assert "queued 0 unsent scores" in answer.output
