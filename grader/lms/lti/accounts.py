@@ -16,6 +16,7 @@ from ...db.models import Course, CourseRole, Enrollment, LtiContext, LtiIdentity
 from ...errors import BadRequest, Forbidden, NotFound
 from ...users.service import create_user, normalize_email
 from .claims import AGS_ENDPOINT, CONTEXT, CUSTOM, NRPS, ROLES
+from .line_items import LINEITEM_SCOPE, find_or_create_line_item
 
 _MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 
@@ -111,14 +112,14 @@ def remember_context(session: Session, platform: LtiPlatform, course: Course, cl
 
 
 def remember_line_item(session: Session, platform: LtiPlatform, course: Course, claims: dict[str, Any]) -> None:
-    """Keep the launch's AGS line item for the assignment its custom parameter `assignment` names."""
+    """Keep the AGS line item for the assignment the custom parameter `assignment` names: the launch's
+    `lineitem`, else (a link with only the container, and the line item scope) one found or made there."""
     endpoint = claims.get(AGS_ENDPOINT)
     custom = claims.get(CUSTOM)
-    if not isinstance(endpoint, dict) or not isinstance(custom, dict):
+    if not isinstance(endpoint, dict) or not isinstance(custom, dict) or not isinstance(custom.get("assignment"),
+                                                                                        str):
         return
-    lineitem, slug = endpoint.get("lineitem"), custom.get("assignment")
-    if not isinstance(lineitem, str) or not isinstance(slug, str) or not lineitem.startswith(("https://", "http://")):
-        return
+    slug = custom["assignment"]
     try:
         assignment = get_assignment(session, slug, course_slug=course.slug)
     except NotFound:
@@ -127,12 +128,21 @@ def remember_line_item(session: Session, platform: LtiPlatform, course: Course, 
     scopes = [s for s in endpoint.get("scope", []) if isinstance(s, str)]
     row = session.scalar(select(LtiLineItem).where(LtiLineItem.platform_id == platform.id,
                                                    LtiLineItem.assignment_id == assignment.id))
+    lineitem, container = endpoint.get("lineitem"), endpoint.get("lineitems")
+    if not _http_url(lineitem):
+        if row is not None or not _http_url(container) or LINEITEM_SCOPE not in scopes:
+            return
+        lineitem = find_or_create_line_item(session, platform, container, course, assignment)
     if row is None:
         session.add(LtiLineItem(platform_id=platform.id, assignment_id=assignment.id, lineitem_url=lineitem,
                                 scopes=scopes))
     else:
         row.lineitem_url, row.scopes, row.updated_at = lineitem, scopes, utcnow()
     session.flush()
+
+
+def _http_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 1000
 
 
 def launch_member(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Launched:

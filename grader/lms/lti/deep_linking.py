@@ -18,19 +18,19 @@ from fastapi.responses import HTMLResponse, Response
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...courses.service import get_assignment, staff_course
-from ...db.models import Assignment, Course, CourseRole, LtiPlatform, Submission, User, WebSession
+from ...db.models import Assignment, Course, CourseRole, LtiPlatform, User, WebSession
 from ...errors import BadRequest, Forbidden, NotFound
 from .claims import DEEP_LINKING_SETTINGS, DEPLOYMENT_ID, LTI
 from .keys import ALGORITHM, public_jwks, signing_key
 from .launch import SignedIn
+from .line_items import assignment_maximum
 
 TICKET_AUDIENCE = "grader-lti-deep-link"
 TICKET_SECONDS = 30 * 60
-DEFAULT_MAXIMUM = 100.0
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 
 
@@ -83,12 +83,6 @@ def _ticket(session: Session, ticket: str) -> dict[str, Any]:
     return claims
 
 
-def _maximum(session: Session, assignment: Assignment) -> float:
-    # No fixed maximum is stored: the rubric's total shows on graded work.
-    top = session.scalar(select(func.max(Submission.max_score)).where(Submission.assignment_id == assignment.id))
-    return float(top) if top else DEFAULT_MAXIMUM
-
-
 def deep_link_response(session: Session, user: User, ticket: str, assignment_slug: str,
                        launch_url: str) -> Response:
     """The auto-posting form that hands the LMS the chosen assignment as an ltiResourceLink with a line item."""
@@ -108,7 +102,7 @@ def deep_link_response(session: Session, user: User, ticket: str, assignment_slu
         raise BadRequest(f"no assignment {assignment_slug!r} in course {course.slug!r}") from None
     item = {"type": "ltiResourceLink", "title": assignment.title, "url": launch_url,
             "custom": {"course": course.slug, "assignment": assignment.slug},
-            "lineItem": {"scoreMaximum": _maximum(session, assignment), "label": assignment.title,
+            "lineItem": {"scoreMaximum": assignment_maximum(session, assignment), "label": assignment.title,
                          "resourceId": f"{course.slug}/{assignment.slug}"}}
     now = int(time.time())
     message: dict[str, Any] = {

@@ -34,6 +34,7 @@ INSTRUCTOR = f"{MEMBERSHIP}#Instructor"
 TEACHING_ASSISTANT = f"{MEMBERSHIP}/Instructor#TeachingAssistant"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 
 
 def rsa_pem_pair() -> tuple[str, str]:
@@ -92,6 +93,9 @@ class LtiPlatformServer:
     context_id: str = "course-ctx-1"
     custom: dict[str, Any] = field(default_factory=dict)
     ags: bool = True
+    # False: the launch names only the line items container (the tool finds or creates its own line item).
+    ags_lineitem: bool = True
+    line_items: list[dict[str, Any]] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     scores: list[dict[str, Any]] = field(default_factory=list)
     # The LMS course's roster, as its NRPS endpoint serves it (IMS NRPS 2.0 membership container).
@@ -158,7 +162,8 @@ class LtiPlatformServer:
             if self.custom:
                 launch.set_custom_parameters_claim(self.custom)
             if self.ags:
-                launch.set_ags(lineitems_url=f"{self.issuer}/lineitems", lineitem_url=self.lineitem_url())
+                launch.set_ags(lineitems_url=f"{self.issuer}/lineitems",
+                               lineitem_url=self.lineitem_url() if self.ags_lineitem else None)
             if self.deep_linking:
                 launch.set_dl(f"{self.issuer}/deep-link-return", title="Add an activity",
                               extra_data={"opaque": "platform-data"})
@@ -185,6 +190,29 @@ class LtiPlatformServer:
             self.content_items.extend(items)
             self.deep_link_jwts.append(str(form["JWT"]))
             return HTMLResponse("<p>Activity added</p>")
+
+        def _allowed(request: Request, scope: str) -> bool:
+            bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+            try:
+                return bool(self.config.validate_token(bearer, allowed_scopes=[scope]))
+            except Exception:
+                return False
+
+        # The line items service (AGS 2.0, 3.2): GET the container (filtered by resource_id), POST a new item.
+        @app.get("/lineitems")
+        def line_items(request: Request, resource_id: str | None = None) -> Response:
+            if not _allowed(request, LINEITEM_SCOPE):
+                return JSONResponse({"error": "invalid token or scope"}, status_code=401)
+            items = [i for i in self.line_items if resource_id is None or i.get("resourceId") == resource_id]
+            return JSONResponse(items, media_type="application/vnd.ims.lis.v2.lineitemcontainer+json")
+
+        @app.post("/lineitems")
+        async def new_line_item(request: Request) -> Response:
+            if not _allowed(request, LINEITEM_SCOPE):
+                return JSONResponse({"error": "invalid token or scope"}, status_code=401)
+            item = {**(await request.json()), "id": f"{self.issuer}/lineitems/{len(self.line_items) + 2}/lineitem"}
+            self.line_items.append(item)
+            return JSONResponse(item, status_code=201, media_type="application/vnd.ims.lis.v2.lineitem+json")
 
         @app.get("/memberships")
         def memberships(request: Request, page: int = 0) -> Response:

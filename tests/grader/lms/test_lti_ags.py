@@ -144,3 +144,18 @@ def test_the_send_is_queued_only_once_the_grade_commits(lti: Lti, monkeypatch: p
     lti.session.rollback()  # a grade that is rolled back sends nothing, and leaves no row
     lti.session.commit()
     assert queued() == [] and len(_outbox(lti)) == 1
+
+
+def test_a_link_with_only_the_container_gets_its_own_line_item_made_once(lti: Lti) -> None:
+    lti.platform.ags_lineitem = False
+    user = _student_launch(lti)
+    [made] = lti.platform.line_items
+    assert made["resourceId"] == "cs329/capstone" and made["label"] == "Capstone"
+    assert made["scoreMaximum"] == 100.0  # nothing graded yet
+    item = lti.session.scalar(select(LtiLineItem).where(LtiLineItem.assignment_id == lti.assignment.id))
+    assert item is not None and item.lineitem_url == made["id"]
+    assert _student_launch(lti) == user and len(lti.platform.line_items) == 1  # found, not made again
+    publish_score(lti.session, _submission(lti, user, "graded", 30.0))
+    [row] = _outbox(lti)
+    assert send_score(lti.session, row.id) is None
+    assert lti.platform.scores[0]["item"] == made["id"].split("/")[-2]
