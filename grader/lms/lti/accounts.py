@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...courses.service import enroll, get_assignment, get_course
+from ...courses.service import course_role, enroll, get_assignment, get_course
 from ...db.base import utcnow
 from ...db.models import Course, CourseRole, Enrollment, LtiContext, LtiIdentity, LtiLineItem, LtiPlatform, Role, User
 from ...errors import BadRequest, Forbidden, NotFound
@@ -40,20 +40,44 @@ def course_role_from(roles: Any) -> CourseRole:
     return CourseRole.student
 
 
-def _course(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Course:
-    if platform.course_id is not None:
-        course = session.get(Course, platform.course_id)
-        assert course is not None  # the foreign key cascades
-        return course
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+def _context_id(claims: dict[str, Any]) -> str | None:
+    context = claims.get(CONTEXT)
+    context_id = context.get("id") if isinstance(context, dict) else None
+    return context_id if isinstance(context_id, str) and context_id and len(context_id) <= 255 else None
+
+
+def _linked_course(session: Session, platform: LtiPlatform, claims: dict[str, Any], user: User,
+                   role: CourseRole) -> Course:
+    """The course of a whole-install registration's launch. The LMS course (context) is linked to ours by the
+    first launch of one of our course's instructors (custom parameter course=SLUG); after that the link decides.
+    Whoever can edit a link's custom parameters in the LMS must not be able to enter any course here by naming it.
+    """
+    context_id = _context_id(claims)
+    if context_id is None:
+        raise BadRequest("the launch names no LMS course (context claim): a registration for the whole install "
+                         "needs one to know which of our courses it is")
+    custom = claims.get(CUSTOM)
     slug = custom.get("course") if isinstance(custom, dict) else None
-    if not isinstance(slug, str) or not slug:
+    slug = slug if isinstance(slug, str) and slug else None
+    linked = session.scalar(select(LtiContext).where(LtiContext.platform_id == platform.id,
+                                                     LtiContext.context_id == context_id))
+    if linked is not None:
+        course = session.get(Course, linked.course_id)
+        assert course is not None  # the foreign key cascades
+        if slug is not None and slug != course.slug:
+            raise Forbidden(f"this LMS course is linked to our course {course.slug!r}, not {slug!r}")
+        return course
+    if slug is None:
         raise BadRequest("this LTI registration is for the whole install, so the launch must name our course in "
                          "the custom parameter course=SLUG (set it on the LMS's tool link)")
     try:
-        return get_course(session, slug)
+        course = get_course(session, slug)
     except NotFound:
         raise BadRequest(f"the launch's custom parameter course={slug!r} names no course here") from None
+    if role != CourseRole.instructor or course_role(session, user, course) != CourseRole.instructor:
+        raise Forbidden(f"this LMS course is not linked to our course {slug!r} yet: one of its instructors here "
+                        "must launch the tool from the LMS first")
+    return course
 
 
 def _may_link_by_email(session: Session, platform: LtiPlatform, user: User) -> bool:
@@ -95,9 +119,8 @@ def user_for(session: Session, platform: LtiPlatform, sub: str, email: Any, name
 
 def remember_context(session: Session, platform: LtiPlatform, course: Course, claims: dict[str, Any]) -> None:
     """Keep which LMS course launched into ours, with its roster (NRPS) URL when the launch offers one."""
-    context, nrps = claims.get(CONTEXT), claims.get(NRPS)
-    context_id = context.get("id") if isinstance(context, dict) else None
-    if not isinstance(context_id, str) or not context_id or len(context_id) > 255:
+    context_id, nrps = _context_id(claims), claims.get(NRPS)
+    if context_id is None:
         return
     url = nrps.get("context_memberships_url") if isinstance(nrps, dict) else None
     url = url if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 1000 else None
@@ -147,11 +170,15 @@ def _http_url(value: Any) -> bool:
 
 def launch_member(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Launched:
     """The user this launch signs in, enrolled in its course with the platform's role."""
-    course = _course(session, platform, claims)
+    role = course_role_from(claims.get(ROLES))
+    user = user_for(session, platform, claims["sub"], claims.get("email"), claims.get("name"))
+    if platform.course_id is not None:
+        course = session.get(Course, platform.course_id)
+        assert course is not None  # the foreign key cascades
+    else:
+        course = _linked_course(session, platform, claims, user, role)
     if course.archived_at is not None:
         raise Forbidden(f"course {course.slug!r} is archived")
-    user = user_for(session, platform, claims["sub"], claims.get("email"), claims.get("name"))
-    role = course_role_from(claims.get(ROLES))
     enroll(session, user, course, role)
     remember_line_item(session, platform, course, claims)
     remember_context(session, platform, course, claims)

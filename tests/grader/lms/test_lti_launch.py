@@ -223,3 +223,29 @@ def test_a_platform_key_rotation_is_picked_up_by_refetching_its_jwks(lti: Lti, m
     assert lti.launch().status_code == 401
     monkeypatch.setattr(platform_keys, "_REFETCH_AFTER", 0.0)
     assert lti.launch().status_code == 303
+
+
+def test_a_whole_install_registration_links_an_lms_course_only_through_an_instructor_here(lti: Lti) -> None:
+    from grader.courses.service import create_course, enroll
+
+    lti.registration.course_id = None
+    other = create_course(lti.session, "cs101", "Intro")
+    lti.session.flush()
+    lti.platform.custom = {"course": "cs329"}
+    _refused(lti.launch(), 403, "not linked to our course 'cs329' yet")  # a student first: no link yet
+    lti.platform.person = Person("i-9", "stranger@example.org", [INSTRUCTOR])
+    _refused(lti.launch(), 403, "instructors here must launch")  # an LMS instructor who is nobody here
+    prof, _ = create_user(lti.session, "prof@example.org", "instructor")
+    enroll(lti.session, prof, lti.course, "instructor")
+    lti.platform.person = Person("i-1", "prof@example.org", [INSTRUCTOR])
+    assert lti.launch().status_code == 303  # links the LMS course to cs329
+    lti.platform.person = Person("user-1", "ada@example.org", [LEARNER])
+    assert lti.launch().status_code == 303
+    ada = lti.session.scalar(select(User).where(User.email == "ada@example.org"))
+    assert ada is not None and course_role(lti.session, ada, lti.course) == CourseRole.student
+    # Renaming the link's custom course cannot move the LMS course into another course here.
+    lti.platform.custom = {"course": "cs101"}
+    _refused(lti.launch(), 403, "linked to our course 'cs329', not 'cs101'")
+    assert course_role(lti.session, ada, other) is None
+    lti.platform.custom = {}
+    assert lti.launch().status_code == 303  # once linked, the parameter is not needed
