@@ -20,6 +20,7 @@ from .db.commands import app as db_app
 from .intake import CompileProblem, IntakeError, unpack_submission
 from .interrupts import Interrupted, stop_on_signals
 from .lms.export_commands import export_app
+from .lms.lti.commands import lti_app
 from .lms.webhooks.commands import webhooks_app
 from .submissions.commands import sweep_command
 from .users.commands import app as users_app
@@ -39,6 +40,7 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(extensions_app, name="extensions")
 app.add_typer(export_app, name="export")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(lti_app, name="lti")
 app.command("sweep")(sweep_command)
 stderr = Console(stderr=True)
 

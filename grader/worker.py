@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from sandbox import SandboxError
 
 from . import sandbox_health
+from .lms.lti import tasks as lti_tasks  # noqa: F401  (registers grader.lti.send_score, grader.lti.sync_roster)
 from .lms.webhooks import task as webhook_task  # noqa: F401  (registers grader.deliver_webhook)
 from .queue import BROKER_ERRORS, TASK_NAME, broker_app, celery_app, enqueue
 from .submissions import status, tasks

@@ -20,7 +20,7 @@ from .openapi import DESCRIPTION, install_contract
 
 log = logging.getLogger(__name__)
 OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes",
-                    "grader.lms.export_routes", "grader.lms.webhooks.routes")
+                    "grader.lms.export_routes", "grader.lms.webhooks.routes", "grader.lms.lti.routes")
 
 
 @asynccontextmanager

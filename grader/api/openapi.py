@@ -35,7 +35,9 @@ WRITES = frozenset({"post", "put", "patch", "delete"})
 METHODS = (*WRITES, "get", "head", "options")
 # Operations that touch nothing that can be out (they never answer 503 of their own).
 NO_OUTAGE = frozenset({"/metrics"})
-SIGN_IN = "/auth/"
+# Routes that sign people in (our own, and an LMS's LTI launch): they read their input from the request themselves
+# (a form a platform posts, a query), so OpenAPI sees no parameters, yet a bad one is a 400, 401 or 403.
+SIGN_IN = ("/auth/", "/lti/")
 
 REASONS = {
     "400": "A field is wrong (the detail names it), or the upload is not a valid submission.",
@@ -155,23 +157,25 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[st
     """The error statuses an operation can answer, from what it is (not from a list of routes):
 
     400 when it takes input (parameters or a body), 401 and 403 when it is authenticated (`security` non-empty) or
-    signs in (under /auth/: a bad token is a 401, a cookie's change without its CSRF token a 403),
+    signs in (under /auth/ or /lti/: a bad token is a 401, a cookie's change without its CSRF token a 403; these
+    read their own input, so they count as taking it),
     404 when its path names something, 409 on POST/PUT/PATCH, 413 when it takes a body (every body has a size
     cap), 422 when it takes input, 429 on POST (uploads and sign-in attempts are rate-limited), 503 unless it
     touches nothing that can be out."""
     parameters = operation.get("parameters", [])
     body = operation.get("requestBody")
-    takes_input = bool(parameters or body)
+    signs_in = path.startswith(SIGN_IN)
+    takes_input = bool(parameters or body) or signs_in
     statuses = []
     if takes_input:
         statuses.append("400")
-    if operation.get("security") or path.startswith(SIGN_IN):
+    if operation.get("security") or signs_in:
         statuses += ["401", "403"]
     if "{" in path:
         statuses.append("404")
     if method in ("post", "put", "patch"):
         statuses.append("409")
-    if body:  # an upload over its limit, or a sign-in or roster body over its cap
+    if body or (signs_in and method == "post"):  # an upload over its limit, a sign-in or roster body over its cap
         statuses.append("413")
     if takes_input:
         statuses.append("422")

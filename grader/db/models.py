@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -445,3 +446,107 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     response_excerpt: Mapped[str | None] = mapped_column(Text)  # at most 1 KB of the body
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# ------------------------------------------------------------------------------------------------ LTI 1.3 (tool)
+class LtiPlatform(Base):
+    """An LMS registered to launch this tool (docs/lms.md, "LTI 1.3"): for the whole install, or one course."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    # The deployment ids this registration accepts (a list of strings): a launch naming another is refused.
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    jwks_url: Mapped[str] = mapped_column(String(1000))
+    auth_url: Mapped[str] = mapped_column(String(1000))
+    token_url: Mapped[str] = mapped_column(String(1000))
+    # None: the launch names the course (the custom parameter `course`); else every launch lands in this course.
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiKey(Base):
+    """The tool's own RSA key pairs. The newest live one signs; every unretired one is served at /lti/jwks, so a
+    platform that cached the old key keeps verifying until it refetches."""
+
+    __tablename__ = "lti_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class LtiLoginState(Base):
+    """One OIDC login in flight: its state (by sha256) and nonce, used once, valid for minutes."""
+
+    __tablename__ = "lti_login_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LtiIdentity(Base):
+    """Who a platform's `sub` is here: the same person launching again is the same user, whatever their email."""
+
+    __tablename__ = "lti_identities"
+    __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiContext(Base):
+    """An LMS course (context) that launched into one of ours, and its Names and Role service URL (NRPS)."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    memberships_url: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiLineItem(Base):
+    """Where an assignment's scores go on a platform: the AGS line item a launch named for it."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("platform_id", "assignment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    lineitem_url: Mapped[str] = mapped_column(String(1000))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiScoreOutbox(Base):
+    """A score waiting to be sent to a platform: written in the grade's transaction, sent by a task after it."""
+
+    __tablename__ = "lti_score_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True)
+    lineitem_url: Mapped[str] = mapped_column(String(1000))
+    # The score message itself (userId, scoreGiven, scoreMaximum, progress, timestamp), as it will be sent.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

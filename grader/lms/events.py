@@ -1,5 +1,6 @@
 """A change of a counting score, as one event written in the grade's own transaction, then fanned out to the
-course's channels (for now: its webhook endpoints, one outbox row each). Grading calls record_event and knows
+course's channels: the LMS gradebook of an assignment launched with LTI (grader.lms.lti.ags, an outbox row per
+line item) and its webhook endpoints (one outbox row each). Grading calls record_event and knows
 nothing else; a rolled-back grade leaves no event, and nothing is sent before the grade is committed.
 
     record_event(session, GRADED, submission)     # in record_grade's transaction; sent after its commit
@@ -25,6 +26,7 @@ EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)
 def record_event(session: Session, kind: str, submission: Submission | uuid.UUID) -> LmsEvent | None:
     """Write the event for `submission`'s new state and its deliveries (flush; the caller commits, and the
     deliveries are sent once it has). None when no channel of the course wants this kind: nothing is kept."""
+    from .lti.ags import publish_score
     from .webhooks import outbox  # the channels import this module's names
 
     if kind not in EVENT_KINDS:
@@ -34,6 +36,7 @@ def record_event(session: Session, kind: str, submission: Submission | uuid.UUID
         if found is None:
             return None
         submission = found
+    publish_score(session, submission)  # nothing unless the assignment has LTI line items
     endpoints = outbox.endpoints_for(session, submission.assignment.course_id, kind)
     if not endpoints:
         return None

@@ -16,7 +16,10 @@ from grader.db.session import make_engine
 
 TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submissions", "test_results", "regrades",
           "workers", "extensions", "sign_in_links", "web_sessions",
-          "webhook_endpoints", "lms_events", "webhook_deliveries", "webhook_attempts"}  # 0007: webhooks to the LMS
+          "webhook_endpoints", "lms_events", "webhook_deliveries", "webhook_attempts",  # 0007: webhooks to the LMS
+          # LTI 1.3 (migration 0008)
+          "lti_platforms", "lti_keys", "lti_login_states", "lti_identities", "lti_contexts", "lti_line_items",
+          "lti_score_outbox"}
 
 
 def _tables(url: str) -> set[str]:
