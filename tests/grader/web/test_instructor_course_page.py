@@ -186,10 +186,10 @@ def test_drill_down_report_override_regrade_and_chart(browser: Browser, contract
 
         chart = page.locator("#modules-chart figure")
         expect(chart.locator("figcaption")).to_contain_text("Share of 3 student(s)")
-        expect(chart.locator(".bar-label")).to_have_text(["05_autograd", "09_spatial"])
+        expect(chart.locator(".bar-label")).to_have_text(["05 autograd", "09 spatial"])
         page.get_by_text("The same as a table").click()
         expect(page.locator("#modules-table tbody tr").first.locator("th, td")).to_have_text(
-            ["05_autograd", "2", "66.67%", "capstone::test_autograd_chain_rule"])
+            ["05 autograd", "2", "66.67%", "capstone::test_autograd_chain_rule"])
         expect(page.locator("#priority-table tbody tr").nth(1).locator("th, td").nth(2)).to_have_text("5 / 15")
         assert_no_horizontal_scroll(page)
         shoot(page, shots, f"instructor-report-{name}")

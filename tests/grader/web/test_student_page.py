@@ -96,12 +96,12 @@ def test_the_report_by_priority_failures_first_with_where_what_hint(browser: Bro
         expect(p3.nth(0)).to_have_class("test failure")  # failures first inside a group
         failure = page.locator("li.failure", has_text="test_autograd_chain_rule")
         expect(failure.locator(".where")).to_have_text(
-            "module 05_autograd · tinytorch/core/autograd.py · backward() · line 142")
+            "module 05 autograd · tinytorch/core/autograd.py · backward() · line 142")
         expect(failure.locator(".what")).to_have_text(LONG_DIAGNOSTIC)
         expect(failure.locator(".hint")).to_contain_text("Accumulate into .grad")
         expect(failure.get_by_role("group", name="Example: input, expected, got")).to_be_visible()
         no_file = page.locator("li.failure", has_text="test_cnn_architecture")
-        expect(no_file.locator(".where")).to_have_text("module 09_spatial")  # absent parts left out
+        expect(no_file.locator(".where")).to_have_text("module 09 spatial")  # absent parts left out
         expect(no_file.locator(".hint")).to_have_count(0)
         failure.get_by_text("Evidence").click()
         failure.get_by_text("Output").click()
