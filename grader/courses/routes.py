@@ -3,10 +3,9 @@ grader.courses.admin each. GET /api/v1/instructor/courses itself is the dashboar
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Response, UploadFile
-from sqlalchemy.orm import Session
 
 from ..api.deps import CurrentUser, DbSession
 from ..errors import BadUpload
@@ -17,14 +16,7 @@ from .schemas import AssignmentCreate, AssignmentEdit, CourseCreate, CourseEdit,
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 COURSE = "/instructor/courses/{course}"
-T = TypeVar("T")
 
-
-def _done(session: Session, answer: T) -> T:
-    """Commit before answering: the request's session otherwise commits after the response is sent, and a client
-    told 201 must find what it made (and must not be told 201 for a write that then fails)."""
-    session.commit()
-    return answer
 
 
 @router.get("/assignments")
@@ -34,12 +26,12 @@ def assignments(session: DbSession, user: CurrentUser) -> dict[str, Any]:
 
 @router.post("/instructor/courses", status_code=201)
 def create_course(body: CourseCreate, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.create_course(session, user, body))
+    return admin.create_course(session, user, body)
 
 
 @router.patch(COURSE)
 def edit_course(course: str, body: CourseEdit, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.edit_course(session, user, course, body))
+    return admin.edit_course(session, user, course, body)
 
 
 @router.get(COURSE + "/assignments")
@@ -49,13 +41,13 @@ def course_assignments(course: str, session: DbSession, user: CurrentUser) -> li
 
 @router.post(COURSE + "/assignments", status_code=201)
 def create_assignment(course: str, body: AssignmentCreate, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.create_assignment(session, user, course, body))
+    return admin.create_assignment(session, user, course, body)
 
 
 @router.patch(COURSE + "/assignments/{slug}")
 def edit_assignment(course: str, slug: str, body: AssignmentEdit, session: DbSession,
                     user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.edit_assignment(session, user, course, slug, body))
+    return admin.edit_assignment(session, user, course, slug, body)
 
 
 @router.get(COURSE + "/roster")
@@ -65,13 +57,13 @@ def roster(course: str, session: DbSession, user: CurrentUser) -> dict[str, Any]
 
 @router.post(COURSE + "/roster", status_code=201)
 def add_member(course: str, body: MemberAdd, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.add_member(session, user, course, body))
+    return admin.add_member(session, user, course, body)
 
 
 @router.patch(COURSE + "/roster/{user_id}")
 def edit_member(course: str, user_id: int, body: MemberEdit, session: DbSession,
                 user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.edit_member(session, user, course, user_id, body))
+    return admin.edit_member(session, user, course, user_id, body)
 
 
 @router.post(COURSE + "/roster/import")
@@ -83,7 +75,7 @@ def import_roster(course: str, file: UploadFile, session: DbSession, user: Curre
     if len(data) > MAX_ROSTER_BYTES:
         raise BadUpload(f"the roster file is over {MAX_ROSTER_BYTES // (1024 * 1024)} MB; export only the student "
                         "columns, or split the file", status_code=413)
-    return _done(session, admin.import_roster(session, user, course, data, format))
+    return admin.import_roster(session, user, course, data, format)
 
 
 @router.get(COURSE + "/assignments/{slug}/extensions")
@@ -94,10 +86,10 @@ def extensions(course: str, slug: str, session: DbSession, user: CurrentUser) ->
 @router.put(COURSE + "/assignments/{slug}/extensions/{user_id}")
 def grant_extension(course: str, slug: str, user_id: int, body: ExtensionGrant, session: DbSession,
                     user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.grant_extension(session, user, course, slug, user_id, body))
+    return admin.grant_extension(session, user, course, slug, user_id, body)
 
 
 @router.delete(COURSE + "/assignments/{slug}/extensions/{user_id}", status_code=204)
 def remove_extension(course: str, slug: str, user_id: int, session: DbSession, user: CurrentUser) -> Response:
     admin.remove_extension(session, user, course, slug, user_id)
-    return _done(session, Response(status_code=204))
+    return Response(status_code=204)

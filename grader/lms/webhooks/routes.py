@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from ...api.deps import CurrentUser, DbSession
 from . import admin
 
 router = APIRouter(prefix="/api/v1/instructor", tags=["webhooks"])
 HOOKS = "/courses/{course}/webhooks"
-T = TypeVar("T")
 
 
 class EndpointIn(BaseModel):
@@ -21,15 +19,10 @@ class EndpointIn(BaseModel):
     events: list[str] | None = None  # None: every event kind
 
 
-def _done(session: Session, answer: T) -> T:
-    """Commit before answering (and, for a redelivery, before its task is sent)."""
-    session.commit()
-    return answer
-
 
 @router.post(HOOKS, status_code=201)
 def add_webhook(course: str, body: EndpointIn, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.add(session, user, course, body.url, body.events))
+    return admin.add(session, user, course, body.url, body.events)
 
 
 @router.get(HOOKS)
@@ -40,7 +33,7 @@ def list_webhooks(course: str, session: DbSession, user: CurrentUser) -> list[di
 @router.delete(HOOKS + "/{endpoint_id}", status_code=204)
 def remove_webhook(course: str, endpoint_id: int, session: DbSession, user: CurrentUser) -> Response:
     admin.remove(session, user, course, endpoint_id)
-    return _done(session, Response(status_code=204))
+    return Response(status_code=204)
 
 
 @router.get(HOOKS + "/{endpoint_id}/deliveries")
@@ -50,4 +43,4 @@ def webhook_deliveries(course: str, endpoint_id: int, session: DbSession, user: 
 
 @router.post("/webhook-deliveries/{delivery_id}/redeliver", status_code=202)
 def redeliver_webhook(delivery_id: int, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    return _done(session, admin.redeliver(session, user, delivery_id))
+    return admin.redeliver(session, user, delivery_id)
