@@ -42,12 +42,13 @@ MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 @signals.celeryd_after_setup.connect
-def _deliver_webhooks(instance: Any, **_: object) -> None:
-    # Webhook deliveries (grader.deliver_webhook) have their own queue; every worker consumes it as well, and
-    # keeps doing so while its sandbox is sick (only the grading queue's consumer is paused).
-    from .lms.webhooks.outbox import webhook_queue
+def _consume_the_lms_queue(instance: Any, **_: object) -> None:
+    # The LMS channels (webhook deliveries, LTI scores and roster syncs) have their own queue; every worker
+    # consumes it as well, and keeps doing so while its sandbox is sick (only the grading queue's consumer is
+    # paused).
+    from .lms.queue import lms_queue
 
-    instance.app.amqp.queues.select_add(webhook_queue())
+    instance.app.amqp.queues.select_add(lms_queue())
 
 
 @signals.worker_process_init.connect

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ...queue import BROKER_ERRORS, broker_app, celery_app
-from ...settings import get_settings
+from ..queue import lms_queue
 
 log = logging.getLogger(__name__)
 TASK_NAME = "grader.lti.send_score"
@@ -21,7 +21,7 @@ MAX_RETRIES = 8
 def enqueue_send(outbox_id: int) -> None:
     """Ask a worker to send outbox row `outbox_id`; a broker that is down leaves it for `grader lti send-scores`."""
     try:
-        broker_app().send_task(TASK_NAME, args=[outbox_id], queue=get_settings().task_queue)
+        broker_app().send_task(TASK_NAME, args=[outbox_id], queue=lms_queue())
     except BROKER_ERRORS as error:
         log.warning("LTI score %s not queued (%s): `grader lti send-scores` sends it", outbox_id, error)
 
@@ -49,7 +49,7 @@ def schedule_roster_sync(session: Session, course_slug: str) -> None:
 
 def enqueue_roster_sync(course_slug: str) -> None:
     try:
-        broker_app().send_task(ROSTER_TASK_NAME, args=[course_slug], queue=get_settings().task_queue)
+        broker_app().send_task(ROSTER_TASK_NAME, args=[course_slug], queue=lms_queue())
     except BROKER_ERRORS as error:
         log.warning("LTI roster sync of %s not queued (%s): use the course's sync button", course_slug, error)
 

@@ -19,24 +19,19 @@ from sqlalchemy.orm import Session
 
 from ...db.models import LmsEvent, WebhookDelivery, WebhookEndpoint, WebhookState
 from ...db.session import session_scope
-from ...settings import get_settings
+from ..queue import lms_queue
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "grader.deliver_webhook"
 # Deliveries wait on their own queue (the grading queue's length tells the grading sweeper how many grading
 # messages are out); every grading worker consumes it too (grader.worker).
-QUEUE_SUFFIX = ".webhooks"
 # A due delivery whose message went out this long ago and is still pending may have lost it: sent again.
 RESEND_AFTER = timedelta(seconds=60)
 # Waits longer than this are left to the sweeper rather than held as a delayed message in the broker.
 LONGEST_COUNTDOWN_S = 300.0
 BATCH = 200
 _UNSENT = "lms_unsent_deliveries"
-
-
-def webhook_queue() -> str:
-    return get_settings().task_queue + QUEUE_SUFFIX
 
 
 def endpoints_for(session: Session, course_id: int, kind: str) -> list[WebhookEndpoint]:
@@ -84,7 +79,7 @@ def send_task(delivery_id: int, countdown: float | None = None) -> bool:
     from ...queue import BROKER_ERRORS, broker_app
 
     try:
-        broker_app().send_task(TASK_NAME, args=[delivery_id], countdown=countdown, queue=webhook_queue())
+        broker_app().send_task(TASK_NAME, args=[delivery_id], countdown=countdown, queue=lms_queue())
     except BROKER_ERRORS as error:
         log.warning("broker unreachable, webhook delivery %s left for the sweeper: %s", delivery_id, error)
         return False

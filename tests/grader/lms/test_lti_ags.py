@@ -117,6 +117,7 @@ def test_the_send_is_queued_only_once_the_grade_commits(lti: Lti, monkeypatch: p
     from kombu import Connection
 
     from grader.lms.lti.tasks import TASK_NAME
+    from grader.lms.queue import lms_queue
     from grader.settings import get_settings
 
     monkeypatch.setenv("GRADER_BROKER_URL", "memory://lti-ags-test")
@@ -126,7 +127,7 @@ def test_the_send_is_queued_only_once_the_grade_commits(lti: Lti, monkeypatch: p
     def queued() -> list[tuple[str, list[int]]]:
         found = []
         with Connection("memory://lti-ags-test") as connection, \
-                connection.SimpleQueue(get_settings().task_queue) as queue:
+                connection.SimpleQueue(lms_queue()) as queue:  # the LMS queue, not behind gradings
             while True:
                 try:
                     message = queue.get(block=False)
