@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import CourseRole, User
 from ..errors import BadRequest, NotFound
+from ..lms.rule_changes import scores_may_change
 from . import assignments as assignment_service
 from . import extensions, roster, roster_import, service
 from .assignments import assignment_json, course_assignment, course_assignments, course_json
@@ -47,7 +48,9 @@ def edit_assignment(session: Session, user: User, slug: str, assignment_slug: st
                     body: AssignmentEdit) -> dict[str, Any]:
     course = service.instructor_course(session, user, slug)
     assignment = course_assignment(session, course, assignment_slug)
-    assignment_service.edit_assignment(session, assignment, **body.given())
+    changes = body.given()
+    with scores_may_change(session, assignment, fields=changes):  # the LMS hears of scores a rule moved
+        assignment_service.edit_assignment(session, assignment, **changes)
     return assignment_json(assignment)
 
 
@@ -93,11 +96,15 @@ def grant_extension(session: Session, user: User, slug: str, assignment_slug: st
     course = service.instructor_course(session, user, slug)
     assignment = course_assignment(session, course, assignment_slug)
     student = _student(session, user_id)
-    extension = extensions.grant_extension(session, assignment, student, body.due_at, reason=body.reason, by=user)
+    with scores_may_change(session, assignment, [student]):
+        extension = extensions.grant_extension(session, assignment, student, body.due_at, reason=body.reason,
+                                               by=user)
     return extensions.extension_json(assignment, extension, student.email)
 
 
 def remove_extension(session: Session, user: User, slug: str, assignment_slug: str, user_id: int) -> None:
     course = service.instructor_course(session, user, slug)
     assignment = course_assignment(session, course, assignment_slug)
-    extensions.remove_extension(session, assignment, _student(session, user_id))
+    student = _student(session, user_id)
+    with scores_may_change(session, assignment, [student]):
+        extensions.remove_extension(session, assignment, student)

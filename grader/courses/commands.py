@@ -199,6 +199,7 @@ def assignment_edit(name: Annotated[str, typer.Argument(help="COURSE/SLUG")],
     """Change an assignment's settings (only those given)."""
     from ..bootstrap import prepare_database
     from ..db.session import session_scope
+    from ..lms.rule_changes import scores_may_change
     from .assignments import assignment_json, course_assignment, edit_assignment
     from .service import get_course
 
@@ -214,7 +215,8 @@ def assignment_edit(name: Annotated[str, typer.Argument(help="COURSE/SLUG")],
         prepare_database()
         with session_scope(write=True) as session:
             assignment = course_assignment(session, get_course(session, course_slug), slug)
-            shown = assignment_json(edit_assignment(session, assignment, **fields))
+            with scores_may_change(session, assignment, fields=fields):
+                shown = assignment_json(edit_assignment(session, assignment, **fields))
     typer.echo(f"changed assignment {_describe(shown)}")
 
 

@@ -99,6 +99,7 @@ def extension_grant(name: Annotated[str, typer.Argument(help="COURSE/SLUG")],
     """Give one student their own due date for one assignment (replacing an earlier one)."""
     from ..bootstrap import prepare_database
     from ..db.session import session_scope
+    from ..lms.rule_changes import scores_may_change
     from .assignments import course_assignment
     from .extensions import grant_extension
     from .roster import member_by_email
@@ -113,6 +114,7 @@ def extension_grant(name: Annotated[str, typer.Argument(help="COURSE/SLUG")],
             course = get_course(session, course_slug)
             assignment = course_assignment(session, course, slug)
             student = member_by_email(session, course, email).user
-            extension = grant_extension(session, assignment, student, due_at, reason=reason)
+            with scores_may_change(session, assignment, [student]):
+                extension = grant_extension(session, assignment, student, due_at, reason=reason)
             shown = iso_in_zone(extension.due_at, assignment.due_time_zone)
     typer.echo(f"{email.strip().lower()} is now due {shown} for {name}")

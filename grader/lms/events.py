@@ -12,11 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..courses.counting import counted_score, counts
 from ..courses.extensions import extension_due
-from ..db.models import LmsEvent, Submission
+from ..db.models import LmsEvent, LtiIdentity, LtiPlatform, Submission
 from ..settings import get_settings
 
 GRADED, FAILED, GRADE_CHANGED = "submission.graded", "submission.failed", "grade.changed"
@@ -62,7 +63,8 @@ def event_payload(session: Session, kind: str, submission: Submission) -> dict[s
         "data": {
             "course": {"slug": course.slug, "name": course.name},
             "assignment": {"slug": assignment.slug, "title": assignment.title},
-            "student": {"id": student.id, "email": student.email, "lms_user_id": None},
+            "student": {"id": student.id, "email": student.email,
+                        "lms_user_id": lms_user_id(session, student.id, course.id)},
             "submission": {"id": str(submission.id), "url": submission_url(submission.id),
                            "status": submission.status, "error": submission.error},
             "score": submission.score,
@@ -76,6 +78,16 @@ def event_payload(session: Session, kind: str, submission: Submission) -> dict[s
             "graded_at": _iso(submission.graded_at),
         },
     }
+
+
+def lms_user_id(session: Session, user_id: int, course_id: int) -> str | None:
+    """The student's id in the LMS (the LTI `sub` of their first launch from a platform serving this course, per
+    course or for the whole install), None until they have launched."""
+    return session.scalar(
+        select(LtiIdentity.sub).join(LtiPlatform, LtiPlatform.id == LtiIdentity.platform_id)
+        .where(LtiIdentity.user_id == user_id,
+               or_(LtiPlatform.course_id == course_id, LtiPlatform.course_id.is_(None)))
+        .order_by(LtiPlatform.course_id.is_(None), LtiIdentity.id).limit(1))
 
 
 def submission_url(submission_id: uuid.UUID) -> str:
