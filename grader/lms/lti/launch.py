@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
 from ...auth.sessions import start_session
+from ...courses.service import get_assignment
 from ...db.models import CourseRole, LtiPlatform
+from ...errors import NotFound
 from .accounts import Launched, launch_member
-from .claims import DEEP_LINKING_REQUEST, MESSAGE_TYPE, verified_launch
+from .claims import CUSTOM, DEEP_LINKING_REQUEST, MESSAGE_TYPE, verified_launch
 from .login import use_state
 from .tasks import schedule_roster_sync
 
@@ -36,8 +39,27 @@ def complete_launch(session: Session, id_token: str, state: str, lifetime: timed
     claims = verified_launch(id_token, platform, nonce)
     launched = launch_member(session, platform, claims)
     _, secret = start_session(session, launched.user, lifetime)
-    landing = "/" if launched.role == CourseRole.student else "/instructor"
+    landing = landing_page(session, launched, claims)
     if launched.role != CourseRole.student:
         # Staff launched: the roster follows the LMS's, fetched by a worker once this launch is committed.
         schedule_roster_sync(session, launched.course.slug)
     return SignedIn(launched=launched, cookie_secret=secret, landing=landing, platform=platform, claims=claims)
+
+
+def landing_page(session: Session, launched: Launched, claims: dict[str, Any]) -> str:
+    """Where the launch opens: the link's assignment (custom parameter `assignment`) on the student's page, or
+    that course and assignment on the instructor page; the page alone when the link names none here."""
+    course = launched.course
+    custom = claims.get(CUSTOM)
+    slug = custom.get("assignment") if isinstance(custom, dict) else None
+    if isinstance(slug, str) and slug:
+        try:
+            slug = get_assignment(session, slug, course_slug=course.slug).slug
+        except NotFound:
+            slug = None
+    else:
+        slug = None
+    if launched.role == CourseRole.student:
+        return "/" if slug is None else "/?" + urlencode({"assignment": f"{course.slug}/{slug}"})
+    query = {"course": course.slug} | ({} if slug is None else {"assignment": slug})
+    return "/instructor?" + urlencode(query)

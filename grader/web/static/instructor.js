@@ -27,7 +27,8 @@ const Dash = (() => {
   }
 
   function fillAssignments(keep) {
-    const chosen = keep || assignment();
+    // An LMS launch opens the page on its link's course and assignment (?course=...&assignment=...).
+    const chosen = keep || assignment() || new URLSearchParams(location.search).get("assignment");
     $("assignment").replaceChildren(...assignments().map((a) => el("option", { value: a.slug }, a.title)));
     if (chosen && assignments().some((a) => a.slug === chosen)) $("assignment").value = chosen;
     $("csv").href = course() ? base() + "/grades.csv" : "#";

@@ -22,10 +22,11 @@
     } else {
       $("assignments").replaceChildren(el("ul", { class: "assignments" }, assignments.map(assignmentCard)));
     }
-    const chosen = $("assignment").value;
+    // An LMS launch opens the page on its link's assignment (?assignment=course/slug).
+    const chosen = $("assignment").value || new URLSearchParams(location.search).get("assignment");
     $("assignment").replaceChildren(...assignments.map((a) => el("option", { value: a.course + "/" + a.slug },
       a.title + " (" + (a.course_name || a.course) + ")")));
-    if (chosen) $("assignment").value = chosen;
+    if (chosen && assignments.some((a) => a.course + "/" + a.slug === chosen)) $("assignment").value = chosen;
     assignmentsArrived();
   }
 

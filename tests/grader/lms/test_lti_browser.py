@@ -75,8 +75,9 @@ def test_a_launch_in_chromium_lands_signed_in(tool_and_platform: tuple[str, LtiP
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for person, landing in ((Person("s-1", "ada@example.org", [], "Ada"), "/"),
-                                    (Person("p-1", "prof@example.org", [INSTRUCTOR]), "/instructor")):
+                                    (Person("p-1", "prof@example.org", [INSTRUCTOR]), "/instructor?course=cs329")):
                 platform.person = person
+                platform.custom = {}
                 context = chromium.new_context()
                 page = context.new_page()
                 page.goto(f"{tool}/lti/login?{urlencode(platform.login_params())}")
@@ -84,6 +85,30 @@ def test_a_launch_in_chromium_lands_signed_in(tool_and_platform: tuple[str, LtiP
                 me = page.request.get(f"{tool}/api/v1/me")
                 assert me.ok, me.text()
                 assert me.json()["email"] == person.email
+                context.close()
+        finally:
+            chromium.close()
+
+
+def test_a_link_naming_an_assignment_opens_the_page_on_it(tool_and_platform: tuple[str, LtiPlatformServer]) -> None:
+    tool, platform = tool_and_platform
+    platform.custom = {"assignment": "capstone"}
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for person, landing, chosen in (
+                    (Person("s-2", "bo@example.org", [], "Bo"), "/?assignment=cs329%2Fcapstone",
+                     {"#assignment": "cs329/capstone"}),
+                    (Person("p-2", "prof2@example.org", [INSTRUCTOR]), "/instructor?course=cs329&assignment=capstone",
+                     {"#course": "cs329", "#assignment": "capstone"})):
+                platform.person = person
+                context = chromium.new_context()
+                page = context.new_page()
+                page.goto(f"{tool}/lti/login?{urlencode(platform.login_params())}")
+                page.wait_for_url(f"{tool}{landing}", timeout=15_000)
+                for selector, value in chosen.items():
+                    page.wait_for_function("([s, v]) => document.querySelector(s).value === v", arg=[selector, value],
+                                           timeout=15_000)
                 context.close()
         finally:
             chromium.close()

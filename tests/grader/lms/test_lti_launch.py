@@ -42,9 +42,18 @@ def test_staff_roles_land_on_the_instructor_page(lti: Lti) -> None:
                              ("i-1", [INSTRUCTOR], CourseRole.instructor)):
         lti.platform.person = Person(sub, f"{sub}@example.org", roles)
         answer = lti.launch()
-        assert answer.status_code == 303 and answer.headers["location"] == "/instructor"
+        assert answer.status_code == 303 and answer.headers["location"] == f"/instructor?course={lti.course.slug}"
         user = lti.session.scalar(select(User).where(User.email == f"{sub}@example.org"))
         assert user is not None and course_role(lti.session, user, lti.course) == role
+
+
+def test_a_link_naming_an_assignment_opens_it_for_students_and_staff(lti: Lti) -> None:
+    lti.platform.custom = {"assignment": "capstone"}
+    answer = lti.launch()
+    assert answer.headers["location"] == f"/?assignment={lti.course.slug}%2Fcapstone"
+    lti.platform.person = Person("i-1", "i-1@example.org", [INSTRUCTOR])
+    answer = lti.launch()
+    assert answer.headers["location"] == f"/instructor?course={lti.course.slug}&assignment=capstone"
 
 
 def test_a_second_launch_finds_the_user_by_sub_even_with_a_new_email(lti: Lti) -> None:
