@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..courses.counting import counted_score, counts
+from ..courses.counting import counted_score, counting_submission, counts
 from ..courses.extensions import extension_due
 from ..db.models import LmsEvent, LtiIdentity, LtiPlatform, Submission
 from ..settings import get_settings
@@ -76,8 +76,23 @@ def event_payload(session: Session, kind: str, submission: Submission) -> dict[s
                 "by": submission.override_by, "at": _iso(submission.override_at)},
             "priorities": submission.priorities or [],
             "graded_at": _iso(submission.graded_at),
+            "assignment_grade": assignment_grade(session, submission, due),
         },
     }
+
+
+def assignment_grade(session: Session, submission: Submission, due: datetime | None) -> dict[str, Any] | None:
+    """The student's grade for the assignment after this event: their counting submission (best or latest)
+    and what it counts for, which is what a gradebook should hold. A worse grade under `best` leaves it on the
+    earlier submission; null while nothing of theirs is graded."""
+    assignment = submission.assignment
+    submissions = session.scalars(select(Submission).where(Submission.assignment_id == assignment.id,
+                                                           Submission.user_id == submission.user_id)).all()
+    counting = counting_submission(submissions, assignment.score_policy, due)
+    if counting is None or (counting.score is None and counting.override_score is None):
+        return None
+    return {"submission_id": str(counting.id), "counted_score": counted_score(counting, due),
+            "max_score": counting.max_score}
 
 
 def lms_user_id(session: Session, user_id: int, course_id: int) -> str | None:

@@ -122,3 +122,17 @@ def test_the_payload_carries_the_students_lms_id_once_they_launched(env: None) -
         ids = [event.payload["data"]["student"]["lms_user_id"]
                for event in session.scalars(select(LmsEvent).order_by(LmsEvent.created_at))]
     assert ids == ["lms-user-42", None]
+
+
+def test_a_worse_grade_under_best_leaves_the_gradebook_on_the_earlier_submission(env: None) -> None:
+    with session_scope(write=True) as session:
+        capstone(session).late_policy = None
+        student = new_student(session)
+        first = graded_submission(session, student, score=9.0)
+        graded_submission(session, student, score=4.0)
+        first_id = str(first.id)
+    with session_scope() as session:
+        grades = [(e.payload["data"]["counted_score"], e.payload["data"]["assignment_grade"])
+                  for e in session.scalars(select(LmsEvent).order_by(LmsEvent.created_at))]
+    assert grades == [(9.0, {"submission_id": first_id, "counted_score": 9.0, "max_score": grades[0][1]["max_score"]}),
+                      (4.0, {"submission_id": first_id, "counted_score": 9.0, "max_score": grades[0][1]["max_score"]})]
