@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from .db.models import Worker, WorkerState
 from .db.session import session_scope
@@ -86,6 +87,13 @@ def holder_is_gone(worker_id: str | None) -> bool:
     if parsed is None or parsed[0] != hostname():
         return False
     return parsed[1] != os.getpid() and not pid_alive(parsed[1])
+
+
+def alive_workers(session: Session, now: datetime | None = None) -> list[Worker]:
+    """The rows of workers that refreshed within lease_timeout_s (the ones grading status is computed from)."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(seconds=get_settings().lease_timeout_s)
+    return list(session.scalars(select(Worker).where(Worker.heartbeat_at >= since).order_by(Worker.id)))
 
 
 def live_workers(now: datetime | None = None) -> dict[str, int]:
