@@ -21,7 +21,10 @@ from ..db.models import LmsEvent, LtiIdentity, LtiPlatform, Submission
 from ..settings import get_settings
 
 GRADED, FAILED, GRADE_CHANGED = "submission.graded", "submission.failed", "grade.changed"
-EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)
+EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)  # what a webhook endpoint may ask for
+# An upload was accepted (queued): the LMS gradebook shows the work as submitted, pending grading, until its
+# grade (AGS activityProgress Submitted). Only LTI hears it; webhooks are told of grades, not of uploads.
+RECEIVED = "submission.received"
 
 
 def record_event(session: Session, kind: str, submission: Submission | uuid.UUID) -> LmsEvent | None:
@@ -30,14 +33,16 @@ def record_event(session: Session, kind: str, submission: Submission | uuid.UUID
     from .lti.ags import publish_score
     from .webhooks import outbox  # the channels import this module's names
 
-    if kind not in EVENT_KINDS:
-        raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
+    if kind not in (*EVENT_KINDS, RECEIVED):
+        raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)} or {RECEIVED}, not {kind!r}")
     if not isinstance(submission, Submission):
         found = session.get(Submission, submission)
         if found is None:
             return None
         submission = found
     publish_score(session, submission)  # nothing unless the assignment has LTI line items
+    if kind == RECEIVED:
+        return None
     endpoints = outbox.endpoints_for(session, submission.assignment.course_id, kind)
     if not endpoints:
         return None

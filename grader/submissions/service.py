@@ -28,7 +28,7 @@ from ..errors import BadUpload, NotFound, TooManyRequests
 from ..intake import ArchiveStore, ArchiveTooLarge, CompileProblem, IntakeError, Listing, check_submission
 from ..intake.detect import detect_format
 from ..intake.diskspace import ensure_free_space, state_paths
-from ..lms.events import GRADED, record_event
+from ..lms.events import GRADED, RECEIVED, record_event
 from ..settings import get_settings
 from . import dispatch, status
 from .filenames import MEDIA_TYPES, StoredUpload, clean_filename, download_name
@@ -88,6 +88,7 @@ def record_submission(session: Session, user: User, sha256: str, assignment_slug
                                        compile_errors=[problem.as_dict() for problem in compile_errors])
     session.add(submission)
     session.flush()
+    record_event(session, RECEIVED, submission)  # an LMS gradebook shows it submitted, pending its grade
     return submission
 
 

@@ -80,6 +80,16 @@ def test_queued_and_failed_work_is_pending_or_failed_without_a_score(lti: Lti) -
     assert all("scoreGiven" not in p for p in payloads)
 
 
+def test_an_accepted_upload_shows_in_the_lms_as_submitted_pending_its_grade(lti: Lti) -> None:
+    from grader.submissions.service import record_submission
+
+    user = _student_launch(lti)
+    record_submission(lti.session, user, "0" * 64, f"{lti.course.slug}/capstone")
+    [row] = _outbox(lti)
+    assert (row.payload["activityProgress"], row.payload["gradingProgress"]) == ("Submitted", "Pending")
+    assert "scoreGiven" not in row.payload
+
+
 def test_the_counting_score_is_sent_not_the_latest_one(lti: Lti) -> None:
     user = _student_launch(lti)
     publish_score(lti.session, _submission(lti, user, "graded", 35.0))
