@@ -550,3 +550,11 @@ class LtiScoreOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The platform's id of the student (the payload's userId), to supersede an older unsent score of theirs.
+    user_sub: Mapped[str | None] = mapped_column(String(255))
+    # When the next try is due (grader.lms.lti.score_outbox): the sweeper sends a row due for a while whose
+    # message was lost; enqueued_at is its claim.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    enqueued_at: Mapped[datetime | None]
+    superseded_at: Mapped[datetime | None]  # a newer score for the same person and line item replaced it unsent
+    gave_up_at: Mapped[datetime | None]  # every try failed; `grader lti send-scores` starts it over

@@ -12,6 +12,7 @@ def sweep_command() -> None:
 
     from ..bootstrap import prepare_database
     from ..console import exit_on_grader_error
+    from ..lms.lti.score_outbox import sweep_scores
     from ..lms.webhooks.outbox import sweep_deliveries
     from .sweeper import sweep
 
@@ -19,8 +20,11 @@ def sweep_command() -> None:
         prepare_database()
         result = sweep(None, datetime.now(UTC))
         deliveries = sweep_deliveries()  # the LMS's webhook deliveries that are due and whose message is lost
+        scores = sweep_scores()  # and its LTI scores
     typer.echo(f"sent {result.sent}, requeued {result.requeued} abandoned, broker refused {result.failed}")
     if deliveries:
         typer.echo(f"webhook deliveries sent again: {deliveries}")
+    if scores:
+        typer.echo(f"LTI scores sent again: {scores}")
     if result.failed:
         raise typer.Exit(1)

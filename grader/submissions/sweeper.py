@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Submission, SubmissionStatus
 from ..db.session import get_sessionmaker, session_scope
+from ..lms.lti.score_outbox import sweep_scores
 from ..lms.webhooks.outbox import sweep_deliveries
 from ..settings import get_settings
 from ..workers import forget_dead_on_this_host, holder_is_gone, hostname
@@ -192,5 +193,6 @@ class PeriodicSweeper:
                 log.info("sweep: %s", result)
             try:
                 sweep_deliveries(url=self.url)  # the LMS's webhook deliveries whose message was lost
+                sweep_scores(url=self.url)  # and its LTI scores
             except Exception:
-                log.exception("webhook delivery sweep failed; next try in %g s", self.interval_s)
+                log.exception("LMS outbox sweep failed; next try in %g s", self.interval_s)

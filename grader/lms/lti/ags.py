@@ -4,8 +4,8 @@
     send_score(session, outbox_id)       # the task's body: token, POST .../scores, mark sent (or raise)
 
 publish_score writes one outbox row per line item the assignment has on a platform where the student has a
-`sub`, and asks for delivery once the transaction commits (a row whose send was lost is sent again by
-`grader lti send-scores`)."""
+`sub` (superseding their older unsent score there), and asks for delivery once the transaction commits; tries
+again, the sweeper and giving up: grader.lms.lti.score_outbox."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from ...db.models import (
     SubmissionStatus,
     User,
 )
+from .score_outbox import schedule_retry, supersede_older
 from .service_token import access_token
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,12 @@ def publish_score(session: Session, submission: Submission) -> None:
                                                            LtiIdentity.user_id == user.id))
         if sub is None:
             continue  # the student never launched from this platform: it has no id for them
-        row = LtiScoreOutbox(platform_id=item.platform_id, lineitem_url=item.lineitem_url,
-                             payload=score_message(submission, counting, due_at, sub, now), created_at=now)
+        row = LtiScoreOutbox(platform_id=item.platform_id, lineitem_url=item.lineitem_url, user_sub=sub,
+                             payload=score_message(submission, counting, due_at, sub, now), created_at=now,
+                             next_attempt_at=now)
         session.add(row)
         session.flush()
+        supersede_older(session, row)
         _send_after_commit(session, row.id)
 
 
@@ -121,7 +124,7 @@ def send_score(session: Session, outbox_id: int, client: httpx.Client | None = N
     """POST outbox row `outbox_id` to its line item's scores endpoint: None once sent (or sent before, or gone),
     else why not (also kept on the row, with the attempt counted), for the task to retry."""
     row = session.get(LtiScoreOutbox, outbox_id)
-    if row is None or row.sent_at is not None:
+    if row is None or row.sent_at is not None or row.superseded_at is not None or row.gave_up_at is not None:
         return None
     platform = session.get(LtiPlatform, row.platform_id)
     assert platform is not None
@@ -135,6 +138,7 @@ def send_score(session: Session, outbox_id: int, client: httpx.Client | None = N
             raise ScoreNotSent(f"the platform answered {response.status_code}: {response.text[:500]}")
     except (httpx.HTTPError, ScoreNotSent) as error:
         row.last_error = str(error)[:2000]
+        schedule_retry(row, utcnow())
         session.flush()
         return row.last_error
     finally:
@@ -145,6 +149,3 @@ def send_score(session: Session, outbox_id: int, client: httpx.Client | None = N
     return None
 
 
-def unsent_outbox_ids(session: Session, limit: int = 500) -> list[int]:
-    return list(session.scalars(select(LtiScoreOutbox.id).where(LtiScoreOutbox.sent_at.is_(None))
-                                .order_by(LtiScoreOutbox.id).limit(limit)))

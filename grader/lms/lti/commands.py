@@ -77,16 +77,17 @@ def rotate_key_command() -> None:
 
 @lti_app.command("send-scores")
 def send_scores_command() -> None:
-    """Queue every score not yet sent to its platform (after a broker outage, say)."""
+    """Queue every score not yet sent to its platform now, those given up after their last try too (after an
+    LMS outage, say). The sweeper sends lost ones by itself; this does not wait for it."""
     from ...bootstrap import prepare_database
     from ...db.session import session_scope
-    from .ags import unsent_outbox_ids
+    from .score_outbox import start_over
     from .tasks import enqueue_send
 
     with refuse_on_error():
         prepare_database()
-        with session_scope() as session:
-            ids = unsent_outbox_ids(session)
+        with session_scope(write=True) as session:
+            ids = start_over(session)
         for outbox_id in ids:
             enqueue_send(outbox_id)
     typer.echo(f"queued {len(ids)} unsent scores")

@@ -5,38 +5,48 @@ to be registered."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from ...courses.zones import as_utc
 from ...queue import BROKER_ERRORS, broker_app, celery_app
 from ..queue import lms_queue
 
 log = logging.getLogger(__name__)
 TASK_NAME = "grader.lti.send_score"
-MAX_RETRIES = 8
 
 
-def enqueue_send(outbox_id: int) -> None:
-    """Ask a worker to send outbox row `outbox_id`; a broker that is down leaves it for `grader lti send-scores`."""
+def enqueue_send(outbox_id: int) -> bool:
+    """Ask a worker to send outbox row `outbox_id`; a broker that is down leaves it for the sweeper (False)."""
     try:
         broker_app().send_task(TASK_NAME, args=[outbox_id], queue=lms_queue())
     except BROKER_ERRORS as error:
-        log.warning("LTI score %s not queued (%s): `grader lti send-scores` sends it", outbox_id, error)
+        log.warning("LTI score %s not queued (%s): the sweeper sends it", outbox_id, error)
+        return False
+    return True
 
 
-@celery_app.task(name=TASK_NAME, bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@celery_app.task(name=TASK_NAME, bind=True, max_retries=None, acks_late=True)
 def send_score_task(self, outbox_id: int) -> None:  # type: ignore[no-untyped-def]
+    from ...db.models import LtiScoreOutbox
     from ...db.session import session_scope
     from .ags import ScoreNotSent, send_score
+    from .score_outbox import MESSAGE_WAIT_MAX_S
 
-    # The attempt and its error are committed before the retry is scheduled.
+    # The try and its schedule are committed before the retry is asked for.
     with session_scope(write=True) as session:
         problem = send_score(session, outbox_id)
-    if problem is not None:
-        # 30 s, 1 min, 2 min ... about 1 h at the last try: a platform that is down for a while still gets it.
-        raise self.retry(exc=ScoreNotSent(problem), countdown=30 * 2 ** self.request.retries)
+        row = session.get(LtiScoreOutbox, outbox_id)
+        due = row.next_attempt_at if problem is not None and row is not None else None
+    if due is None:
+        return  # sent, nothing to send, or given up
+    wait = (as_utc(due) - datetime.now(UTC)).total_seconds()
+    if wait <= MESSAGE_WAIT_MAX_S:
+        raise self.retry(exc=ScoreNotSent(problem), countdown=max(0.0, wait))
+    log.info("LTI score %s: %s; the sweeper tries again in %.0f s", outbox_id, problem, wait)
 
 
 ROSTER_TASK_NAME = "grader.lti.sync_roster"

@@ -64,8 +64,7 @@ def test_the_access_token_is_reused_until_it_expires(lti: Lti) -> None:
     user = _student_launch(lti)
     for score in (10.0, 20.0):
         publish_score(lti.session, _submission(lti, user, "graded", score))
-    for row in _outbox(lti):
-        assert send_score(lti.session, row.id) is None
+        assert send_score(lti.session, _outbox(lti)[-1].id) is None
     assert lti.platform.token_requests == 1
     assert [s["scoreGiven"] for s in lti.platform.scores] == [10.0, 20.0]
 
