@@ -8,7 +8,7 @@
   const { api, say, el, when } = Grader;
   const $ = (id) => document.getElementById(id);
   const EVENTS = ["submission.graded", "submission.failed", "grade.changed"];
-  const SHOWN_DELIVERIES = 20; // of the API's latest 100, until "Show all"
+  const SHOWN_DELIVERIES = 10; // of the API's latest 100, until "Show all"
   let drawnFor = null;
 
   const mayChange = () => Dash.canAdminister();
@@ -32,7 +32,7 @@
 
   // A read-only value with its copy button.
   function copyable(id, label, value, multiline) {
-    const box = multiline ? el("textarea", { id, readonly: true, rows: String(value.split("\n").length), class: "mono" }, value)
+    const box = multiline ? el("textarea", { id, readonly: true, wrap: "off", rows: String(value.split("\n").length + 1), class: "mono" }, value)
       : el("input", { id, type: "text", readonly: true, value, class: "mono" });
     return [el("label", { for: id }, label), el("div", { class: "copy-row" }, box, Grader.copyButton(value, "Copy the " + label, box))];
   }
@@ -65,8 +65,10 @@
     let made;
     try { made = await api(hooks(), { method: "POST", json: { url: $("hook-url").value.trim(), events } }); }
     catch (error) {
-      if (/^events/.test(error.message)) fieldError("hook-events", error.message);
-      else { fieldError("hook-url", error.message); $("hook-url").focus(); }
+      const words = readable(error.message);
+      if (error.status !== 400 && error.status !== 422) say(error.message, true); // not about the input
+      else if (/^events/.test(words)) fieldError("hook-events", words);
+      else { fieldError("hook-url", words); $("hook-url").focus(); }
       return;
     }
     $("hook-form").reset();
@@ -106,6 +108,7 @@
     const item = el("li", { class: "card-inner lms-endpoint", "data-id": hook.id },
       el("h4", { class: "wrap" }, hook.url),
       el("p", { class: "small" }, "Status: ", status, " · events: " + (hook.events || []).join(", ") + " · added " + when(hook.created_at)),
+      active ? null : el("p", { class: "muted small" }, "Nothing is sent to it any more, redeliveries neither: add its URL again to resume (a new endpoint, a new secret)."),
       mayChange() ? el("button", { type: "button", class: "secondary", "aria-label": "Delete the endpoint " + hook.url,
         onclick: () => askDelete(hook, confirmBox) }, "Delete") : null,
       confirmBox, details);
@@ -131,31 +134,28 @@
     catch (error) { box.replaceChildren(el("p", { class: "bad" }, "Could not list the deliveries: " + error.message)); return; }
     if (!list.length) { box.replaceChildren(el("p", { class: "muted" }, "Nothing sent yet: a delivery is made when a grade event happens.")); return; }
     const shown = list.slice(0, limit);
-    box.replaceChildren(el("ol", { class: "delivery-list" }, shown.map((d) => deliveryItem(hook, d, box))),
-      list.length > shown.length ? el("button", { type: "button", class: "secondary", onclick: () => loadDeliveries(hook, box, list.length) },
-        "Show all " + list.length + " deliveries") : null);
+    // One table for the endpoint: a row group per delivery (its event, state and button), a row per attempt.
+    box.replaceChildren(...[el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Deliveries to " + hook.url + " (scrolls sideways)" },
+      el("table", { class: "grid attempts" }, el("thead", {}, el("tr", {}, ["Time", "Status", "Latency", "Response (first 1 KB)", "Error"].map((h) => el("th", { scope: "col" }, h)))),
+        shown.map((d) => deliveryRows(hook, d, box)))),
+    list.length > shown.length ? el("button", { type: "button", class: "secondary", onclick: () => loadDeliveries(hook, box, list.length) },
+      "Show all " + list.length + " deliveries") : null].filter(Boolean));
   }
 
-  function deliveryItem(hook, d, box) {
+  function deliveryRows(hook, d, box) {
     const head = [el("strong", {}, d.event), " · ", el("span", { class: "state-" + d.state }, d.state), " · " + d.tries + (d.tries === 1 ? " try" : " tries"),
       " · made " + when(d.created_at), d.delivered_at ? " · delivered " + when(d.delivered_at) : null,
       d.state === "pending" && d.next_attempt_at ? " · next try " + when(d.next_attempt_at) : null];
     const redeliver = mayChange() ? el("button", { type: "button", class: "secondary", disabled: hook.status !== "active",
       title: hook.status !== "active" ? "The endpoint is disabled: add its URL again to send to it" : null,
       "aria-label": "Redeliver " + d.event + " delivery " + d.id, onclick: () => redeliverOne(hook, d, box) }, "Redeliver") : null;
-    return el("li", { class: "delivery" }, el("p", {}, head, " ", redeliver), attemptsTable(d));
-  }
-
-  function attemptsTable(d) {
-    if (!d.attempts.length) return el("p", { class: "muted small" }, "No attempt yet.");
-    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Attempts of delivery " + d.id + " (scrolls sideways)" },
-      el("table", { class: "grid attempts" }, el("thead", {}, el("tr", {}, ["Time", "Status", "Latency", "Response (first 1 KB)", "Error"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, d.attempts.map((a) => el("tr", {},
-          el("td", {}, when(a.at)),
-          el("td", { class: "num" + (a.status_code >= 200 && a.status_code < 300 ? "" : " bad") }, a.status_code === null || a.status_code === undefined ? "–" : String(a.status_code)),
-          el("td", { class: "num" }, a.latency_ms === null || a.latency_ms === undefined ? "–" : a.latency_ms + " ms"),
-          el("td", {}, a.response_excerpt ? el("pre", { class: "excerpt" }, a.response_excerpt) : "–"),
-          el("td", {}, a.error || "–"))))));
+    const attempts = d.attempts.length ? d.attempts.map((a) => el("tr", { class: "attempt" },
+      el("td", {}, when(a.at)),
+      el("td", { class: "num" + (a.status_code >= 200 && a.status_code < 300 ? "" : " bad") }, a.status_code === null || a.status_code === undefined ? "–" : String(a.status_code)),
+      el("td", { class: "num" }, a.latency_ms === null || a.latency_ms === undefined ? "–" : a.latency_ms + " ms"),
+      el("td", {}, a.response_excerpt ? el("pre", { class: "excerpt" }, a.response_excerpt) : "–"),
+      el("td", {}, a.error || "–"))) : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No attempt yet."))];
+    return el("tbody", { class: "delivery" }, el("tr", { class: "delivery-head" }, el("th", { colspan: 5, scope: "rowgroup" }, head, " ", redeliver)), attempts);
   }
 
   async function redeliverOne(hook, d, box) {
@@ -176,12 +176,14 @@
   const ltiId = (name) => "lti-" + name.replace("_", "-");
 
   function ltiSection() {
-    const parts = [el("h3", { id: "lti-title" }, "LTI 1.3"),
-      el("h4", {}, "For the LMS administrator"),
+    const admin = el("div", {}, el("h4", {}, "For the LMS administrator"),
       el("p", { class: "muted" }, "Paste these into the LMS when adding the tool (Canvas: Developer Keys → LTI key; Moodle: External tool → LTI 1.3)."),
-      el("div", { id: "lti-config", class: "form-grid" }, el("p", { class: "muted" }, "Loading…"))];
+      el("div", { id: "lti-config", class: "form-grid" }, el("p", { class: "muted" }, "Loading…")));
+    const parts = [el("h3", { id: "lti-title" }, "LTI 1.3")];
+    const pair = el("div", { class: "columns" }, admin);
+    parts.push(pair);
     if (mayChange()) {
-      parts.push(el("form", { id: "lti-form", class: "form-grid", "aria-labelledby": "lti-form-title", novalidate: true, onsubmit: register },
+      pair.append(el("form", { id: "lti-form", class: "form-grid", "aria-labelledby": "lti-form-title", novalidate: true, onsubmit: register },
         el("h4", { id: "lti-form-title" }, "Register the LMS for this course"),
         el("p", { class: "muted" }, "The LMS shows these once the tool is added. Its launches then land in this course."),
         LTI_FIELDS.map(([name, label, example, max]) => field(ltiId(name), label, name === "deployment_ids" ? { multiline: true, maxlength: max }
@@ -234,9 +236,9 @@
     return hit ? hit[1] : null;
   }
 
-  function readable(message) { // a 422's JSON list reads as its first message
+  function readable(message) { // a 422's JSON list reads as its first message; the HTTP status is left out
     const m = /"msg":"([^"]*)"/.exec(message);
-    return m ? m[1] + message.slice(message.lastIndexOf(" (HTTP")) : message;
+    return (m ? m[1] : message).replace(/ \(HTTP \d+\)$/, "");
   }
 
   async function register(e) {
@@ -250,7 +252,7 @@
     let made;
     try { made = await api(Dash.base() + "/lti/platforms", { method: "POST", json: body }); }
     catch (error) {
-      const name = refusedField(error.message);
+      const name = [400, 409, 422].includes(error.status) ? refusedField(error.message) : null;
       if (name) { fieldError(ltiId(name), readable(error.message)); $(ltiId(name)).focus(); } else fieldError("lti-form", readable(error.message));
       return;
     }
@@ -278,7 +280,7 @@
     const key = Dash.course() + ":" + mayChange();
     if (!Dash.course() || key === drawnFor) return;
     drawnFor = key;
-    $("lms-body").replaceChildren(el("div", { class: "columns lms-columns" }, webhookSection(), ltiSection()));
+    $("lms-body").replaceChildren(webhookSection(), ltiSection());
     loadHooks();
     loadConfig();
     loadPlatforms();
