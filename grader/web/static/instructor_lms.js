@@ -267,7 +267,7 @@
     box.replaceChildren(el("p", {}, "Fetching the roster from the LMS…"));
     let r;
     try { r = await api(Dash.base() + "/lti/roster-sync", { method: "POST" }); }
-    catch (error) { box.replaceChildren(el("p", { class: "bad" }, "Not synced: " + error.message)); button.disabled = false; return; }
+    catch (error) { box.replaceChildren(el("p", { class: "bad" }, "Not synced: " + readable(error.message))); button.disabled = false; return; }
     const skipped = r.skipped || [];
     box.replaceChildren(el("p", {}, r.enrolled + " enrolled, " + r.dropped + " dropped, " + skipped.length + " skipped."),
       skipped.length ? el("ul", { class: "skipped", "aria-label": "Skipped members" }, skipped.map((s) => el("li", {}, s))) : null);

@@ -70,7 +70,8 @@ def platforms() -> list[dict[str, Any]]:
 
 SYNC = {"enrolled": 3, "dropped": 1,
         "skipped": ["Sam Noemail: the LMS shares no email address for this person",
-                    "<b>Root</b>: ada@root.example is site staff here: a course's own registration may not sign them in"]}
+                    "<b>Root</b>: ada@root.example is site staff here: a course's own registration may not sign "
+                    "them in"]}
 
 
 class LmsState:
@@ -94,7 +95,8 @@ def lms_routes(r: APIRouter, term: Any, who: Callable) -> None:
 
     async def changer(course: str, request: Request) -> None:
         if await reader(course, request) != "instructor":
-            raise HTTPException(403, f"only an instructor of course {course} may change it, its assignments or its staff")
+            raise HTTPException(403, f"only an instructor of course {course} may change it, its assignments or "
+                                     "its staff")
 
     def endpoint(eid: int) -> dict[str, Any]:
         found = next((e for e in state.endpoints if e["id"] == eid), None)
@@ -159,11 +161,13 @@ def lms_routes(r: APIRouter, term: Any, who: Callable) -> None:
         deployments = [_text(d, "a deployment id", 255) for d in body.deployment_ids]
         if not deployments:
             raise BadRequest("a registration needs at least one deployment id (the LMS shows it on the tool's page)")
-        row = {"issuer": _text(body.issuer, "the issuer", 500), "client_id": _text(body.client_id, "the client id", 255),
+        row = {"issuer": _text(body.issuer, "the issuer", 500),
+               "client_id": _text(body.client_id, "the client id", 255),
                "deployment_ids": sorted(set(deployments)), "jwks_url": _url(body.jwks_url, "the JWKS URL"),
-               "auth_url": _url(body.auth_url, "the auth (OIDC) URL"), "token_url": _url(body.token_url, "the token URL")}
-        clash = next((p for p in state.platforms if (p["issuer"], p["client_id"]) == (row["issuer"], row["client_id"])),
-                     None)
+               "auth_url": _url(body.auth_url, "the auth (OIDC) URL"),
+               "token_url": _url(body.token_url, "the token URL")}
+        key = (row["issuer"], row["client_id"])
+        clash = next((p for p in state.platforms if (p["issuer"], p["client_id"]) == key), None)
         if clash is not None:
             raise Conflict(f"issuer {row['issuer']!r} with client id {row['client_id']!r} is registered already "
                            f"(registration {clash['id']})")
