@@ -52,7 +52,7 @@
     } else {
       parts.push(el("p", { class: "muted", id: "lms-read-only" }, "You are a TA in this course: you see its LMS connections; its instructors change them."));
     }
-    parts.push(el("div", { id: "hook-secret" }), el("div", { id: "hook-list", "aria-live": "polite" }));
+    parts.push(el("div", { id: "hook-secret" }), el("div", { id: "hook-list" }));
     return el("section", { class: "lms-part", "aria-labelledby": "hooks-title" }, parts);
   }
 
