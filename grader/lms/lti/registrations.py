@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...courses.service import instructor_course
+from ...courses.service import instructor_course, staff_course
 from ...db.models import Course, Role, User
 from ...errors import Forbidden
 from .platforms import add_platform, list_platforms, platform_json
@@ -33,7 +33,8 @@ def admin_add(session: Session, user: User, fields: dict[str, Any]) -> dict[str,
 
 
 def course_list(session: Session, user: User, slug: str) -> dict[str, Any]:
-    course = instructor_course(session, user, slug)
+    # The course's staff read (a TA sees which LMS is connected, as with webhooks); instructors change.
+    course, _ = staff_course(session, user, slug)
     return {"platforms": [platform_json(p, course.slug) for p in list_platforms(session, course)]}
 
 

@@ -132,6 +132,12 @@ def test_the_registration_api_for_admins_and_course_instructors(api: TestClient,
                     headers=as_(ta_token)).status_code == 403
     listed = api.get("/api/v1/instructor/courses/cs329/lti/platforms", headers=as_(prof_token)).json()
     assert [p["client_id"] for p in listed["platforms"]] == ["3"]
+    # A TA reads the course's registrations (the dashboard's LMS panel), a student may not.
+    as_ta = api.get("/api/v1/instructor/courses/cs329/lti/platforms", headers=as_(ta_token))
+    assert as_ta.status_code == 200 and [p["client_id"] for p in as_ta.json()["platforms"]] == ["3"]
+    kid, student_token = create_user(db_session, "kid@example.edu", "student")
+    enroll(db_session, kid, course, "student")
+    assert api.get("/api/v1/instructor/courses/cs329/lti/platforms", headers=as_(student_token)).status_code == 403
     everything = api.get("/api/v1/admin/lti/platforms", headers=as_(admin_token)).json()["platforms"]
     assert [p["client_id"] for p in everything] == ["1", "3"]
     duplicate = api.post("/api/v1/admin/lti/platforms", json=_platform("1"), headers=as_(admin_token))
