@@ -207,6 +207,9 @@ def _router(term: Term) -> APIRouter:
     from tests.grader.web.contract_staff import staff_routes
 
     staff_routes(r, term, who, staff, own, summary)
+    from tests.grader.web.contract_similarity import similarity_routes
+
+    similarity_routes(r, term, who, staff)
     return r
 
 
