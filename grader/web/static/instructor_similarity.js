@@ -198,8 +198,7 @@
   }
 
   // One side: its files, one shown at a time in a box that scrolls by itself, each rendered when first shown and
-  // kept. A file is a handful of blocks (runs of lines in common or not), never one element per line: a 256 KiB
-  // file is a few hundred nodes, whatever its length.
+  // kept (instructor_similarity_code.js: runs of lines, filled only near what shows).
   function makeSide(key, title, files, frags, pick) {
     const select = el("select", { id: "sim-file-" + key }, files.map((f, i) => el("option", { value: String(i) }, f.path)));
     const box = el("div", { class: "sim-box", tabindex: "0", role: "region", "aria-label": title + ", the code (scrolls)", "data-side": key });
@@ -211,8 +210,10 @@
     function show(which) {
       const i = typeof which === "number" ? which : index.get(which);
       if (i === undefined || i === shown) return;
-      if (!rendered.has(i)) rendered.set(i, renderFile(String(files[i].text || ""), frags.filter((f) => f.path === files[i].path)));
+      if (!rendered.has(i)) rendered.set(i, SimCode.render(String(files[i].text || ""), frags.filter((f) => f.path === files[i].path)));
+      if (rendered.has(shown)) rendered.get(shown).detach();
       box.replaceChildren(rendered.get(i).node);
+      rendered.get(i).attach(box);
       box.scrollTop = 0;
       select.value = String(i);
       shown = i;
@@ -243,36 +244,6 @@
       el("h4", {}, title), files.length ? el("div", { class: "sim-file-pick" }, el("label", { for: "sim-file-" + key }, "File"), select, el("span", { class: "muted small" }, plural(files.length, "file", "files"))) : el("p", { class: "muted" }, "No file text came with this side."),
       box);
     return { key, files, node, show, mark, scrollTo };
-  }
-
-  // A file's lines cut at every fragment's first line and after its last: each run is one block with its line
-  // numbers beside it, highlighted when some fragment covers it. `segs` maps a fragment to its blocks.
-  function renderFile(text, frags) {
-    const lines = text.split(/\r\n|\r|\n/);
-    if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop(); // a final newline ends the last line
-    const n = lines.length;
-    const ranges = frags.map((f) => ({ i: f.i, s: Math.min(Math.max(1, f.start), n), e: Math.min(Math.max(f.start, f.end), n) }))
-      .filter((r) => r.s <= r.e);
-    const cuts = new Set([1, n + 1]);
-    for (const r of ranges) { cuts.add(r.s); cuts.add(r.e + 1); }
-    const points = [...cuts].sort((x, y) => x - y);
-    const node = el("div", { class: "sim-file" });
-    const segs = new Map();
-    const blocks = [];
-    for (let k = 0; k + 1 < points.length; k++) {
-      const lo = points[k], hi = points[k + 1] - 1;
-      const covers = ranges.filter((r) => r.s <= lo && hi <= r.e).map((r) => r.i);
-      const numbers = [];
-      for (let line = lo; line <= hi; line++) numbers.push(line);
-      const code = lines.slice(lo - 1, hi).join("\n");
-      const seg = el("div", { class: covers.length ? "sim-seg sim-hit" : "sim-seg", "data-from": lo, "data-to": hi, "data-frags": covers.length ? covers.join(" ") : null },
-        el("pre", { class: "sim-ln", "aria-hidden": "true" }, numbers.join("\n")),
-        el("pre", { class: "sim-text" }, covers.length ? el("mark", {}, code) : code));
-      covers.forEach((i) => { if (!segs.has(i)) segs.set(i, []); segs.get(i).push(seg); });
-      blocks.push(seg);
-    }
-    node.append(...blocks);
-    return { node, segs };
   }
 
   // --- the review of a pair -----------------------------------------------------------------------------------

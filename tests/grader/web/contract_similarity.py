@@ -4,7 +4,8 @@ contract's rules (sorted by score then newest, the filters, 400 for a bad status
 
 The data has the cases the page must get right: a tie in score (newest first), a known solution beside student
 pairs, a note, a label and file text that are markup, a path with quotes, overlapping fragments, fragments in
-a second file, and a pair of ten 256 KiB files a side (the page must not freeze on it)."""
+a second file, a pair of ten 256 KiB files a side, and 256 KiB as 262,143 empty lines or as one line (the page
+must not freeze on any of them)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,9 @@ def pairs() -> list[dict[str, Any]]:
         _pair(40, "autograd", _student("sub-ada-4", ADA), _student("sub-bob-9", BOB), 0.88, 0.86,
               [(f"{core}big_{i}.py", f"{core}big_{i}.py", 0.88 - i / 100) for i in range(10)],
               "2027-01-10T10:00:00+00:00"),
+        _pair(41, "autograd", _student("sub-cy-9", CY), _student("sub-dee-9", DEE), 0.5, 0.5,
+              [("tinytorch/blank.py", "tinytorch/blank.py", 0.5), ("tinytorch/one_line.py", "tinytorch/one_line.py", 0.4)],
+              "2027-01-09T10:00:00+00:00"),
     ]
 
 
@@ -130,6 +134,16 @@ def detail(pair: dict[str, Any]) -> dict[str, Any]:
             sides["b"].append({"path": f["b_path"], "text": text})
             fragments += [{"a_path": f["a_path"], "a_start": 1 + k * 140, "a_end": 40 + k * 140,
                            "b_path": f["b_path"], "b_start": 21 + k * 140, "b_end": 60 + k * 140} for k in range(30)]
+        return pair | {"sides": sides, "fragments": fragments}
+    if pair["id"] == 41:  # the awkward shapes of 256 KiB: 262,143 empty lines; one line of 262,143 characters
+        blank, line = "\n" * (MAX_TEXT - 1), "x = [" + "1, " * ((MAX_TEXT - 6) // 3) + "]"
+        for f, text in zip(pair["files"], (blank, line), strict=True):
+            sides["a"].append({"path": f["a_path"], "text": text})
+            sides["b"].append({"path": f["b_path"], "text": text})
+        fragments = [{"a_path": "tinytorch/blank.py", "a_start": 1 + k * 8000, "a_end": 21 + k * 8000,
+                      "b_path": "tinytorch/blank.py", "b_start": 6 + k * 8000, "b_end": 26 + k * 8000} for k in range(30)]
+        fragments.append({"a_path": "tinytorch/one_line.py", "a_start": 1, "a_end": 1,
+                          "b_path": "tinytorch/one_line.py", "b_start": 1, "b_end": 1})
         return pair | {"sides": sides, "fragments": fragments}
     for n, f in enumerate(pair["files"][:2]):  # the first two file pairs have text; the rest matched too little
         a, b, frags = _file_pair(f"{pair['id']}-{n}", hostile=pair["id"] == 17 and n == 0)
