@@ -76,7 +76,8 @@ def pairs() -> list[dict[str, Any]]:
               [(f"{core}big_{i}.py", f"{core}big_{i}.py", 0.88 - i / 100) for i in range(10)],
               "2027-01-10T10:00:00+00:00"),
         _pair(41, "autograd", _student("sub-cy-9", CY), _student("sub-dee-9", DEE), 0.5, 0.5,
-              [("tinytorch/blank.py", "tinytorch/blank.py", 0.5), ("tinytorch/one_line.py", "tinytorch/one_line.py", 0.4)],
+              [("tinytorch/blank.py", "tinytorch/blank.py", 0.5),
+               ("tinytorch/one_line.py", "tinytorch/one_line.py", 0.4)],
               "2027-01-09T10:00:00+00:00"),
     ]
 
@@ -99,10 +100,10 @@ def _file_pair(seed: str, hostile: bool) -> tuple[str, str, list[tuple[int, int,
     """Two versions of one file that share two blocks (A 6-25 and 34-48, B 10-29 and 33-47) and one block of A
     found twice in B (A 6-15 again at B 50-59: overlapping fragments on A's side)."""
     common1, common2 = _lines("shared", 20), _lines("shared", 15, 100)
-    a = ["# " + seed + " (side a)", "import numpy as np", "", "", "class Mine:"] + common1 + _lines("own_a", 8) + \
-        common2 + _lines("own_a", 10, 50)
-    b = ["# " + seed + " (side b)", "import numpy as np"] + _lines("own_b", 7) + common1 + _lines("own_b", 3, 40) + \
-        common2 + ["", "# again"] + common1[:10] + _lines("own_b", 6, 60)
+    a = ["# " + seed + " (side a)", "import numpy as np", "", "", "class Mine:", *common1, *_lines("own_a", 8),
+         *common2, *_lines("own_a", 10, 50)]
+    b = ["# " + seed + " (side b)", "import numpy as np", *_lines("own_b", 7), *common1, *_lines("own_b", 3, 40),
+         *common2, "", "# again", *common1[:10], *_lines("own_b", 6, 60)]
     if hostile:
         a[2] = HOSTILE_LINE
         b[2] = HOSTILE_LINE
@@ -141,7 +142,8 @@ def detail(pair: dict[str, Any]) -> dict[str, Any]:
             sides["a"].append({"path": f["a_path"], "text": text})
             sides["b"].append({"path": f["b_path"], "text": text})
         fragments = [{"a_path": "tinytorch/blank.py", "a_start": 1 + k * 8000, "a_end": 21 + k * 8000,
-                      "b_path": "tinytorch/blank.py", "b_start": 6 + k * 8000, "b_end": 26 + k * 8000} for k in range(30)]
+                      "b_path": "tinytorch/blank.py", "b_start": 6 + k * 8000, "b_end": 26 + k * 8000}
+                     for k in range(30)]
         fragments.append({"a_path": "tinytorch/one_line.py", "a_start": 1, "a_end": 1,
                           "b_path": "tinytorch/one_line.py", "b_start": 1, "b_end": 1})
         return pair | {"sides": sides, "fragments": fragments}

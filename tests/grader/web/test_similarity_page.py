@@ -16,6 +16,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.grader.web.contract_similarity import (
+    HOSTILE_LABEL,
+    HOSTILE_LINE,
+    HOSTILE_NOTE,
+    HOSTILE_PATH,
+    NOTE_MAX,
+    detail,
+)
 from tests.grader.web.contract_site import (
     ADA,
     DESKTOP,
@@ -25,14 +33,6 @@ from tests.grader.web.contract_site import (
     assert_no_horizontal_scroll,
     open_page,
     shoot,
-)
-from tests.grader.web.contract_similarity import (
-    HOSTILE_LABEL,
-    HOSTILE_LINE,
-    HOSTILE_NOTE,
-    HOSTILE_PATH,
-    NOTE_MAX,
-    detail,
 )
 
 VIEWPORTS = [pytest.param(DESKTOP, id="1280"), pytest.param(PHONE, id="390")]
@@ -165,7 +165,8 @@ def test_side_by_side_highlights_exactly_the_fragments_and_navigates(browser: Br
     for side in ("a", "b"):
         file = expected["sides"][side][0]
         lines = lines_of(file["text"])
-        frags = [(f[side + "_start"], f[side + "_end"]) for f in expected["fragments"] if f[side + "_path"] == file["path"]]
+        frags = [(f[side + "_start"], f[side + "_end"]) for f in expected["fragments"]
+                 if f[side + "_path"] == file["path"]]
         segs = box(page, side).evaluate(SEGMENTS)
         # The blocks cover the file once, in order; highlighted are exactly the lines some fragment covers.
         assert [s["from"] for s in segs] == [1] + [s["to"] + 1 for s in segs[:-1]] and segs[-1]["to"] == len(lines)
@@ -203,7 +204,8 @@ def test_side_by_side_highlights_exactly_the_fragments_and_navigates(browser: Br
     page.locator("#sim-file-b").select_option("0")
     box(page, "b").evaluate("b => { b.scrollTop = b.scrollHeight; }")
     box(page, "a").locator('.sim-hit[data-from="34"]').click()
-    expect(where).to_contain_text("Match 3 of 6: A tinytorch/core/tensor.py, lines 34–48; B tinytorch/core/tensor.py, lines 33–47.")
+    expect(where).to_contain_text("Match 3 of 6: A tinytorch/core/tensor.py, lines 34–48; "
+                                  "B tinytorch/core/tensor.py, lines 33–47.")
     assert page.evaluate(LINE_VISIBLE, ["b", 33])
     box(page, "a").locator('.sim-hit[data-from="6"]').click()  # two matches there: the first, then the other
     expect(where).to_contain_text("Match 1 of 6")
@@ -243,7 +245,8 @@ def test_a_review_is_saved_with_the_csrf_header_and_survives_a_reload(browser: B
     assert sent.value.headers.get("x-csrf-token") == csrf
     expect(page.locator("#sim-review-msg")).to_have_text("Review saved: flagged.")
     expect(page.locator("#sim-reviewed")).to_contain_text("Last reviewed by teach@example.edu on")
-    assert ("PUT", LIST + "/24/review", {"status": "flagged", "note": "Same losses.py as Bob's; ask both."}) in term.requests
+    sent_body = {"status": "flagged", "note": "Same losses.py as Bob's; ask both."}  # the note trimmed
+    assert ("PUT", LIST + "/24/review", sent_body) in term.requests
     row = page.locator('#sim-pairs tr[data-pair="24"]')
     expect(row.locator(".sim-status")).to_have_text("flagged")  # the list follows
     expect(row.locator(".sim-note")).to_have_text("Same losses.py as Bob's; ask both.")
@@ -310,7 +313,8 @@ def test_ten_files_of_256_kib_a_side_render_as_few_nodes(browser: Browser, contr
     url, term = contract
     page, errors = similarity_page(browser, url, DESKTOP, "autograd")
     sides = detail(term.similarity.pairs[40])["sides"]
-    assert len(sides["a"]) == 10 and all(256 * 1024 - 100 < len(f["text"]) <= 256 * 1024 for f in sides["a"] + sides["b"])
+    assert len(sides["a"]) == 10
+    assert all(256 * 1024 - 100 < len(f["text"]) <= 256 * 1024 for f in sides["a"] + sides["b"])
     started = time.monotonic()
     open_pair(page, 40)
     expect(page.locator(".sim-where")).to_contain_text("Match 1 of 300")
@@ -383,7 +387,8 @@ def test_known_solutions_are_listed_uploaded_and_deleted(browser: Browser, contr
     page.locator("#sim-known-file").set_input_files(str(notes))
     page.get_by_role("button", name="Upload").click()
     expect(page.locator("#sim-known-msg")).to_have_text(
-        "The known solution was not added: 'notes.txt' is not a zip, tar.gz or tar archive holding tinytorch/ (HTTP 400)")
+        "The known solution was not added: 'notes.txt' is not a zip, tar.gz or tar archive holding tinytorch/ "
+        "(HTTP 400)")
     expect(rows).to_have_count(3)
 
     page.on("dialog", lambda dialog: dialog.accept())
@@ -420,7 +425,7 @@ def test_a_student_sees_none_of_it(browser: Browser, contract: tuple) -> None:
         expect(page.locator(part)).to_be_hidden()
     expect(page.locator("#sim-pairs tbody tr")).to_have_count(0)
     assert not any("similarity" in path for _m, path, _b in term.requests)  # the page never even asked
-    answer = page.evaluate("fetch('%s', {credentials: 'same-origin'}).then(r => r.status)" % LIST)
+    answer = page.evaluate("url => fetch(url, {credentials: 'same-origin'}).then(r => r.status)", LIST)
     assert answer == 403  # and the API itself refuses (the contract: 403 for a student)
     student, student_errors = open_page(browser, url + "/", ADA, PHONE)
     expect(student.locator("#assignments li.assignment").first).to_be_visible()
