@@ -11,7 +11,7 @@
   const STATUS_WORDS = { unreviewed: "not reviewed", cleared: "cleared", flagged: "flagged" };
   const NOTE_MAX = 2000;
   const LIMIT = 200;
-  const state = { seq: 0, list: null, pair: null, opener: null, view: null };
+  const state = { seq: 0, list: null, pair: null, view: null };
 
   const simBase = () => Dash.base() + "/assignments/" + encodeURIComponent(Dash.assignment()) + "/similarity";
   const knownBase = () => Dash.base() + "/similarity/known";
@@ -100,7 +100,7 @@
       files.length > 3 ? el("li", { class: "muted" }, "and " + (files.length - 3) + " more") : null) : "–"),
       cell("Review", null, statusTag(p.status), note ? el("span", { class: "sim-note small block" }, note) : null),
       cell("", "sim-open-cell", el("button", { type: "button", class: "secondary sim-open",
-        "aria-label": "Side by side: " + sideName(p.a) + " and " + sideName(p.b), onclick: (e) => openPair(p.id, e.currentTarget) }, "Side by side")));
+        "aria-label": "Side by side: " + sideName(p.a) + " and " + sideName(p.b), onclick: () => openPair(p.id) }, "Side by side")));
   }
 
   let typing = null;
@@ -109,25 +109,29 @@
   $("sim-filters").addEventListener("submit", (e) => { e.preventDefault(); loadList(); });
 
   // --- one pair, side by side ---------------------------------------------------------------------------------
-  async function openPair(id, opener) {
+  async function openPair(id) {
     let pair;
     try { pair = await api(simBase() + "/" + encodeURIComponent(id)); } catch (error) {
       message("sim-list-msg", words("Could not open the pair", error), true);
       return;
     }
+    if (state.view) state.view.detach();
     state.pair = pair;
-    state.opener = opener || null;
     drawPair(pair);
     $("sim-pair").hidden = false;
     $("sim-pair").scrollIntoView({ block: "start" });
     $("sim-pair-title").focus({ preventScroll: true });
   }
 
+  // Closed by its button, the focus goes back to the pair's row (the list may have been drawn anew since).
   function closePair(backToList) {
+    const id = state.pair ? state.pair.id : null;
+    if (state.view) state.view.detach();
     $("sim-pair").hidden = true;
     $("sim-pair-body").replaceChildren(); // lets the files' text go
     state.pair = state.view = null;
-    if (backToList === true && state.opener && state.opener.isConnected) state.opener.focus();
+    const row = backToList === true && id !== null ? document.querySelector('#sim-pairs tr[data-pair="' + CSS.escape(String(id)) + '"] .sim-open') : null;
+    if (row) row.focus();
   }
 
   function drawPair(p) {
@@ -194,7 +198,7 @@
       el("p", { class: "muted small" }, "Highlighted lines are in both sides. Click a highlighted line to see its counterpart on the other side."),
       nav, missing ? el("p", { class: "muted" }, plural(missing, "match is", "matches are") + " in files not sent with this pair.") : null,
       el("div", { class: "sim-sides" }, A.node, B.node));
-    return { node, go, count: frags.length, sides: [A, B], current: () => current };
+    return { node, go, count: frags.length, current: () => current, detach: () => { A.detach(); B.detach(); } };
   }
 
   // One side: its files, one shown at a time in a box that scrolls by itself, each rendered when first shown and
@@ -243,7 +247,8 @@
     const node = el("section", { class: "sim-side", "aria-label": title },
       el("h4", {}, title), files.length ? el("div", { class: "sim-file-pick" }, el("label", { for: "sim-file-" + key }, "File"), select, el("span", { class: "muted small" }, plural(files.length, "file", "files"))) : el("p", { class: "muted" }, "No file text came with this side."),
       box);
-    return { key, files, node, show, mark, scrollTo };
+    const detach = () => rendered.forEach((file) => file.detach());
+    return { key, files, node, show, mark, scrollTo, detach };
   }
 
   // --- the review of a pair -----------------------------------------------------------------------------------

@@ -218,6 +218,11 @@ def test_side_by_side_highlights_exactly_the_fragments_and_navigates(browser: Br
     expect(where).to_contain_text("Match 3 of 6")
     assert page.evaluate(LINE_VISIBLE, ["a", 34])
 
+    box(page, "a").evaluate("b => { b.scrollTop = 0; }")
+    box(page, "a").focus()  # each side scrolls from the keyboard too
+    page.keyboard.press("PageDown")
+    page.wait_for_function("() => document.querySelector('.sim-box[data-side=a]').scrollTop > 0")
+
     a_box, b_box = box(page, "a").bounding_box(), box(page, "b").bounding_box()
     assert a_box and b_box
     if viewport["width"] < 700:  # a phone: one side above the other, each as wide as the screen allows
@@ -250,6 +255,8 @@ def test_a_review_is_saved_with_the_csrf_header_and_survives_a_reload(browser: B
     row = page.locator('#sim-pairs tr[data-pair="24"]')
     expect(row.locator(".sim-status")).to_have_text("flagged")  # the list follows
     expect(row.locator(".sim-note")).to_have_text("Same losses.py as Bob's; ask both.")
+    page.get_by_role("button", name="Close the side-by-side view").click()  # the list was drawn anew meanwhile
+    assert page.evaluate("document.activeElement.closest('tr').dataset.pair") == "24"
 
     page.reload()
     page.locator("#assignment").select_option("capstone")
