@@ -240,3 +240,15 @@ def test_a_student_sees_none_of_it(browser: Browser, contract: tuple) -> None:
     expect(student.locator("#assignments li.assignment").first).to_be_visible()
     assert student.locator("#similarity, #sim-pair, #sim-known, script[src*=similarity]").count() == 0
     assert errors == [] and student_errors == []
+
+
+def test_a_teaching_assistant_sees_known_solutions_but_cannot_change_them(browser: Browser, contract: tuple) -> None:
+    url, term = contract
+    term.courses[0]["role"] = "ta"  # a TA of the course: reads and reviews; adding and deleting is the instructors'
+    page, errors = similarity_page(browser, url)
+    expect(page.locator("#sim-known-table tbody tr")).to_have_count(2)
+    expect(page.locator("#sim-known-form")).to_be_hidden()
+    expect(page.locator("#sim-known-table button")).to_have_count(0)
+    open_pair(page, 24)
+    expect(page.get_by_role("button", name="Save the review")).to_be_visible()
+    assert errors == []
