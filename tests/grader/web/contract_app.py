@@ -210,6 +210,10 @@ def _router(term: Term) -> APIRouter:
     from tests.grader.web.contract_lms import lms_routes
 
     lms_routes(r, term, who)
+
+    from tests.grader.web.contract_similarity import similarity_routes
+
+    similarity_routes(r, term, who, staff)
     return r
 
 
