@@ -11,7 +11,8 @@ own and a fresh PostgreSQL database, a receiver on loopback that verifies every 
   again, applied once thanks to the id.
 - LTI score: the platform's token endpoint is down at the first try (503); the worker is kill -9'd while it holds
   the retry; the platform comes back, a new worker starts, `grader lti send-scores` (the documented recovery)
-  queues the unsent score, and the platform gets it exactly once.
+  queues the unsent score, and the platform gets it exactly once. Without the kill, the worker's own retry (30 s
+  later) sends it once the token endpoint is back.
 """
 
 from __future__ import annotations
@@ -155,29 +156,34 @@ def test_a_receiver_answering_200_after_the_timeout_applies_the_event_once(stack
     assert second.status_code == 200
 
 
+def graded_lti_student(platform: LtiPlatformServer, sub: str) -> int:
+    """A student who launched from `platform` (a sub, the capstone's line item), graded 4/5: the outbox row's id."""
+    with session_scope(write=True) as session:
+        student = new_student(session)
+        launched_student(session, platform, capstone(session).id, student, sub)
+        graded_submission(session, student, score=4.0)
+    with session_scope() as session:
+        return session.scalars(select(LtiScoreOutbox.id)).one()
+
+
+def outbox(outbox_id: int) -> LtiScoreOutbox:
+    with session_scope() as session:
+        row = session.get(LtiScoreOutbox, outbox_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
 def test_an_lti_score_survives_a_down_token_endpoint_and_a_worker_kill(stack: Stack) -> None:
     platform = LtiPlatformServer(tool_base="http://127.0.0.1:9").start()
     try:
         platform.token_down = True
-        with session_scope(write=True) as session:
-            student = new_student(session)
-            launched_student(session, platform, capstone(session).id, student, "lms-user-42")
-            graded_submission(session, student, score=4.0)
-        with session_scope() as session:
-            outbox_id = session.scalars(select(LtiScoreOutbox.id)).one()
-
-        def outbox() -> LtiScoreOutbox:
-            with session_scope() as session:
-                row = session.get(LtiScoreOutbox, outbox_id)
-                assert row is not None
-                session.expunge(row)
-                return row
-
+        outbox_id = graded_lti_student(platform, "lms-user-42")
         with lms_worker(stack.env, stack.folder / "worker-1.log") as first:
-            wait_until(lambda: outbox().attempts == 1, 60, "the first try of the score")
+            wait_until(lambda: outbox(outbox_id).attempts == 1, 60, "the first try of the score")
             wait_until(lambda: held_by_the_worker(stack.redis), 20, "the worker to hold the retry")
             kill_hard(first)
-        row = outbox()
+        row = outbox(outbox_id)
         assert row.sent_at is None and "503" in (row.last_error or "")
         assert platform.scores == []
         platform.token_down = False
@@ -191,7 +197,26 @@ def test_an_lti_score_survives_a_down_token_endpoint_and_a_worker_kill(stack: St
         [score] = platform.scores
         assert score["userId"] == "lms-user-42" and score["scoreGiven"] == 4.0 and score["scoreMaximum"] == 5.0
         assert score["gradingProgress"] == "FullyGraded"
-        row = outbox()
+        row = outbox(outbox_id)
+        assert row.sent_at is not None and row.attempts == 2 and row.last_error is None
+    finally:
+        platform.stop()
+
+
+def test_an_lti_score_arrives_once_the_token_endpoint_is_back(stack: Stack) -> None:
+    """No kill: the worker's own retry (30 s later) sends it once the platform's token endpoint answers again."""
+    platform = LtiPlatformServer(tool_base="http://127.0.0.1:9").start()
+    try:
+        platform.token_down = True
+        outbox_id = graded_lti_student(platform, "lms-user-43")
+        with lms_worker(stack.env, stack.folder / "worker.log"):
+            wait_until(lambda: outbox(outbox_id).attempts == 1, 60, "the first try of the score")
+            platform.token_down = False
+            wait_until(lambda: platform.scores, 30 + 60, "the score from the worker's retry")
+            time.sleep(2)
+        [score] = platform.scores
+        assert score["userId"] == "lms-user-43" and score["scoreGiven"] == 4.0
+        row = outbox(outbox_id)
         assert row.sent_at is not None and row.attempts == 2 and row.last_error is None
     finally:
         platform.stop()
