@@ -134,6 +134,7 @@ def test_launch_hand_in_grade_and_score_back_in_chromium(
             expect(teacher.locator("#course")).to_have_value(COURSE)
             expect(teacher.locator("#course option:checked")).to_contain_text(COURSE)
             expect(teacher.locator("#roster tbody")).to_contain_text(student.email or "")  # enrolled by the launch
+            expect(teacher.locator("#assignment-table tbody tr td").first).to_have_text("capstone")  # its suites
             expect(teacher.locator("#grades tbody tr", has_text=student.email or "")).to_contain_text(
                 f"{full:g} / {full:g}")
             teacher.screenshot(path=str(shots / "lti-instructor-landing.png"), full_page=True)
