@@ -140,6 +140,6 @@ def in_given_zone(moment: datetime | None, zone: str | None) -> str | None:
 
 
 def assignment_json(a: Assignment) -> dict[str, Any]:
-    return {"slug": a.slug, "title": a.title, "score_policy": a.score_policy,
+    return {"slug": a.slug, "title": a.title, "suites": list(a.suites), "score_policy": a.score_policy,
             "due_at": in_given_zone(a.due_at, a.due_time_zone), "due_time_zone": a.due_time_zone,
             "late_policy": dict(a.late_policy or {}), "archived": a.archived_at is not None}

@@ -106,6 +106,9 @@ class LtiPlatformServer:
     content_items: list[dict[str, Any]] = field(default_factory=list)
     deep_link_jwts: list[str] = field(default_factory=list)
     token_requests: int = 0
+    # The token endpoint answers 503 while this is set (an LMS that is down for a while).
+    token_down: bool = False
+    score_times: list[float] = field(default_factory=list)  # time.time() at each score's arrival, as `scores`
 
     def __post_init__(self) -> None:
         self.private_pem, self.public_pem = rsa_pem_pair()
@@ -174,6 +177,8 @@ class LtiPlatformServer:
         @app.post("/token")
         async def token(request: Request) -> Response:
             self.token_requests += 1
+            if self.token_down:
+                return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
             form = dict(await request.form())
             try:
                 return JSONResponse(self.config.get_access_token(form))
@@ -244,6 +249,7 @@ class LtiPlatformServer:
             if request.headers.get("content-type") != "application/vnd.ims.lis.v1.score+json":
                 return JSONResponse({"error": "wrong media type"}, status_code=415)
             self.scores.append({"item": item, "query": dict(request.query_params), **(await request.json())})
+            self.score_times.append(time.time())
             return Response(status_code=204)
 
         return app

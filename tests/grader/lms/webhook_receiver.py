@@ -40,7 +40,7 @@ class Received:
 @dataclass
 class Receiver:
     secret: str
-    script: list[str] = field(default_factory=list)  # per request: ok, fail, long-fail, hang, gone
+    script: list[str] = field(default_factory=list)  # per request: ok, fail, long-fail, hang, late-ok, gone
     requests: list[Received] = field(default_factory=list)
     applied: dict[str, Any] = field(default_factory=dict)  # webhook-id -> payload, each applied once
 
@@ -61,11 +61,13 @@ class Receiver:
                 webhook_id = self.headers.get("webhook-id")
                 with lock:
                     receiver.requests.append(Received(webhook_id, verified, payload, action))
-                    if action == "ok" and verified and webhook_id not in receiver.applied:
+                    # late-ok: applied, but answered after the sender's timeout (it must not be applied twice)
+                    if action in ("ok", "late-ok") and verified and webhook_id not in receiver.applied:
                         receiver.applied[webhook_id] = payload  # a receiver de-duplicates on webhook-id
-                if action == "hang":
+                if action in ("hang", "late-ok"):
                     time.sleep(HANG_S)
-                code = {"ok": 200 if verified else 400, "fail": 500, "long-fail": 503, "hang": 200, "gone": 410}[action]
+                code = {"ok": 200 if verified else 400, "fail": 500, "long-fail": 503, "hang": 200, "late-ok": 200,
+                        "gone": 410}[action]
                 text = LONG_BODY if action == "long-fail" else f"answer {code}"
                 try:
                     self.send_response(code)
