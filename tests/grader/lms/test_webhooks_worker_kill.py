@@ -10,19 +10,18 @@ own and a fresh PostgreSQL database, a receiver on loopback that verifies every 
 - Webhook: a receiver that applies the event but answers 200 after the timeout: counted as a timeout, tried
   again, applied once thanks to the id.
 - LTI score: the platform's token endpoint is down at the first try (503); the worker is kill -9'd while it holds
-  the retry; the platform comes back, a new worker starts, `grader lti send-scores` (the documented recovery)
-  queues the unsent score, and the platform gets it exactly once. Without the kill, the worker's own retry (30 s
+  the retry; the platform comes back, a new worker starts, the sweeper's pass re-sends the row its retry left
+  due and untried, and the platform gets it exactly once. Without the kill, the worker's own retry (30 s
   later) sends it once the token endpoint is back.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,6 @@ import redis
 from lms_worker import kill_hard, launched_student, lms_worker, wait_until, worker_env
 from lti_platform import LtiPlatformServer
 from own_services import own_redis
-from running_server import REPO
 from sqlalchemy import select
 from webhook_receiver import HANG_S, Receiver, capstone, graded_submission, new_student
 
@@ -40,6 +38,8 @@ from grader.db import migrate
 from grader.db.models import LtiScoreOutbox, WebhookAttempt, WebhookDelivery
 from grader.db.session import dispose_engines, session_scope
 from grader.lms.lti import platform_keys, service_token
+from grader.lms.lti.score_outbox import RESEND_AFTER as SCORE_RESEND_AFTER
+from grader.lms.lti.score_outbox import RETRY_S, sweep_scores
 from grader.lms.webhooks.endpoints import add_endpoint, new_secret
 from grader.lms.webhooks.outbox import RESEND_AFTER, send_task, sweep_deliveries
 from grader.settings import get_settings
@@ -188,10 +188,11 @@ def test_an_lti_score_survives_a_down_token_endpoint_and_a_worker_kill(stack: St
         assert platform.scores == []
         platform.token_down = False
         with lms_worker(stack.env, stack.folder / "worker-2.log"):
-            done = subprocess.run([sys.executable, "-m", "grader", "lti", "send-scores"], cwd=REPO, env=stack.env,
-                                  capture_output=True, text=True, timeout=120)
-            assert done.returncode == 0, done.stderr
-            assert "queued 1 unsent scores" in done.stdout
+            # The sweeper's pass as it runs once the retry has been due for RESEND_AFTER untried (the clock
+            # moved on instead of waiting 2.5 minutes): it claims the row and sends it again.
+            later = datetime.now(UTC) + timedelta(seconds=RETRY_S[0]) + SCORE_RESEND_AFTER + timedelta(seconds=1)
+            assert sweep_scores(later) == 1
+            assert sweep_scores(later) == 0  # claimed: a second sweeper does not send it too
             wait_until(lambda: platform.scores, 60, "the score after the platform came back")
             time.sleep(2)  # nothing else arrives
         [score] = platform.scores
