@@ -30,6 +30,7 @@ from ...db.models import (
     SubmissionStatus,
     User,
 )
+from ..http import lms_http
 from .score_outbox import schedule_retry, supersede_older
 from .service_token import access_token
 
@@ -129,10 +130,10 @@ def send_score(session: Session, outbox_id: int, client: httpx.Client | None = N
     platform = session.get(LtiPlatform, row.platform_id)
     assert platform is not None
     row.attempts += 1
-    http = client or httpx.Client(timeout=10.0)
+    http = client or lms_http()
     try:
         token = access_token(session, platform, [SCORE_SCOPE], http)
-        response = http.post(scores_url(row.lineitem_url), json=row.payload,
+        response = http.post(scores_url(row.lineitem_url), json=row.payload, timeout=10.0,
                              headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA_TYPE})
         if response.status_code >= 300:
             raise ScoreNotSent(f"the platform answered {response.status_code}: {response.text[:500]}")
@@ -141,9 +142,6 @@ def send_score(session: Session, outbox_id: int, client: httpx.Client | None = N
         schedule_retry(row, utcnow())
         session.flush()
         return row.last_error
-    finally:
-        if client is None:
-            http.close()
     row.sent_at, row.last_error = utcnow(), None
     session.flush()
     return None

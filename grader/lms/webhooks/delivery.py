@@ -25,6 +25,7 @@ from standardwebhooks.webhooks import Webhook
 from ...db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookState
 from ...db.session import session_scope
 from ...settings import get_settings
+from ..http import lms_http
 from .outbox import LONGEST_COUNTDOWN_S, send_task
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,11 @@ def post(url: str, secret: str, event_id: str, body: bytes) -> Answer:
     timeout = get_settings().webhook_timeout_s
     started = time.monotonic()
     try:
-        # No redirects: a receiver that moved must be re-registered (and a redirect could point anywhere).
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers=signed_headers(secret, event_id, body,
-                                                                              datetime.now(UTC)))
-            excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
-            return Answer(response.status_code, _ms_since(started), excerpt, None)
+        # No redirects (lms_http): a receiver that moved must be re-registered.
+        response = lms_http().post(url, content=body, timeout=timeout,
+                                   headers=signed_headers(secret, event_id, body, datetime.now(UTC)))
+        excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+        return Answer(response.status_code, _ms_since(started), excerpt, None)
     except httpx.HTTPError as error:
         return Answer(None, _ms_since(started), None, f"{type(error).__name__}: {error}"[:EXCERPT_BYTES])
 
