@@ -18,6 +18,7 @@ from ..courses.counting import counted_score, counts
 from ..courses.extensions import extension_due
 from ..db.models import LmsEvent, Submission
 from ..settings import get_settings
+from ..similarity.queue import compare_after_commit
 
 GRADED, FAILED, GRADE_CHANGED = "submission.graded", "submission.failed", "grade.changed"
 EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)
@@ -36,6 +37,8 @@ def record_event(session: Session, kind: str, submission: Submission | uuid.UUID
         if found is None:
             return None
         submission = found
+    if kind != FAILED:  # a failed grading is not compared; a new or changed grade may change what counts
+        compare_after_commit(session, submission.id)
     publish_score(session, submission)  # nothing unless the assignment has LTI line items
     endpoints = outbox.endpoints_for(session, submission.assignment.course_id, kind)
     if not endpoints:
