@@ -23,6 +23,7 @@ from copydetect.utils import filter_code, winnow
 
 K = 25  # characters of normalised code per k-gram: copydetect's default noise threshold
 WINDOW = 4  # winnowing window: a match of K + WINDOW - 1 = 28 normalised characters is always found
+MIN_RUN = 3  # matched fingerprints in a row before a run counts (about 35 normalised characters)
 SAMPLE = 8  # one hash in SAMPLE (by value) goes into a document's screening keys
 MAX_FILE_CHARS = 512 * 1024  # a file's text past this is not fingerprinted (intake already caps uploads)
 MAX_FILES = 2000
@@ -150,25 +151,31 @@ def _coverage(document: Document, chosen: np.ndarray) -> np.ndarray:
 
 def compare(a: Document, b: Document, boilerplate: np.ndarray | None = None, max_files: int = 10) -> Match:
     """How much of `a` is in `b` and of `b` in `a` (boilerplate hashes count on neither side), the file pairs in
-    common best first, and the line ranges in common."""
+    common best first, and the line ranges in common. Only runs of at least MIN_RUN matched fingerprints in a row
+    count: a lone k-gram in common is a coincidence of normalised code (`V=V+1`), not copying."""
     ignore = boilerplate if boilerplate is not None else np.zeros(0, dtype=np.int64)
     live_a = ~np.isin(a.hashes, ignore)
     live_b = ~np.isin(b.hashes, ignore)
-    shared = np.intersect1d(a.hashes[live_a], b.hashes[live_b])
-    in_a = live_a & np.isin(a.hashes, shared)
-    in_b = live_b & np.isin(b.hashes, shared)
     total_a, total_b = _coverage(a, live_a), _coverage(b, live_b)
-    got_a, got_b = _coverage(a, in_a), _coverage(b, in_b)
-    share_a = float(got_a.sum() / total_a.sum()) if total_a.sum() else 0.0
-    share_b = float(got_b.sum() / total_b.sum()) if total_b.sum() else 0.0
+    shared = np.intersect1d(a.hashes[live_a], b.hashes[live_b])
     if not shared.size:
-        return Match(share_a, share_b, 0)
+        return Match(0.0, 0.0, 0)
+    index_a = np.flatnonzero(live_a & np.isin(a.hashes, shared))
     # Each matched fingerprint of `a` is paired with the first place its hash appears in `b`.
     order = np.argsort(b.hashes, kind="stable")
-    where_b = order[np.searchsorted(b.hashes[order], a.hashes[in_a])]
-    index_a = np.flatnonzero(in_a)
-    fragments, lines = _fragments(a, b, index_a, where_b)
-    files = _file_pairs(a, b, index_a, where_b, total_a)[:max_files]
+    where_b = order[np.searchsorted(b.hashes[order], a.hashes[index_a])]
+    runs = [run for run in _runs(a, b, index_a, where_b) if len(run[0]) >= MIN_RUN]
+    if not runs:
+        return Match(0.0, 0.0, 0)
+    kept_a = np.concatenate([run[0] for run in runs])
+    chosen_a = np.zeros(len(a.hashes), dtype=bool)
+    chosen_a[kept_a] = True
+    chosen_b = live_b & np.isin(b.hashes, a.hashes[kept_a])
+    got_a, got_b = _coverage(a, chosen_a), _coverage(b, chosen_b)
+    share_a = float(got_a.sum() / total_a.sum()) if total_a.sum() else 0.0
+    share_b = float(got_b.sum() / total_b.sum()) if total_b.sum() else 0.0
+    fragments, lines = _fragments(a, b, runs)
+    files = _file_pairs(a, b, kept_a, np.concatenate([run[1] for run in runs]), total_a)[:max_files]
     return Match(round(share_a, 4), round(share_b, 4), lines, files, fragments)
 
 
@@ -188,23 +195,29 @@ def _file_pairs(a: Document, b: Document, index_a: np.ndarray, where_b: np.ndarr
     return sorted(rows, key=lambda row: -float(row["score"]))  # type: ignore[arg-type]
 
 
-def _fragments(a: Document, b: Document, index_a: np.ndarray,
-               where_b: np.ndarray) -> tuple[list[dict[str, object]], int]:
-    """Runs of matched fingerprints that follow each other in both files, as line ranges on each side."""
+def _runs(a: Document, b: Document, index_a: np.ndarray,
+          where_b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Matched fingerprints grouped into runs that follow each other in both files."""
     order = np.lexsort((a.pos[index_a], a.file[index_a]))
     ia, ib = index_a[order], where_b[order]
-    fragments: list[dict[str, object]] = []
+    runs: list[tuple[np.ndarray, np.ndarray]] = []
     start = 0
     for i in range(1, len(ia) + 1):
-        breaks = i == len(ia) or (a.file[ia[i]] != a.file[ia[i - 1]] or b.file[ib[i]] != b.file[ib[i - 1]]
-                                  or a.pos[ia[i]] - a.pos[ia[i - 1]] > K
-                                  or abs(int(b.pos[ib[i]]) - int(b.pos[ib[i - 1]])) > 4 * K)
-        if breaks:
-            run_a, run_b = ia[start:i], ib[start:i]
-            fragments.append({"a_path": a.paths[a.file[run_a[0]]], "a_start": int(a.first_line[run_a].min()),
-                              "a_end": int(a.last_line[run_a].max()), "b_path": b.paths[b.file[run_b[0]]],
-                              "b_start": int(b.first_line[run_b].min()), "b_end": int(b.last_line[run_b].max())})
+        if (i == len(ia) or a.file[ia[i]] != a.file[ia[i - 1]] or b.file[ib[i]] != b.file[ib[i - 1]]
+                or a.pos[ia[i]] - a.pos[ia[i - 1]] > K or abs(int(b.pos[ib[i]]) - int(b.pos[ib[i - 1]])) > 4 * K):
+            runs.append((ia[start:i], ib[start:i]))
             start = i
+    return runs
+
+
+def _fragments(a: Document, b: Document,
+               runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[dict[str, object]], int]:
+    """Each run as line ranges on each side (1-based, inclusive), and how many lines of `a` they cover."""
+    fragments: list[dict[str, object]] = []
+    for run_a, run_b in runs:
+        fragments.append({"a_path": a.paths[a.file[run_a[0]]], "a_start": int(a.first_line[run_a].min()),
+                          "a_end": int(a.last_line[run_a].max()), "b_path": b.paths[b.file[run_b[0]]],
+                          "b_start": int(b.first_line[run_b].min()), "b_end": int(b.last_line[run_b].max())})
     merged: dict[str, set[int]] = {}
     for frag in fragments:
         merged.setdefault(str(frag["a_path"]), set()).update(range(int(frag["a_start"]), int(frag["a_end"]) + 1))
