@@ -26,7 +26,15 @@ from .library import KNOWN, boilerplate_hashes, course_sources, reference
 from .sources import submission_sources
 
 MIN_SHARED_KEYS = 2  # sampled keys in common before a full comparison is worth running
-KEEP_SCORE = 0.05  # pairs below this are not kept: two independent packages share little
+KEEP_SCORE = 0.05  # pairs below this are not kept (two independent packages share little) ...
+KEEP_FILE_SCORE, KEEP_FILE_LINES = 0.5, 10  # ... unless one whole file of theirs is in common
+
+
+def _worth_keeping(match: engine.Match) -> bool:
+    if match.score >= KEEP_SCORE:
+        return True
+    return bool(match.files) and float(match.files[0]["score"]) >= KEEP_FILE_SCORE \
+        and match.shared_lines >= KEEP_FILE_LINES  # type: ignore[arg-type]
 
 
 @dataclass
@@ -103,7 +111,7 @@ def _compare(session: Session, document: SimilarityDocument) -> None:
     reference(session)
     for source in course_sources(session, course_id, KNOWN):
         match = engine.compare(mine, engine.decode(source.fingerprints), ignore)
-        if match.score >= KEEP_SCORE:
+        if _worth_keeping(match):
             found.append(_pair(document, match, source=source, review=reviews.get(("known", source.id))))
     others = session.execute(select(SimilarityDocument.submission_id, SimilarityDocument.keys).where(
         SimilarityDocument.assignment_id == document.assignment_id, SimilarityDocument.counting.is_(True),
@@ -115,7 +123,7 @@ def _compare(session: Session, document: SimilarityDocument) -> None:
         blob = session.scalar(select(SimilarityDocument.fingerprints).where(
             SimilarityDocument.submission_id == other_id))
         match = engine.compare(mine, engine.decode(blob), ignore)
-        if match.score >= KEEP_SCORE:
+        if _worth_keeping(match):
             found.append(_pair(document, match, other=other_id, review=reviews.get(("student", other_id))))
     session.add_all(found)
 
