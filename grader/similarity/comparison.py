@@ -25,7 +25,8 @@ from . import engine
 from .library import KNOWN, boilerplate_hashes, course_sources, reference
 from .sources import submission_sources
 
-MIN_SHARED_KEYS = 2  # sampled keys in common before a full comparison is worth running
+MIN_SHARED_KEYS = 10  # sampled keys in common before a full comparison runs: honest pairs share 1-5 by chance,
+# a module in common dozens (one key in SAMPLE fingerprints; about 10 lines of code in common give 10)
 KEEP_SCORE = 0.05  # pairs below this are not kept (two independent packages share little) ...
 KEEP_FILE_SCORE, KEEP_FILE_LINES = 0.5, 10  # ... unless one whole file of theirs is in common
 

@@ -197,17 +197,17 @@ def _file_pairs(a: Document, b: Document, index_a: np.ndarray, where_b: np.ndarr
 
 def _runs(a: Document, b: Document, index_a: np.ndarray,
           where_b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Matched fingerprints grouped into runs that follow each other in both files."""
+    """Matched fingerprints grouped into runs that follow each other in both files (a new run starts at another
+    file on either side, or a jump of more than one k-gram in `a` or four in `b`)."""
     order = np.lexsort((a.pos[index_a], a.file[index_a]))
     ia, ib = index_a[order], where_b[order]
-    runs: list[tuple[np.ndarray, np.ndarray]] = []
-    start = 0
-    for i in range(1, len(ia) + 1):
-        if (i == len(ia) or a.file[ia[i]] != a.file[ia[i - 1]] or b.file[ib[i]] != b.file[ib[i - 1]]
-                or a.pos[ia[i]] - a.pos[ia[i - 1]] > K or abs(int(b.pos[ib[i]]) - int(b.pos[ib[i - 1]])) > 4 * K):
-            runs.append((ia[start:i], ib[start:i]))
-            start = i
-    return runs
+    if not len(ia):
+        return []
+    breaks = ((a.file[ia[1:]] != a.file[ia[:-1]]) | (b.file[ib[1:]] != b.file[ib[:-1]])
+              | (a.pos[ia[1:]].astype(np.int64) - a.pos[ia[:-1]] > K)
+              | (np.abs(b.pos[ib[1:]].astype(np.int64) - b.pos[ib[:-1]]) > 4 * K))
+    cuts = np.flatnonzero(breaks) + 1
+    return list(zip(np.split(ia, cuts), np.split(ib, cuts), strict=True))
 
 
 def _fragments(a: Document, b: Document,

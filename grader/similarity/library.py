@@ -10,6 +10,7 @@ its files under the data dir, and neither is ever served to students.
 from __future__ import annotations
 
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,7 @@ MAX_LABEL = 200
 def reference(session: Session) -> SimilaritySource:
     """The built-in reference's row (no course: every course's known solution), made or refreshed when the
     reference's files changed."""
-    sources = reference_sources()
-    current = digest(sources)
+    sources, current = _reference_now()
     row = session.scalar(select(SimilaritySource).where(SimilaritySource.course_id.is_(None),
                                                         SimilaritySource.label == REFERENCE_LABEL))
     if row is not None and row.digest == current:
@@ -44,6 +44,13 @@ def reference(session: Session) -> SimilaritySource:
     row.fingerprints, row.keys = engine.encode(document), engine.encode_keys(document.keys())
     session.flush()
     return row
+
+
+@lru_cache(maxsize=1)
+def _reference_now() -> tuple[dict[str, str], str]:
+    # The installed reference does not change under a running process: read and hashed once.
+    sources = reference_sources()
+    return sources, digest(sources)
 
 
 def add_source(session: Session, course: Course, upload: Path, label: str | None, kind: str,
