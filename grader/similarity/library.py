@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Course, SimilaritySource, SimilaritySourceKind
@@ -32,8 +32,10 @@ def reference(session: Session) -> SimilaritySource:
     """The built-in reference's row (no course: every course's known solution), made or refreshed when the
     reference's files changed."""
     sources, current = _reference_now()
-    row = session.scalar(select(SimilaritySource).where(SimilaritySource.course_id.is_(None),
-                                                        SimilaritySource.label == REFERENCE_LABEL))
+    # The lowest id: two workers making the row at once leave two, and every later call uses the first.
+    row = session.scalars(select(SimilaritySource).where(SimilaritySource.course_id.is_(None),
+                                                         SimilaritySource.label == REFERENCE_LABEL)
+                          .order_by(SimilaritySource.id).limit(1)).first()
     if row is not None and row.digest == current:
         return row
     document = engine.fingerprint(sources)
@@ -85,8 +87,9 @@ def add_source(session: Session, course: Course, upload: Path, label: str | None
 
 def course_sources(session: Session, course_id: int, kind: str | None = None) -> list[SimilaritySource]:
     """The course's sources (the built-in reference first, among known solutions)."""
+    built_in = select(func.min(SimilaritySource.id)).where(SimilaritySource.course_id.is_(None)).scalar_subquery()
     query = select(SimilaritySource).where(or_(SimilaritySource.course_id == course_id,
-                                               SimilaritySource.course_id.is_(None)))
+                                               SimilaritySource.id == built_in))
     if kind is not None:
         query = query.where(SimilaritySource.kind == kind)
     rows = session.scalars(query.order_by(SimilaritySource.id)).all()

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 
 from ..api.deps import CurrentUser, DbSession
 from ..courses.service import instructor_course, staff_course
+from ..errors import BadUpload
+from ..intake import IntakeLimits
 from . import library, service
 from .queue import compare_after_commit
 
@@ -57,12 +59,23 @@ def _add(course: str, file: UploadFile, label: str | None, kind: str, session: D
     scratch = Path(tempfile.mkdtemp(prefix="grader-similarity-upload-"))
     try:
         path = scratch / "upload"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+        _save_capped(file, path)
         return library.source_json(library.add_source(session, found, path, label or file.filename, kind,
                                                       by=user.email))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _save_capped(file: UploadFile, path: Path) -> None:
+    """The upload to `path`, refused (413) past intake's archive size before it fills the disk."""
+    limit = IntakeLimits().max_archive_bytes
+    written = 0
+    with path.open("wb") as out:
+        while chunk := file.file.read(1024 * 1024):
+            written += len(chunk)
+            if written > limit:
+                raise BadUpload(f"the archive is over {limit // (1024 * 1024)} MiB", status_code=413)
+            out.write(chunk)
 
 
 @router.post(KNOWN, status_code=201)

@@ -123,3 +123,11 @@ def test_instructors_register_known_solutions_and_a_refused_archive_is_400(world
     gone = world.client.delete(f"{KNOWN}/{made.json()['id']}", headers=world.prof)
     assert gone.status_code == 204
     assert world.client.delete(f"{KNOWN}/{listed[0]['id']}", headers=world.prof).status_code == 404  # built in
+
+
+def test_an_upload_past_the_archive_cap_is_413_before_it_fills_the_disk(world: World) -> None:
+    from grader.intake import IntakeLimits
+
+    big = b"\0" * (IntakeLimits().max_archive_bytes + 1)
+    refused = world.client.post(KNOWN, headers=world.prof, files={"file": ("big.zip", big)})
+    assert refused.status_code == 413 and "MiB" in refused.json()["detail"]
