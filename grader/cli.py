@@ -22,6 +22,7 @@ from .interrupts import Interrupted, stop_on_signals
 from .lms.export_commands import export_app
 from .lms.lti.commands import lti_app
 from .lms.webhooks.commands import webhooks_app
+from .similarity.commands import similarity_app
 from .submissions.commands import sweep_command
 from .users.commands import app as users_app
 
@@ -41,6 +42,7 @@ app.add_typer(extensions_app, name="extensions")
 app.add_typer(export_app, name="export")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(lti_app, name="lti")
+app.add_typer(similarity_app, name="similarity")
 app.command("sweep")(sweep_command)
 stderr = Console(stderr=True)
 

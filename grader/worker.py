@@ -24,6 +24,7 @@ from . import sandbox_health
 from .lms.lti import tasks as lti_tasks  # noqa: F401  (registers grader.lti.send_score, grader.lti.sync_roster)
 from .lms.webhooks import task as webhook_task  # noqa: F401  (registers grader.deliver_webhook)
 from .queue import BROKER_ERRORS, TASK_NAME, broker_app, celery_app, enqueue
+from .similarity import task as similarity_task  # noqa: F401  (registers grader.similarity.compare)
 from .submissions import status, tasks
 from .submissions.tasks import ArchiveUnavailable
 from .workers import WorkerRegistration
@@ -49,6 +50,10 @@ def _consume_the_lms_queue(instance: Any, **_: object) -> None:
     from .lms.queue import lms_queue
 
     instance.app.amqp.queues.select_add(lms_queue())
+    # The similarity comparisons too (their own queue, off the grading path; grader.similarity.queue).
+    from .similarity.queue import similarity_queue
+
+    instance.app.amqp.queues.select_add(similarity_queue())
 
 
 @signals.worker_process_init.connect

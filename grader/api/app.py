@@ -20,7 +20,8 @@ from .openapi import DESCRIPTION, install_contract
 
 log = logging.getLogger(__name__)
 OPTIONAL_ROUTERS = ("grader.web.routes", "grader.dashboard.routes", "grader.courses.routes",
-                    "grader.lms.export_routes", "grader.lms.webhooks.routes", "grader.lms.lti.routes")
+                    "grader.lms.export_routes", "grader.lms.webhooks.routes", "grader.lms.lti.routes",
+                    "grader.similarity.routes")
 
 
 @asynccontextmanager

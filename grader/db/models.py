@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -558,3 +559,86 @@ class LtiScoreOutbox(Base):
     enqueued_at: Mapped[datetime | None]
     superseded_at: Mapped[datetime | None]  # a newer score for the same person and line item replaced it unsent
     gave_up_at: Mapped[datetime | None]  # every try failed; `grader lti send-scores` starts it over
+
+
+# --- similarity (grader.similarity; docs/similarity.md) -------------------------------------------------------------
+
+class SimilarityStatus(StrEnum):
+    unreviewed = "unreviewed"
+    cleared = "cleared"
+    flagged = "flagged"
+
+
+class SimilaritySourceKind(StrEnum):
+    known = "known"  # a known solution: a pair is listed when a submission resembles it
+    boilerplate = "boilerplate"  # the course's starter code: its fingerprints are removed from every comparison
+
+
+class SimilaritySource(Base):
+    """A known solution or a course's starter code, fingerprinted once. The built-in reference is the row with no
+    course (every course's known solution). Its files are kept under the data dir, never served to students."""
+
+    __tablename__ = "similarity_sources"
+    __table_args__ = (CheckConstraint(_one_of("kind", SimilaritySourceKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    # The uploaded archive in the content-addressed store (None for a folder, or the built-in reference).
+    archive_sha256: Mapped[str | None] = mapped_column(String(64))
+    # A digest of the fingerprinted sources: the built-in reference is fingerprinted again when it changes.
+    digest: Mapped[str] = mapped_column(String(64))
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    # grader.similarity.engine's compact encoding (npz of integer arrays, never pickle).
+    fingerprints: Mapped[bytes] = mapped_column(LargeBinary)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SimilarityDocument(Base):
+    """A graded submission's fingerprints, kept so that a later submission is compared with it without
+    fingerprinting it again (incremental comparison). `counting`: it is its student's counting submission."""
+
+    __tablename__ = "similarity_documents"
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                                     primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    counting: Mapped[bool] = mapped_column(Boolean, default=True)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    fingerprints: Mapped[bytes] = mapped_column(LargeBinary)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprinted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None: its comparison is still to run (new, or asked again by a rescan).
+    compared_at: Mapped[datetime | None]
+
+
+class SimilarityPair(Base):
+    """Submission `a` resembles submission `b` (kind student) or known solution `b_source` (kind known): the
+    scores, the file pairs and line fragments in common, and course staff's review. Never changes a score."""
+
+    __tablename__ = "similarity_pairs"
+    __table_args__ = (CheckConstraint(_one_of("status", SimilarityStatus), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    a_submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    b_submission_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                                              index=True)
+    b_source_id: Mapped[int | None] = mapped_column(ForeignKey("similarity_sources.id", ondelete="CASCADE"),
+                                                    index=True)
+    score: Mapped[float] = mapped_column(Float)
+    share_a: Mapped[float] = mapped_column(Float)
+    share_b: Mapped[float] = mapped_column(Float)
+    shared_lines: Mapped[int] = mapped_column(Integer)
+    # [{"a_path", "b_path", "score"}] best first, and [{"a_path", "a_start", "a_end", "b_path", "b_start", "b_end"}].
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fragments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default=SimilarityStatus.unreviewed.value)
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(254))
+    reviewed_at: Mapped[datetime | None]
+    compared_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ from ..courses.counting import counted_score, counting_submission, counts
 from ..courses.extensions import extension_due
 from ..db.models import LmsEvent, LtiIdentity, LtiPlatform, Submission
 from ..settings import get_settings
+from ..similarity.queue import compare_after_commit
 
 GRADED, FAILED, GRADE_CHANGED = "submission.graded", "submission.failed", "grade.changed"
 EVENT_KINDS = (GRADED, FAILED, GRADE_CHANGED)  # what a webhook endpoint may ask for
@@ -40,6 +41,8 @@ def record_event(session: Session, kind: str, submission: Submission | uuid.UUID
         if found is None:
             return None
         submission = found
+    if kind != FAILED:  # a failed grading is not compared; a new or changed grade may change what counts
+        compare_after_commit(session, submission.id)
     publish_score(session, submission)  # nothing unless the assignment has LTI line items
     if kind == RECEIVED:
         return None

@@ -19,7 +19,8 @@ TABLES = {"users", "api_tokens", "courses", "enrollments", "assignments", "submi
           "webhook_endpoints", "lms_events", "webhook_deliveries", "webhook_attempts",  # 0007: webhooks to the LMS
           # LTI 1.3 (migration 0008)
           "lti_platforms", "lti_keys", "lti_login_states", "lti_identities", "lti_contexts", "lti_line_items",
-          "lti_score_outbox"}  # 0009 adds columns only
+          "lti_score_outbox",  # 0009 adds columns to it
+          "similarity_sources", "similarity_documents", "similarity_pairs"}  # 0010: similarity
 
 
 def _tables(url: str) -> set[str]:
