@@ -134,6 +134,7 @@ def review(session: Session, pair: SimilarityPair, user: User, status: Any, note
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise BadRequest(f"note must be text of at most {MAX_NOTE} characters")
+    note = (note.strip() or None) if note is not None else None  # an empty note (the page's clear) is no note
     pair.status, pair.note, pair.reviewed_by, pair.reviewed_at = status, note, user.email, utcnow()
     session.flush()
     return pair_json(session, pair)

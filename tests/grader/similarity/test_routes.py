@@ -90,6 +90,9 @@ def test_staff_read_the_list_and_the_side_by_side_view_and_review(world: World) 
     long = world.client.put(f"{LIST}/{pair['id']}/review", headers=world.prof, json={"status": "cleared",
                                                                                      "note": "x" * 2001})
     assert long.status_code == 400
+    cleared = world.client.put(f"{LIST}/{pair['id']}/review", headers=world.prof,
+                               json={"status": "cleared", "note": "   "}).json()
+    assert cleared["status"] == "cleared" and cleared["note"] is None  # an empty note clears it
     assert world.client.get(f"{LIST}/999999", headers=world.prof).status_code == 404
 
 
