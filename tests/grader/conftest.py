@@ -134,6 +134,26 @@ def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
         yield url
 
 
+@pytest.fixture
+def service_database(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The service's settings pointed at a migrated database of the test's own (SQLite and PostgreSQL), a data
+    dir under tmp_path and no broker (sends fail fast and are left to the sweepers); the default course and
+    capstone made as on a fresh install. Committed work is visible to every session_scope, as in the service."""
+    from grader.bootstrap import prepare_database
+    from grader.db.session import dispose_engines
+    from grader.settings import get_settings
+
+    migrate.upgrade(empty_database_url)
+    monkeypatch.setenv("GRADER_DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    prepare_database()
+    yield empty_database_url
+    get_settings.cache_clear()
+    dispose_engines()
+
+
 @pytest.fixture(scope="session")
 def db_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)

@@ -12,16 +12,13 @@ import pytest
 from sqlalchemy import func, select, update
 from webhook_receiver import capstone, graded_submission, new_student
 
-from grader.bootstrap import prepare_database
 from grader.courses.service import enroll, get_course
 from grader.dashboard.overrides import clear_override, set_override
-from grader.db import migrate
 from grader.db.models import LmsEvent, Submission, WebhookDelivery
-from grader.db.session import dispose_engines, session_scope
+from grader.db.session import session_scope
 from grader.lms.events import record_event
 from grader.lms.webhooks.endpoints import add_endpoint
 from grader.lms.webhooks.outbox import RESEND_AFTER, sweep_deliveries
-from grader.settings import get_settings
 from grader.submissions import status
 from grader.users.service import create_user
 from grader.workers import current_worker_id
@@ -32,18 +29,10 @@ class Boom(Exception):
 
 
 @pytest.fixture
-def env(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    migrate.upgrade(empty_database_url)
-    monkeypatch.setenv("GRADER_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    prepare_database()
+def env(service_database: str) -> Iterator[str]:
     with session_scope(write=True) as session:
         add_endpoint(session, get_course(session, "default"), "http://127.0.0.1:9/hook", None)
-    yield empty_database_url
-    get_settings.cache_clear()
-    dispose_engines()
+    yield service_database
 
 
 def counts() -> tuple[int, int]:

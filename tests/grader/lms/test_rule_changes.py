@@ -7,35 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from webhook_receiver import capstone, graded_submission, new_student
 
-from grader.bootstrap import prepare_database
 from grader.courses import admin
 from grader.courses.schemas import AssignmentEdit, ExtensionGrant
 from grader.courses.service import get_course
-from grader.db import migrate
 from grader.db.models import LmsEvent, LtiIdentity, LtiPlatform, Submission, User
-from grader.db.session import dispose_engines, session_scope
+from grader.db.session import session_scope
 from grader.errors import BadRequest
 from grader.lms.webhooks.endpoints import add_endpoint
-from grader.settings import get_settings
 from grader.users.service import create_user
 
 LATE_POLICY = {"penalty_per_day": 0.1, "max_late_days": 7}
 
 
 @pytest.fixture
-def env(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    migrate.upgrade(empty_database_url)
-    monkeypatch.setenv("GRADER_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    prepare_database()
+def env(service_database: str) -> Iterator[None]:
     with session_scope(write=True) as session:
         add_endpoint(session, get_course(session, "default"), "http://127.0.0.1:9/hook", None)
         assignment = capstone(session)
@@ -43,8 +33,6 @@ def env(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assignment.due_at = datetime.now(UTC) - timedelta(days=2, hours=12)
         assignment.late_policy = LATE_POLICY
     yield
-    get_settings.cache_clear()
-    dispose_engines()
 
 
 def changed_events() -> list[dict]:

@@ -6,7 +6,6 @@ honest students looking alike; hostile packages are compared without breaking an
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import build
@@ -14,29 +13,18 @@ import pytest
 from helpers import capstone, graded, student
 from sqlalchemy import select
 
-from grader.bootstrap import prepare_database
 from grader.courses.service import get_course
-from grader.db import migrate
 from grader.db.models import SimilarityDocument, SimilarityPair, Submission
-from grader.db.session import dispose_engines, session_scope
+from grader.db.session import session_scope
 from grader.errors import BadUpload
-from grader.settings import get_settings
 from grader.similarity import library
 from grader.similarity.comparison import compare_counting
 from grader.similarity.service import report
 
 
 @pytest.fixture
-def env(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    migrate.upgrade(empty_database_url)
-    monkeypatch.setenv("GRADER_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GRADER_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    prepare_database()
-    yield empty_database_url
-    get_settings.cache_clear()
-    dispose_engines()
+def env(service_database: str) -> str:
+    return service_database
 
 
 def hand_in(name: str, package: Path, score: float = 50.0) -> str:
