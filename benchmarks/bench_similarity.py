@@ -26,9 +26,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "similarity"))
-sys.path.insert(0, str(ROOT / "tests" / "grader" / "similarity"))
+sys.path.insert(0, str(ROOT))  # the fixtures and test helpers, as tests.* modules
 
 POOL = 50
 COPIES = 5
@@ -36,9 +34,6 @@ REPEATS = 5
 
 
 def run_class(size: int, url: str | None) -> dict[str, float]:
-    import build
-    from helpers import capstone, graded, student, zip_package
-
     from grader.bootstrap import prepare_database
     from grader.db import migrate
     from grader.db.base import utcnow
@@ -50,6 +45,8 @@ def run_class(size: int, url: str | None) -> dict[str, float]:
     from grader.similarity.comparison import compare_counting
     from grader.similarity.sources import package_sources
     from grader.users.service import create_user
+    from tests.fixtures.similarity import build
+    from tests.grader.similarity.helpers import capstone, graded, student, zip_package
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-similarity-"))
     os.environ["GRADER_DATA_DIR"] = str(scratch / "data")

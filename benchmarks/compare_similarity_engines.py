@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "fixtures" / "similarity"))
-
-import build  # noqa: E402
+sys.path.insert(0, str(REPO))  # the fixtures, as tests.* modules
 
 from grader.similarity import engine  # noqa: E402
 from grader.similarity.sources import package_sources  # noqa: E402
+from tests.fixtures.similarity import build  # noqa: E402
 
 SCRIPT = """
 import { Dolos } from "@dodona/dolos-lib";

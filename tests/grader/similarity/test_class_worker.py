@@ -9,10 +9,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import build
 import pytest
 from fastapi.testclient import TestClient
-from helpers import graded, student
 from running_server import grader_process
 
 from grader.api.app import create_app
@@ -23,6 +21,8 @@ from grader.db import migrate
 from grader.db.session import dispose_engines, session_scope
 from grader.settings import get_settings
 from grader.users.service import create_user
+from tests.fixtures.similarity import build
+from tests.grader.similarity.helpers import graded, student
 
 LIST = "/api/v1/instructor/courses/default/assignments/capstone/similarity"
 COPIES = {"copy-plain": build.reference, "copy-renamed": build.renamed, "copy-stripped": build.stripped}

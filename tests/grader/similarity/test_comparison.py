@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import build
 import pytest
-from helpers import capstone, graded, student
 from sqlalchemy import select
 
 from grader.courses.service import get_course
@@ -20,6 +18,8 @@ from grader.errors import BadUpload
 from grader.similarity import library
 from grader.similarity.comparison import compare_counting
 from grader.similarity.service import report
+from tests.fixtures.similarity import build
+from tests.grader.similarity.helpers import capstone, graded, student
 
 
 @pytest.fixture

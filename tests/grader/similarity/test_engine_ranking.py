@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import build
 import pytest
 
 from grader.similarity import engine
 from grader.similarity.sources import package_sources, reference_sources
+from tests.fixtures.similarity import build
 
 
 def doc(root: Path) -> engine.Document:

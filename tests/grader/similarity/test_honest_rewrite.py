@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import build
 import numpy as np
 import pytest
 
 from grader.similarity import engine
 from grader.similarity.sources import package_sources
+from tests.fixtures.similarity import build
 from tinytorch_reference.tinytorch.core import activations as ref_act
 from tinytorch_reference.tinytorch.core import layers as ref_layers
 from tinytorch_reference.tinytorch.core import losses as ref_loss

@@ -6,12 +6,10 @@ course gets nothing of it."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -25,19 +23,10 @@ from grader.db.session import dispose_engines, session_scope
 from grader.settings import get_settings
 from grader.similarity.comparison import compare_counting
 from grader.users.service import create_user
+from tests.fixtures.similarity import build
 from tests.grader.similarity.helpers import graded
 from tests.grader.web.contract_site import assert_accessible
 from tests.grader.web.pages import pages_app, sign_in
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "similarity" / "build.py"
-
-
-def _build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("similarity_build", FIXTURES)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -50,7 +39,6 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded_server: type,
          new_postgres_database: Callable[[], AbstractContextManager[str]]) -> Iterator[Site]:
-    build = _build()
     with new_postgres_database() as database_url:
         monkeypatch.setenv("GRADER_DATABASE_URL", database_url)
         monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))

@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import build
 import pytest
 from fastapi.testclient import TestClient
-from helpers import graded, student, zip_package
 
 from grader.api.app import create_app
 from grader.bootstrap import prepare_database
@@ -25,6 +23,8 @@ from grader.db.session import dispose_engines, session_scope
 from grader.settings import get_settings
 from grader.similarity.comparison import compare_counting
 from grader.users.service import create_user
+from tests.fixtures.similarity import build
+from tests.grader.similarity.helpers import graded, student, zip_package
 
 LIST = "/api/v1/instructor/courses/default/assignments/capstone/similarity"
 KNOWN = "/api/v1/instructor/courses/default/similarity/known"
