@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from ..db.session import after_commit
 from ..settings import get_settings
 
 TASK_NAME = "grader.similarity.compare"
@@ -28,20 +28,11 @@ def similarity_queue() -> str:
 
 
 def compare_after_commit(session: Session, submission_id: uuid.UUID) -> None:
-    pending: list[uuid.UUID] = session.info.setdefault(_PENDING, [])
-    if not pending:
-        event.listen(session, "after_commit", _send_pending, once=True)
-        event.listen(session, "after_rollback", _forget_pending, once=True)
-    if submission_id not in pending:
-        pending.append(submission_id)
+    after_commit(session, _PENDING, submission_id, _send_all)
 
 
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def _send_pending(session: Session) -> None:
-    for submission_id in session.info.pop(_PENDING, []):
+def _send_all(submission_ids: list[uuid.UUID]) -> None:
+    for submission_id in submission_ids:
         send(submission_id)
 
 

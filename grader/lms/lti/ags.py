@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...courses.counting import counted_score, counting_submission
@@ -30,6 +30,7 @@ from ...db.models import (
     SubmissionStatus,
     User,
 )
+from ...db.session import after_commit
 from ..http import lms_http
 from .score_outbox import schedule_retry, supersede_older
 from .service_token import access_token
@@ -89,25 +90,13 @@ def publish_score(session: Session, submission: Submission) -> None:
         session.add(row)
         session.flush()
         supersede_older(session, row)
-        _send_after_commit(session, row.id)
+        after_commit(session, _PENDING_KEY, row.id, _enqueue_all)  # the worker must find the committed row
 
 
-def _send_after_commit(session: Session, outbox_id: int) -> None:
-    pending: list[int] = session.info.setdefault(_PENDING_KEY, [])
-    if not pending:
-        event.listen(session, "after_commit", _enqueue_pending, once=True)
-        event.listen(session, "after_rollback", _forget_pending, once=True)
-    pending.append(outbox_id)
-
-
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
-
-
-def _enqueue_pending(session: Session) -> None:
+def _enqueue_all(outbox_ids: list[int]) -> None:
     from .tasks import enqueue_send
 
-    for outbox_id in session.info.pop(_PENDING_KEY, []):
+    for outbox_id in outbox_ids:
         enqueue_send(outbox_id)
 
 

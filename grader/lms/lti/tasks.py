@@ -8,10 +8,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ...courses.zones import as_utc
+from ...db.session import after_commit
 from ...queue import BROKER_ERRORS, broker_app, celery_app
 from ..queue import lms_queue
 
@@ -54,7 +54,12 @@ ROSTER_TASK_NAME = "grader.lti.sync_roster"
 
 def schedule_roster_sync(session: Session, course_slug: str) -> None:
     """After `session` commits (the launch that enrolled the staff member), ask a worker to sync the roster."""
-    event.listen(session, "after_commit", lambda _: enqueue_roster_sync(course_slug), once=True)
+    after_commit(session, "lti_roster_syncs", course_slug, _sync_all)
+
+
+def _sync_all(course_slugs: list[str]) -> None:
+    for course_slug in course_slugs:
+        enqueue_roster_sync(course_slug)
 
 
 def enqueue_roster_sync(course_slug: str) -> None:

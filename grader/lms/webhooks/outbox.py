@@ -13,12 +13,11 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event as orm_event
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ...db.models import LmsEvent, WebhookDelivery, WebhookEndpoint, WebhookState
-from ...db.session import session_scope
+from ...db.session import after_commit, session_scope
 from ..queue import lms_queue
 
 log = logging.getLogger(__name__)
@@ -56,22 +55,14 @@ def add_deliveries(session: Session, event: LmsEvent, endpoints: Sequence[Webhoo
 
 def send_after_commit(session: Session, delivery_ids: Sequence[int]) -> None:
     """Send these deliveries' tasks once `session` commits (never before: the worker must find the rows)."""
-    if not session.info.get(_UNSENT + "_hooked"):
-        session.info[_UNSENT + "_hooked"] = True
-        orm_event.listen(session, "after_commit", _send_committed)
-        orm_event.listen(session, "after_rollback", _forget_rolled_back)
-    session.info.setdefault(_UNSENT, []).extend(delivery_ids)
+    for delivery_id in delivery_ids:
+        after_commit(session, _UNSENT, delivery_id, _send_committed)
 
 
-def _send_committed(session: Session) -> None:
-    ids, session.info[_UNSENT] = session.info.get(_UNSENT, []), []
-    for delivery_id in ids:
+def _send_committed(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
         if not send_task(delivery_id):
             break  # the broker is down: the sweeper sends the rest
-
-
-def _forget_rolled_back(session: Session) -> None:
-    session.info[_UNSENT] = []
 
 
 def send_task(delivery_id: int, countdown: float | None = None) -> bool:
