@@ -694,14 +694,22 @@ def _check_cache(session: Session, result: CaseResult, kind: str) -> None:
         assert set(lines[0]["planted"]) >= PLANTED, f"{test} could not plant {PLANTED - set(lines[0]['planted'])}"
 
 
+CANARY_LINE = re.compile(r"HOSTILE-CANARY-\d+-([0-9a-f]{32})-END")
+
+
 def _check_residue(session: Session, result: CaseResult, kind: str) -> None:
-    """Every test wrote a canary into its output; the SGD tests, reading their whole memory (a fork of the
-    supervisor), found none of the earlier ones, nor any test's start command."""
+    """Every test wrote a canary (a random nonce) into its output; the SGD tests, reading their whole memory (a
+    fork of the supervisor), found their own and none of any other test's, nor any test's start command."""
     hostile = _hostile(result)
-    missing = [t["name"] for t in hostile.report["tests"] if "HOSTILE-CANARY-" not in t["output"]]
+    printed = {t["name"]: set(CANARY_LINE.findall(t["output"])) for t in hostile.report["tests"]}
+    missing = [name for name, nonces in printed.items() if not nonces]
     assert not missing, f"no canary written in {missing}: the check proves nothing"
     for test, lines in _each_test_reports(result, "RESIDUE", set(SGD_TESTS)).items():
-        assert lines[0] == {"found": [], "start_commands_of_tests": []}, f"{test}: {lines[0]}"
+        others = set().union(*(nonces for name, nonces in printed.items() if name != test))
+        leaked = sorted(set(lines[0]["nonces"]) & others)
+        assert lines[0]["own_seen"], f"{test} did not find its own canary in its memory: the scan proves nothing"
+        assert not leaked, f"{test} found the canaries of other tests in its memory: {leaked}"
+        assert lines[0]["start_commands_of_tests"] == [], f"{test}: {lines[0]}"
 
 
 def _check_reach(session: Session, result: CaseResult, kind: str) -> None:
