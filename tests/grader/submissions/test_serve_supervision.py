@@ -41,8 +41,10 @@ def test_a_dead_embedded_worker_is_restarted_and_reported(tmp_path: Path) -> Non
     env = grader_env(GRADER_DATA_DIR=str(tmp_path / "data"), GRADER_SANDBOX="bwrap", GRADER_LEASE_HEARTBEAT_S="1",
                      GRADER_LEASE_TIMEOUT_S="3")
     with grader_serve(env, tmp_path / "serve.log") as server:
-        wait_until(lambda: get(f"{server.url}/healthz")["checks"]["workers"] == "ok", 30,
-                   what="the embedded worker to report in")
+        # Up means registered (healthz) and consuming (Celery's "ready."): the row is written before Celery logs
+        # "ready.", so a kill between the two would leave the log with one "ready." for two workers.
+        wait_until(lambda: get(f"{server.url}/healthz")["checks"]["workers"] == "ok" and
+                   server.read_log().count("ready.") == 1, 30, what="the embedded worker to report in")
         (worker,) = [pid for pid in children(server.process.pid) if "grader worker" in cmdline(pid)]
         for pid in [worker, *children(worker)]:  # the worker and its pool: as a crash (or the OOM killer) would
             os.kill(pid, signal.SIGKILL)
